@@ -1,0 +1,32 @@
+/* chatd/fanout.h — the fanout kind: who receives a stored message, and how.
+ *
+ * After a message is durably stored and acked, the core calls deliver() with
+ * two encodings of the same `message` frame: `to_sender` carries the
+ * client_message_id (for the sender's other sessions), `to_others` does not.
+ * The plugin chooses recipients and hands frames to host->deliver_user().
+ * It takes its own references on the frames if it keeps them past the call. */
+#ifndef CHATD_FANOUT_H
+#define CHATD_FANOUT_H
+
+#include "chatd/host.h"
+
+struct chatd_fanout_msg {
+	const char *conversation_id;
+	const char *sender_id;
+	int64_t seq;
+	int64_t member_count;          /* as known at send time */
+	uint64_t origin_session;       /* the sending session: gets the ack, not the message */
+	chatd_frame *to_sender;
+	chatd_frame *to_others;
+};
+
+struct chatd_fanout_ops {
+	uint32_t struct_size;
+	int (*deliver)(void *inst, const struct chatd_fanout_msg *m);
+	/* Deliver an arbitrary frame to every member of a conversation
+	 * (conv.event and the like); except_session as for deliver_user. */
+	int (*deliver_members)(void *inst, const char *conversation_id,
+			       chatd_frame *f, uint64_t except_session);
+};
+
+#endif

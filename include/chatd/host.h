@@ -1,0 +1,93 @@
+/* chatd/host.h — the host API: the only way a plugin reaches the core.
+ *
+ * The host passes one `const struct chatd_host *` to init.  Every function
+ * takes the plugin's own handle first, so logs carry the plugin's name and
+ * everything the plugin registers (timers, metrics) is torn down by the host
+ * when the plugin is unloaded.
+ *
+ * Threads: every function runs on the core thread only, except post_to_core,
+ * which any thread may call. */
+#ifndef CHATD_HOST_H
+#define CHATD_HOST_H
+
+#include <stdarg.h>
+#include "chatd/plugin.h"
+
+enum chatd_log_level {
+	CHATD_LOG_ERROR = 0,
+	CHATD_LOG_WARN = 1,
+	CHATD_LOG_INFO = 2,
+	CHATD_LOG_DEBUG = 3,
+};
+
+/* A server→client frame: encoded once, shared by reference by every
+ * recipient.  Opaque; created by the host, refcounted (atomic). */
+typedef struct chatd_frame chatd_frame;
+
+typedef void (*chatd_task_fn)(void *arg);
+typedef uint64_t chatd_timer_id;
+typedef uint32_t chatd_metric_id;
+
+struct chatd_storage_ops;
+
+struct chatd_host {
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	uint32_t struct_size;
+
+	/* Logging.  `event` is a stable id such as "sqlite.open_failed". */
+	void (*log)(chatd_plugin_handle *h, int level, const char *event,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+	/* The plugin's own validated options (defaults already filled).
+	 * Return CHATD_OK, or CHATD_ERR_NOT_FOUND for an unset key without
+	 * default.  The string stays valid until fini. */
+	int (*config_string)(chatd_plugin_handle *h, const char *key, const char **out);
+	int (*config_int)(chatd_plugin_handle *h, const char *key, int64_t *out);
+	int (*config_bool)(chatd_plugin_handle *h, const char *key, bool *out);
+
+	/* Run fn(arg) on the core thread soon.  The ONLY function a worker
+	 * thread may call.  Returns CHATD_OK or CHATD_ERR_NOMEM; during
+	 * shutdown the task may be dropped without running, so `arg` must not
+	 * own anything whose loss matters beyond memory (which is then leaked
+	 * only if the process is exiting anyway). */
+	int (*post_to_core)(chatd_plugin_handle *h, chatd_task_fn fn, void *arg);
+
+	/* Timers on the core loop; repeat when `repeat` is true.  Removed by
+	 * the host at unload if the plugin forgot. Returns 0 on failure. */
+	chatd_timer_id (*timer_add)(chatd_plugin_handle *h, uint64_t ms, bool repeat,
+				    chatd_task_fn fn, void *arg);
+	void (*timer_cancel)(chatd_plugin_handle *h, chatd_timer_id id);
+
+	/* Counters, exported under the plugin's name. */
+	chatd_metric_id (*metric_counter)(chatd_plugin_handle *h, const char *name,
+					  const char *help);
+	void (*metric_add)(chatd_plugin_handle *h, chatd_metric_id id, int64_t delta);
+
+	/* Milliseconds since the epoch (server clock). */
+	int64_t (*now_ms)(void);
+
+	/* Frames.  frame_new copies `json` (len bytes) into a new frame with
+	 * one reference owned by the caller. */
+	chatd_frame *(*frame_new)(chatd_plugin_handle *h, const char *json, size_t len);
+	void (*frame_ref)(chatd_frame *f);
+	void (*frame_unref)(chatd_frame *f);
+
+	/* Deliver `f` to every session of `user_id` on this node except the
+	 * session `except_session` (0 = none).  The host takes its own
+	 * references; the caller keeps its one.  Returns the number of
+	 * sessions it was queued for. */
+	int (*deliver_user)(chatd_plugin_handle *h, const char *user_id,
+			    chatd_frame *f, uint64_t except_session);
+
+	/* The configured storage plugin, for plugins that need to read (e.g.
+	 * fanout reads members).  Valid until fini. */
+	void (*storage)(chatd_plugin_handle *h, const struct chatd_storage_ops **ops,
+			void **instance);
+
+	/* Emit an event on the configured bus (topic, JSON payload). */
+	int (*bus_emit)(chatd_plugin_handle *h, const char *topic,
+			const char *payload, size_t len);
+};
+
+#endif

@@ -1,0 +1,14 @@
+/* unit.h — the unit test binary's registry: each test_<area>.c defines
+ * one unit_register_<area>() that adds its CUnit suite(s). */
+#ifndef CHATD_UNIT_H
+#define CHATD_UNIT_H
+#include <CUnit/CUnit.h>
+
+void unit_register_utf8(void);
+void unit_register_proto_decode(void);
+void unit_register_frame(void);
+void unit_register_config(void);
+void unit_register_auth(void);
+void unit_register_storage_sqlite(void);
+
+#endif
