@@ -1,0 +1,97 @@
+/* bridge.c — see bridge.h. */
+#include "bridge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int bq_init(struct bridge_queue *q, void (*wake)(void *), void *arg)
+{
+	q->head = q->tail = NULL;
+	q->wake = wake;
+	q->wake_arg = arg;
+	return pthread_mutex_init(&q->lock, NULL) == 0 ? 0 : -1;
+}
+
+void bq_destroy(struct bridge_queue *q)
+{
+	pthread_mutex_destroy(&q->lock);
+}
+
+void bq_push(struct bridge_queue *q, struct bq_node *n)
+{
+	n->next = NULL;
+	pthread_mutex_lock(&q->lock);
+	int was_empty = q->head == NULL;
+	if (q->tail)
+		q->tail->next = n;
+	else
+		q->head = n;
+	q->tail = n;
+	pthread_mutex_unlock(&q->lock);
+	/* Waking outside the lock: the consumer takes the lock to drain. */
+	if (was_empty && q->wake)
+		q->wake(q->wake_arg);
+}
+
+struct bq_node *bq_drain(struct bridge_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	struct bq_node *all = q->head;
+	q->head = q->tail = NULL;
+	pthread_mutex_unlock(&q->lock);
+	return all;
+}
+
+struct bridge_in *bridge_in_new(enum bridge_in_kind kind, uint64_t session,
+				const char *user, json_t *msg)
+{
+	struct bridge_in *in = calloc(1, sizeof *in);
+	if (!in)
+		return NULL;
+	in->kind = kind;
+	in->session = session;
+	if (user) {
+		size_t n = strnlen(user, BRIDGE_USER_MAX);
+		memcpy(in->user, user, n);
+		in->user[n] = '\0';
+	}
+	in->msg = msg;
+	return in;
+}
+
+void bridge_in_free(struct bridge_in *in)
+{
+	if (!in)
+		return;
+	if (in->msg)
+		json_decref(in->msg);
+	free(in);
+}
+
+struct bridge_out *bridge_out_new(enum bridge_out_kind kind, chatd_frame *frame,
+				  const uint64_t *sessions, size_t n, int code)
+{
+	if (n > (SIZE_MAX - sizeof(struct bridge_out)) / sizeof(uint64_t))
+		return NULL;
+	struct bridge_out *out = malloc(sizeof *out + n * sizeof(uint64_t));
+	if (!out)
+		return NULL;
+	out->node.next = NULL;
+	out->kind = kind;
+	out->frame = frame;
+	if (frame)
+		frame_ref(frame);
+	out->code = code;
+	out->n = n;
+	if (n)
+		memcpy(out->sessions, sessions, n * sizeof(uint64_t));
+	return out;
+}
+
+void bridge_out_free(struct bridge_out *out)
+{
+	if (!out)
+		return;
+	frame_unref(out->frame);
+	free(out);
+}

@@ -1,0 +1,393 @@
+/* core_loop.c — see core_loop.h.
+ *
+ * Shutdown (SIGTERM/SIGINT): the core tells the gateway to stop (it refuses
+ * new connections and closes every session with 1001), keeps serving storage
+ * completions until the gateway reports it is done, then stops the plugins
+ * — storage last, and its fini commits every queued write — and returns 0. */
+#include "core_loop.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/thread.h>
+#include "gateway.h"
+#include "host_api.h"
+#include "log.h"
+#include "pipeline.h"
+
+static void wake_event(void *arg)
+{
+	event_active((struct event *)arg, EV_READ, 0);
+}
+
+static void on_tasks(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	host_run_tasks(arg);
+}
+
+static void finish_shutdown(struct core *c)
+{
+	log_info("core", "shutdown.plugins", "stopping plugins");
+	event_base_loopexit(c->base, NULL);
+}
+
+static void on_inbound(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct core *c = arg;
+	struct bq_node *n = bq_drain(&c->in);
+	while (n) {
+		struct bridge_in *in = (struct bridge_in *)n;
+		n = n->next;
+		switch (in->kind) {
+		case BIN_OPEN:
+			pipeline_session_open(c, in->session, in->user);
+			break;
+		case BIN_CLOSE:
+			pipeline_session_close(c, in->session);
+			break;
+		case BIN_CMD:
+			if (!c->shutting_down) {
+				pipeline_dispatch(c, in->session, in->user, in->msg);
+				in->msg = NULL; /* the pipeline took it */
+			}
+			break;
+		case BIN_GW_DONE:
+			finish_shutdown(c);
+			break;
+		}
+		bridge_in_free(in);
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct core *c = arg;
+	if (c->shutting_down) {
+		log_warn("core", "shutdown.again", "signal %d during shutdown; still finishing writes",
+			 (int)sig);
+		return;
+	}
+	log_info("core", "shutdown.start", "signal %d: closing sessions, finishing writes", (int)sig);
+	c->shutting_down = true;
+	struct bridge_out *o = bridge_out_new(BOUT_SHUTDOWN, NULL, NULL, 0, 1001);
+	if (o)
+		bq_push(&c->out, &o->node);
+}
+
+static void on_health(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct core *c = arg;
+	bool ready = c->storage && c->storage->health(c->storage_inst) == CHATD_OK;
+	if (ready != c->storage_ready) {
+		c->storage_ready = ready;
+		log_msg(ready ? LOG_INFO : LOG_WARN, "core", "storage.health", "storage %s",
+			ready ? "reachable" : "unreachable");
+		struct bridge_out *o = bridge_out_new(BOUT_READY, NULL, NULL, 0, ready);
+		if (o)
+			bq_push(&c->out, &o->node);
+	}
+}
+
+static void lib_event_log(int severity, const char *msg)
+{
+	log_msg(severity >= EVENT_LOG_ERR ? LOG_ERROR : severity >= EVENT_LOG_WARN ? LOG_WARN : LOG_DEBUG,
+		"libevent", "libevent.log", "%s", msg);
+}
+
+static void lib_event_fatal(int err)
+{
+	/* libevent calls this on an internal inconsistency and would exit(1);
+	 * we log first, then abort so a core dump shows where. */
+	log_error("libevent", "libevent.fatal", "fatal libevent error %d", err);
+	abort();
+}
+
+int core_init(struct core *c, struct chatd_config *cfg)
+{
+	memset(c, 0, sizeof *c);
+	c->cfg = cfg;
+	event_set_log_callback(lib_event_log);
+	event_set_fatal_callback(lib_event_fatal);
+	if (evthread_use_pthreads() < 0) {
+		log_error("core", "init.failed", "libevent has no pthread support");
+		return -1;
+	}
+	c->base = event_base_new();
+	if (!c->base || sessions_init(&c->sessions) < 0)
+		return -1;
+	c->in_ev = event_new(c->base, -1, 0, on_inbound, c);
+	c->task_ev = event_new(c->base, -1, 0, on_tasks, c);
+	c->health_ev = event_new(c->base, -1, EV_PERSIST, on_health, c);
+	c->sig_term = evsignal_new(c->base, SIGTERM, on_signal, c);
+	c->sig_int = evsignal_new(c->base, SIGINT, on_signal, c);
+	if (!c->in_ev || !c->task_ev || !c->health_ev || !c->sig_term || !c->sig_int)
+		return -1;
+	bq_init(&c->in, wake_event, c->in_ev);
+	bq_init(&c->tasks, wake_event, c->task_ev);
+	bq_init(&c->out, NULL, NULL); /* wake set by core_set_gateway */
+	event_add(c->sig_term, NULL);
+	event_add(c->sig_int, NULL);
+	struct timeval one_s = { 1, 0 };
+	event_add(c->health_ev, &one_s);
+	return 0;
+}
+
+void core_set_gateway(struct core *c, struct gateway *gw)
+{
+	c->gw = gw;
+	c->out.wake = gateway_wake;
+	c->out.wake_arg = gw;
+}
+
+/* Dependency order: fanout and bus read storage, so storage comes first and
+ * goes last. */
+static const chatd_plugin_kind load_order[] = {
+	CHATD_KIND_STORAGE, CHATD_KIND_PRESENCE, CHATD_KIND_BUS, CHATD_KIND_FANOUT,
+	CHATD_KIND_MEDIA, CHATD_KIND_RECEIPTS,
+};
+
+static void unload_all(struct core *c)
+{
+	for (int i = (int)(sizeof load_order / sizeof load_order[0]) - 1; i >= 0; i--) {
+		struct core_plugin *p = &c->plugins[load_order[i] - 1];
+		if (p->instance)
+			p->lp->desc->fini(p->instance);
+		host_handle_free(p->handle);
+		loader_close(p->lp);
+		memset(p, 0, sizeof *p);
+	}
+	c->storage = NULL;
+	c->presence = NULL;
+	c->bus = NULL;
+	c->fanout = NULL;
+}
+
+static bool ops_fit(const struct loaded_plugin *lp, size_t needed)
+{
+	/* Every ops table starts with its struct_size. */
+	return *(const uint32_t *)lp->desc->ops >= needed;
+}
+
+/* Phase 1 of start-up, and all of --check-config: open and check every
+ * configured plugin and its config section.  Every problem is logged. */
+static int open_and_check(struct chatd_config *cfg, struct core_plugin *plugins)
+{
+	struct cfg_errors errs = { 0 };
+	char err[1024];
+	int rc = 0;
+	for (size_t i = 0; i < sizeof load_order / sizeof load_order[0]; i++) {
+		chatd_plugin_kind k = load_order[i];
+		const char *name = cfg->plugin_name[k - 1];
+		if (!name)
+			continue;
+		struct core_plugin *p = &plugins[k - 1];
+		if (loader_open(cfg->plugin_dir, k, name, &p->lp, err, sizeof err) != CHATD_OK) {
+			log_error("loader", "plugin.refused", "%s", err);
+			rc = -1;
+			continue;
+		}
+		char section[96];
+		snprintf(section, sizeof section, "%s_%s", cfg_kind_name(k), name);
+		if (cfg_check_plugin_section(cfg, section, p->lp->desc->options, &errs) != CHATD_OK)
+			rc = -1;
+	}
+	for (size_t i = 0; i < errs.n; i++)
+		log_error("config", "config.invalid", "%s", errs.msgs[i]);
+	cfg_errors_clear(&errs);
+	return rc;
+}
+
+int core_check_config(struct chatd_config *cfg)
+{
+	struct core_plugin plugins[CFG_N_KINDS];
+	memset(plugins, 0, sizeof plugins);
+	int rc = open_and_check(cfg, plugins);
+	for (int i = 0; i < CFG_N_KINDS; i++)
+		loader_close(plugins[i].lp);
+	return rc;
+}
+
+int core_load_plugins(struct core *c)
+{
+	if (open_and_check(c->cfg, c->plugins) < 0) {
+		unload_all(c);
+		return -1;
+	}
+	/* Phase 2: init in order; a failure undoes everything. */
+	static const size_t ops_size[] = {
+		sizeof(struct chatd_storage_ops), sizeof(struct chatd_presence_ops),
+		sizeof(struct chatd_bus_ops), sizeof(struct chatd_fanout_ops), 0, 0,
+	};
+	for (size_t i = 0; i < sizeof load_order / sizeof load_order[0]; i++) {
+		chatd_plugin_kind k = load_order[i];
+		struct core_plugin *p = &c->plugins[k - 1];
+		if (!p->lp)
+			continue;
+		if (ops_size[k - 1] && !ops_fit(p->lp, ops_size[k - 1])) {
+			log_error("loader", "plugin.refused", "%s: refused: ops table too small for %s",
+				  p->lp->path, cfg_kind_name(k));
+			unload_all(c);
+			return -1;
+		}
+		p->handle = host_handle_new(c, k, p->lp->desc->name);
+		if (!p->handle) {
+			unload_all(c);
+			return -1;
+		}
+		int st = p->lp->desc->init(host_api_table(), p->handle, &p->instance);
+		if (st != CHATD_OK) {
+			log_error("loader", "plugin.init_failed", "%s: init failed: %s", p->lp->path,
+				  chatd_strerror(st));
+			p->instance = NULL;
+			unload_all(c);
+			return -1;
+		}
+		log_info("loader", "plugin.loaded", "%s_%s %s (%s)", cfg_kind_name(k),
+			 p->lp->desc->name, p->lp->desc->version, p->lp->path);
+		switch (k) {
+		case CHATD_KIND_STORAGE:
+			c->storage = p->lp->desc->ops;
+			c->storage_inst = p->instance;
+			break;
+		case CHATD_KIND_PRESENCE:
+			c->presence = p->lp->desc->ops;
+			c->presence_inst = p->instance;
+			break;
+		case CHATD_KIND_BUS:
+			c->bus = p->lp->desc->ops;
+			c->bus_inst = p->instance;
+			break;
+		case CHATD_KIND_FANOUT:
+			c->fanout = p->lp->desc->ops;
+			c->fanout_inst = p->instance;
+			break;
+		default:
+			break;
+		}
+	}
+	c->storage_ready = c->storage->health(c->storage_inst) == CHATD_OK;
+	return 0;
+}
+
+int core_run(struct core *c)
+{
+	event_base_dispatch(c->base);
+	/* The gateway is done: no session is left.  Stop plugins; storage's
+	 * fini commits every queued write before it returns. */
+	unload_all(c);
+	/* Completions posted by workers after the last loop pass are dropped:
+	 * their sessions are gone. */
+	struct bq_node *n = bq_drain(&c->tasks);
+	while (n) {
+		struct bq_node *next = n->next;
+		free(n);
+		n = next;
+	}
+	log_info("core", "shutdown.done", "all writes finished");
+	return c->exit_code;
+}
+
+void core_destroy(struct core *c)
+{
+	unload_all(c);
+	struct bq_node *n = bq_drain(&c->in);
+	while (n) {
+		struct bq_node *next = n->next;
+		bridge_in_free((struct bridge_in *)n);
+		n = next;
+	}
+	n = bq_drain(&c->out);
+	while (n) {
+		struct bq_node *next = n->next;
+		bridge_out_free((struct bridge_out *)n);
+		n = next;
+	}
+	if (c->in_ev)
+		event_free(c->in_ev);
+	if (c->task_ev)
+		event_free(c->task_ev);
+	if (c->health_ev)
+		event_free(c->health_ev);
+	if (c->sig_term)
+		event_free(c->sig_term);
+	if (c->sig_int)
+		event_free(c->sig_int);
+	sessions_destroy(&c->sessions);
+	if (c->base) {
+		bq_destroy(&c->in);
+		bq_destroy(&c->out);
+		bq_destroy(&c->tasks);
+		event_base_free(c->base);
+	}
+	c->base = NULL;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+void core_send_frame(struct core *c, const uint64_t *sessions, size_t n, chatd_frame *f)
+{
+	if (!n || !f)
+		return;
+	struct bridge_out *o = bridge_out_new(BOUT_FRAME, f, sessions, n, 0);
+	if (!o) {
+		log_error("core", "send.nomem", "dropping a frame for %zu sessions", n);
+		return;
+	}
+	bq_push(&c->out, &o->node);
+}
+
+chatd_frame *core_encode(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!s)
+		return NULL;
+	chatd_frame *f = frame_new(s, strlen(s));
+	free(s);
+	return f;
+}
+
+void core_send(struct core *c, const uint64_t *sessions, size_t n, json_t *obj)
+{
+	if (!obj)
+		return;
+	chatd_frame *f = core_encode(obj);
+	if (!f) {
+		log_error("core", "encode.failed", "could not encode a reply");
+		return;
+	}
+	core_send_frame(c, sessions, n, f);
+	frame_unref(f);
+}
+
+void core_send_one(struct core *c, uint64_t session, json_t *obj)
+{
+	core_send(c, &session, 1, obj);
+}
+
+void core_send_error(struct core *c, uint64_t session, const char *id, const char *code,
+		     const char *message)
+{
+	bool retryable = strcmp(code, "rate_limited") == 0 || strcmp(code, "unavailable") == 0;
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", code, "message",
+			      message, "retryable", retryable);
+	if (o && id)
+		json_object_set_new(o, "id", json_string(id));
+	core_send_one(c, session, o);
+}
+
+void core_close_session(struct core *c, uint64_t session, json_t *obj, int code)
+{
+	chatd_frame *f = obj ? core_encode(obj) : NULL;
+	struct bridge_out *o = bridge_out_new(BOUT_CLOSE, f, &session, 1, code);
+	frame_unref(f);
+	if (o)
+		bq_push(&c->out, &o->node);
+}

@@ -1,0 +1,666 @@
+/* gateway.c — see gateway.h.  Everything here runs on the gateway thread,
+ * except gateway_new (main thread, before the thread starts), gateway_wake
+ * (any thread: only lws_cancel_service) and gateway_free (after join). */
+#include "gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <libwebsockets.h>
+#include "gw_write.h"
+#include "hmap.h"
+#include "ids.h"
+#include "log.h"
+#include "proto_decode.h"
+
+#define TOKEN_MAX 8192
+#define SHUTDOWN_GRACE_MS 3000
+
+struct gateway {
+	struct core *core;
+	const struct chatd_config *cfg;
+	struct lws_context *ctx;
+	struct lws_vhost *vhost;
+	pthread_t thread;
+	bool thread_started;
+	struct auth_verifier *verifier;
+	struct hmap sessions;            /* id → struct gw_session* */
+	size_t n_ws;                     /* WebSocket connections open */
+	uint64_t next_id;
+	bool stopping;
+	bool done;
+	int64_t stop_deadline_ms;
+	atomic_bool ready;               /* storage reachable (for /readyz) */
+	lws_retry_bo_t retry;
+	struct lws_protocols protocols[2];
+	int port;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void queue_json(struct gateway *gw, struct gw_session *s, json_t *obj)
+{
+	if (!obj)
+		return;
+	char *txt = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!txt)
+		return;
+	chatd_frame *f = frame_new(txt, strlen(txt));
+	free(txt);
+	if (!f)
+		return;
+	if (gw_queue_frame(s, f, (size_t)gw->cfg->outbound_queue_bytes) < 0) {
+		gw_queue_clear(s);
+		s->close_code = 4409;
+	}
+	frame_unref(f);
+	lws_callback_on_writable(s->wsi);
+}
+
+static json_t *error_obj(const char *id, const char *code, const char *message)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", code, "message",
+			      message, "retryable", 0);
+	if (o && id)
+		json_object_set_new(o, "id", json_string(id));
+	return o;
+}
+
+static void send_error(struct gateway *gw, struct gw_session *s, const char *id,
+		       const char *code, const char *message)
+{
+	queue_json(gw, s, error_obj(id, code, message));
+}
+
+/* Send an error, then close with code once it is written. */
+static void refuse(struct gateway *gw, struct gw_session *s, const char *id, const char *code,
+		   const char *message, int close_code)
+{
+	send_error(gw, s, id, code, message);
+	s->close_code = close_code;
+	s->state = GW_CLOSING;
+	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	/* A peer that never reads must not keep the socket: lws closes it
+	 * if the close has not completed in 5 s. */
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+}
+
+/* ---- auth --------------------------------------------------------------- */
+
+static void send_ready(struct gateway *gw, struct gw_session *s, const char *id)
+{
+	char sid[32];
+	snprintf(sid, sizeof sid, "s%016llx", (unsigned long long)s->id);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I}}", "type", "ready", "user_id",
+			      s->user, "session_id", sid, "server_time", (json_int_t)now_ms(),
+			      "limits", "max_text", (json_int_t)gw->cfg->max_text, "max_frame",
+			      (json_int_t)gw->cfg->max_frame);
+	if (o && id)
+		json_object_set_new(o, "id", json_string(id));
+	queue_json(gw, s, o);
+}
+
+/* Verify a token for session s (first auth or refresh). */
+static void authenticate(struct gateway *gw, struct gw_session *s, const char *token,
+			 const char *id)
+{
+	struct auth_claims claims;
+	enum auth_result r = strlen(token) > TOKEN_MAX
+				     ? AUTH_MALFORMED
+				     : auth_verify(gw->verifier, token, now_ms() / 1000, &claims);
+	if (r != AUTH_OK) {
+		log_info("gateway", "auth.refused", "session %016llx: %s",
+			 (unsigned long long)s->id, auth_result_str(r));
+		refuse(gw, s, id, "unauthorized", "invalid token", 4401);
+		return;
+	}
+	if (s->state == GW_AUTHED) {
+		if (strcmp(claims.sub, s->user) != 0) {
+			refuse(gw, s, id, "unauthorized", "token is for another user", 4401);
+			return;
+		}
+		s->exp = claims.exp;
+		send_ready(gw, s, id);
+		return;
+	}
+	memcpy(s->user, claims.sub, sizeof s->user);
+	s->exp = claims.exp;
+	s->state = GW_AUTHED;
+	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	send_ready(gw, s, id);
+	/* Queued before any command of this session, so the core sees the
+	 * session before its first command. */
+	struct bridge_in *in = bridge_in_new(BIN_OPEN, s->id, s->user, NULL);
+	if (in)
+		bq_push(&gw->core->in, &in->node);
+}
+
+/* ---- inbound ------------------------------------------------------------ */
+
+static bool flood_ok(struct gateway *gw, struct gw_session *s)
+{
+	int64_t now = now_ms();
+	double rate = (double)gw->cfg->frame_rate, burst = (double)gw->cfg->frame_burst;
+	if (s->tokens_at_ms == 0) {
+		s->tokens = burst;
+	} else {
+		s->tokens += (double)(now - s->tokens_at_ms) * rate / 1000.0;
+		if (s->tokens > burst)
+			s->tokens = burst;
+	}
+	s->tokens_at_ms = now;
+	if (s->tokens < 1.0)
+		return false;
+	s->tokens -= 1.0;
+	return true;
+}
+
+/* One complete text message.  Returns -1 to close the connection now. */
+static int handle_message(struct gateway *gw, struct gw_session *s)
+{
+	struct proto_envelope env;
+	enum proto_decode_status st = proto_decode((const char *)s->rx, s->rx_len, &env);
+	if (st == PD_BAD_UTF8) {
+		lws_close_reason(s->wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
+				 (unsigned char *)"invalid UTF-8", 13);
+		return -1;
+	}
+	const char *id = env.has_id ? env.id : NULL;
+	if (st == PD_BAD_REQUEST) {
+		if (s->state == GW_NEW)
+			refuse(gw, s, id, "unauthorized", "the first frame must be auth", 4401);
+		else
+			send_error(gw, s, id, "bad_request", env.err);
+		return 0;
+	}
+	if (strcmp(env.type, "auth") == 0) {
+		json_t *tok = json_object_get(env.root, "token");
+		if (!json_is_string(tok)) {
+			if (s->state == GW_NEW)
+				refuse(gw, s, id, "unauthorized", "token is required", 4401);
+			else
+				send_error(gw, s, id, "bad_request", "token must be a string");
+		} else {
+			authenticate(gw, s, json_string_value(tok), id);
+		}
+		json_decref(env.root);
+		return 0;
+	}
+	if (s->state == GW_NEW) {
+		refuse(gw, s, id, "unauthorized", "the first frame must be auth", 4401);
+		json_decref(env.root);
+		return 0;
+	}
+	if (strcmp(env.type, "ping") == 0) {
+		json_t *o = json_pack("{s:s}", "type", "pong");
+		if (o && id)
+			json_object_set_new(o, "id", json_string(id));
+		queue_json(gw, s, o);
+		json_decref(env.root);
+		return 0;
+	}
+	/* token_expired wins over every other error of the frame. */
+	if (!auth_exp_ok(gw->verifier, s->exp, now_ms() / 1000)) {
+		send_error(gw, s, id, "token_expired", "the token has expired; send auth with a new one");
+		json_decref(env.root);
+		return 0;
+	}
+	struct bridge_in *in = bridge_in_new(BIN_CMD, s->id, s->user, env.root);
+	if (!in) {
+		json_decref(env.root);
+		send_error(gw, s, id, "internal", "out of memory");
+		return 0;
+	}
+	bq_push(&gw->core->in, &in->node);
+	return 0;
+}
+
+static int on_receive(struct gateway *gw, struct gw_session *s, const void *in, size_t len)
+{
+	if (s->state == GW_CLOSING)
+		return 0;
+	struct lws *wsi = s->wsi;
+	if (lws_frame_is_binary(wsi)) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+				 (unsigned char *)"binary frames are not accepted", 30);
+		return -1;
+	}
+	if (lws_is_first_fragment(wsi) && s->rx_len == 0 && !flood_ok(gw, s)) {
+		log_info("gateway", "flood.close", "session %016llx over the frame rate cap",
+			 (unsigned long long)s->id);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				 (unsigned char *)"too many frames", 15);
+		return -1;
+	}
+	if (len > (size_t)gw->cfg->max_frame - s->rx_len) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+				 (unsigned char *)"message too large", 17);
+		return -1;
+	}
+	if (s->rx_len + len > s->rx_cap) {
+		size_t nc = s->rx_cap ? s->rx_cap : 4096;
+		while (nc < s->rx_len + len)
+			nc *= 2;
+		unsigned char *nb = realloc(s->rx, nc);
+		if (!nb)
+			return -1;
+		s->rx = nb;
+		s->rx_cap = nc;
+	}
+	memcpy(s->rx + s->rx_len, in, len);
+	s->rx_len += len;
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	int rc = handle_message(gw, s);
+	s->rx_len = 0;
+	if (s->rx_cap > 65536) { /* do not keep a big buffer for an idle session */
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_cap = 0;
+	}
+	return rc;
+}
+
+/* ---- core → gateway ----------------------------------------------------- */
+
+static void begin_close(struct gw_session *s, int code)
+{
+	s->close_code = code;
+	s->state = GW_CLOSING;
+	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+	lws_callback_on_writable(s->wsi);
+}
+
+static void drain_outbound(struct gateway *gw)
+{
+	struct bq_node *n = bq_drain(&gw->core->out);
+	size_t cap = (size_t)gw->cfg->outbound_queue_bytes;
+	while (n) {
+		struct bridge_out *o = (struct bridge_out *)n;
+		n = n->next;
+		switch (o->kind) {
+		case BOUT_FRAME:
+		case BOUT_CLOSE:
+			for (size_t i = 0; i < o->n; i++) {
+				struct gw_session *s = hmap_get64(&gw->sessions, o->sessions[i]);
+				if (!s || s->state == GW_CLOSING)
+					continue;
+				if (o->frame && gw_queue_frame(s, o->frame, cap) < 0) {
+					log_info("gateway", "queue.overflow",
+						 "session %016llx: outbound queue over %zu bytes",
+						 (unsigned long long)s->id, cap);
+					gw_queue_clear(s);
+					begin_close(s, 4409);
+					continue;
+				}
+				if (o->kind == BOUT_CLOSE)
+					begin_close(s, o->code);
+				else
+					lws_callback_on_writable(s->wsi);
+			}
+			break;
+		case BOUT_SHUTDOWN: {
+			gw->stopping = true;
+			gw->stop_deadline_ms = now_ms() + SHUTDOWN_GRACE_MS;
+			size_t it;
+			for (struct hmap_entry *e = hmap_first(&gw->sessions, &it); e;
+			     e = hmap_next(&gw->sessions, e, &it)) {
+				struct gw_session *s = e->value;
+				if (s->state != GW_CLOSING)
+					begin_close(s, LWS_CLOSE_STATUS_GOINGAWAY);
+			}
+			if (gw->n_ws == 0)
+				gw->done = true;
+			break;
+		}
+		case BOUT_READY:
+			atomic_store(&gw->ready, o->code != 0);
+			break;
+		}
+		bridge_out_free(o);
+	}
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static int http_reply(struct lws *wsi, unsigned status, const char *ctype, const char *body)
+{
+	size_t blen = strlen(body);
+	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
+	unsigned char *end = hdr + sizeof hdr - 1;
+	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)blen, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	unsigned char bbuf[LWS_PRE + 256];
+	if (blen > sizeof bbuf - LWS_PRE)
+		return -1;
+	memcpy(bbuf + LWS_PRE, body, blen);
+	if (lws_write(wsi, bbuf + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) < 0)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static const char *mime_of(const char *path)
+{
+	static const char *const map[][2] = {
+		{ ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript" },
+		{ ".mjs", "text/javascript" }, { ".css", "text/css" },
+		{ ".json", "application/json" }, { ".svg", "image/svg+xml" },
+		{ ".png", "image/png" }, { ".ico", "image/x-icon" }, { ".txt", "text/plain" },
+	};
+	const char *dot = strrchr(path, '.');
+	for (size_t i = 0; dot && i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(dot, map[i][0]) == 0)
+			return map[i][1];
+	return "application/octet-stream";
+}
+
+static int serve_static(struct gateway *gw, struct lws *wsi, const char *uri)
+{
+	const char *root = gw->cfg->web_root;
+	if (!root || strstr(uri, "..") || uri[0] != '/')
+		return http_reply(wsi, 404, "application/json", "{\"error\":\"not_found\"}");
+	char path[4096];
+	snprintf(path, sizeof path, "%s%s", root, strcmp(uri, "/") == 0 ? "/index.html" : uri);
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return http_reply(wsi, 404, "application/json", "{\"error\":\"not_found\"}");
+	int n = lws_serve_http_file(wsi, path, mime_of(path), NULL, 0);
+	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+		return -1;
+	return 0;
+}
+
+static int on_http(struct gateway *gw, struct lws *wsi, const char *uri)
+{
+	if (strcmp(uri, "/healthz") == 0)
+		return http_reply(wsi, 200, "application/json", "{\"status\":\"ok\"}");
+	if (strcmp(uri, "/readyz") == 0) {
+		bool ready = atomic_load(&gw->ready) && !gw->stopping;
+		return http_reply(wsi, ready ? 200 : 503, "application/json",
+				  ready ? "{\"status\":\"ready\"}" : "{\"status\":\"unavailable\"}");
+	}
+	return serve_static(gw, wsi, uri);
+}
+
+/* ---- the lws callback ---------------------------------------------------- */
+
+static char *handshake_token(struct lws *wsi)
+{
+	char buf[TOKEN_MAX + 64];
+	int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (n > 7 && strncasecmp(buf, "Bearer ", 7) == 0)
+		return strdup(buf + 7);
+	const char *v = lws_get_urlarg_by_name(wsi, "access_token=", buf, sizeof buf);
+	if (v)
+		return strdup(v);
+	return NULL;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct gateway *gw = lws_context_user(ctx);
+	struct gw_session *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(gw, wsi, (const char *)in);
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		char uri[256];
+		if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
+		    strcmp(uri, "/ws") != 0)
+			return -1;
+		if (gw->stopping || gw->n_ws >= (size_t)gw->cfg->max_connections) {
+			log_warn("gateway", "conn.refused", "%s",
+				 gw->stopping ? "shutting down" : "max_connections reached");
+			return -1;
+		}
+		if (s) {
+			memset(s, 0, sizeof *s);
+			s->handshake_token = handshake_token(wsi);
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_ESTABLISHED: {
+		char *tok = s->handshake_token;
+		s->handshake_token = NULL;
+		s->magic = GW_SESSION_MAGIC;
+		s->wsi = wsi;
+		s->id = ++gw->next_id;
+		s->state = GW_NEW;
+		if (hmap_put64(&gw->sessions, s->id, s) < 0) {
+			free(tok);
+			return -1;
+		}
+		gw->n_ws++;
+		if (tok) {
+			authenticate(gw, s, tok, NULL);
+			free(tok);
+		} else {
+			lws_set_timer_usecs(wsi, (lws_usec_t)gw->cfg->auth_timeout_ms * 1000);
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_TIMER:
+		if (s && s->magic == GW_SESSION_MAGIC && s->state == GW_NEW)
+			refuse(gw, s, NULL, "unauthorized", "no auth frame in time", 4408);
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE:
+		return on_receive(gw, s, in, len);
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (s->magic != GW_SESSION_MAGIC)
+			return 0;
+		return gw_flush(s);
+
+	case LWS_CALLBACK_CLOSED:
+		if (!s || s->magic != GW_SESSION_MAGIC)
+			return 0;
+		if (s->state == GW_AUTHED || (s->state == GW_CLOSING && s->user[0])) {
+			struct bridge_in *bi = bridge_in_new(BIN_CLOSE, s->id, s->user, NULL);
+			if (bi)
+				bq_push(&gw->core->in, &bi->node);
+		}
+		hmap_del64(&gw->sessions, s->id);
+		gw_session_release(s);
+		gw->n_ws--;
+		if (gw->stopping && gw->n_ws == 0)
+			gw->done = true;
+		return 0;
+
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return 0;
+
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* Arrives once per protocol: drain in exactly one place. */
+		if (lws_get_protocol(wsi) == &gw->protocols[0])
+			drain_outbound(gw);
+		return 0;
+
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void lws_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws", "lws.log", "%.*s", (int)n, line);
+}
+
+static int load_key(const struct chatd_config *cfg, char **key, size_t *len)
+{
+	if (strcmp(cfg->auth_algorithm, "HS256") == 0) {
+		*key = strdup(cfg->auth_secret ? cfg->auth_secret : "");
+		*len = *key ? strlen(*key) : 0;
+		return *key ? 0 : -1;
+	}
+	FILE *f = fopen(cfg->auth_public_key_file, "rb");
+	if (!f) {
+		log_error("gateway", "auth.key", "cannot read auth.public_key_file %s: %s",
+			  cfg->auth_public_key_file, strerror(errno));
+		return -1;
+	}
+	char *buf = malloc(65536);
+	size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+	fclose(f);
+	if (!buf || n == 0) {
+		free(buf);
+		log_error("gateway", "auth.key", "auth.public_key_file %s is empty",
+			  cfg->auth_public_key_file);
+		return -1;
+	}
+	buf[n] = '\0';
+	*key = buf;
+	*len = n;
+	return 0;
+}
+
+struct gateway *gateway_new(struct core *core)
+{
+	const struct chatd_config *cfg = core->cfg;
+	struct gateway *gw = calloc(1, sizeof *gw);
+	if (!gw || hmap_init(&gw->sessions) < 0) {
+		free(gw);
+		return NULL;
+	}
+	gw->core = core;
+	gw->cfg = cfg;
+	gw->next_id = ids_random64() & 0x0000ffffffffffffULL; /* opaque across restarts */
+	atomic_init(&gw->ready, core->storage_ready);
+
+	char *key = NULL;
+	size_t keylen = 0;
+	char err[256];
+	if (load_key(cfg, &key, &keylen) < 0 ||
+	    auth_verifier_new(cfg->auth_algorithm, key, keylen, cfg->auth_leeway_s, &gw->verifier,
+			      err, sizeof err) != 0) {
+		if (key)
+			log_error("gateway", "auth.config", "auth: %s", err);
+		free(key);
+		gateway_free(gw);
+		return NULL;
+	}
+	free(key);
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
+	gw->protocols[0] = (struct lws_protocols){
+		.name = "chatd",
+		.callback = callback,
+		.per_session_data_size = sizeof(struct gw_session),
+		.rx_buffer_size = 16384,
+	};
+	gw->retry = (lws_retry_bo_t){
+		.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s,
+		.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout_s,
+	};
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = cfg->listen_port;
+	info.iface = cfg->listen_host;
+	info.protocols = gw->protocols;
+	info.user = gw;
+	info.retry_and_idle_policy = &gw->retry;
+	info.max_http_header_data = TOKEN_MAX + 2048;
+	info.fd_limit_per_thread = (unsigned)(cfg->max_connections + 64);
+	info.timeout_secs = 10;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	gw->ctx = lws_create_context(&info);
+	if (!gw->ctx) {
+		log_error("gateway", "listen.failed", "cannot listen on %s:%d (see lws errors above)",
+			  cfg->listen_host, cfg->listen_port);
+		gateway_free(gw);
+		return NULL;
+	}
+	gw->vhost = lws_get_vhost_by_name(gw->ctx, "default");
+	gw->port = gw->vhost ? lws_get_vhost_listen_port(gw->vhost) : cfg->listen_port;
+	return gw;
+}
+
+int gateway_port(const struct gateway *gw)
+{
+	return gw->port;
+}
+
+void gateway_wake(void *arg)
+{
+	struct gateway *gw = arg;
+	lws_cancel_service(gw->ctx);
+}
+
+static void *gateway_main(void *arg)
+{
+	struct gateway *gw = arg;
+	while (!gw->done) {
+		if (lws_service(gw->ctx, 0) < 0)
+			break;
+		if (gw->stopping && now_ms() > gw->stop_deadline_ms) {
+			log_warn("gateway", "shutdown.forced", "%zu sessions did not close in time",
+				 gw->n_ws);
+			break;
+		}
+	}
+	/* Tell the core we are done; it then stops the plugins. */
+	struct bridge_in *in = bridge_in_new(BIN_GW_DONE, 0, NULL, NULL);
+	if (in)
+		bq_push(&gw->core->in, &in->node);
+	return NULL;
+}
+
+int gateway_start(struct gateway *gw)
+{
+	/* Signals belong to the core thread (libevent); this thread blocks
+	 * them so SIGTERM is never handled here. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int rc = pthread_create(&gw->thread, NULL, gateway_main, gw);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return -1;
+	gw->thread_started = true;
+	return 0;
+}
+
+void gateway_free(struct gateway *gw)
+{
+	if (!gw)
+		return;
+	if (gw->thread_started)
+		pthread_join(gw->thread, NULL);
+	if (gw->ctx)
+		lws_context_destroy(gw->ctx); /* closes what is left */
+	auth_verifier_free(gw->verifier);
+	hmap_destroy(&gw->sessions);
+	free(gw);
+}

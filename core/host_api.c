@@ -1,0 +1,277 @@
+/* host_api.c — see host_api.h and include/chatd/host.h. */
+#include "host_api.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <event2/event.h>
+#include "core_loop.h"
+#include "frame.h"
+#include "log.h"
+#include "pipeline.h"
+
+#define CHECK_HANDLE(h) assert((h) && (h)->magic == HANDLE_MAGIC)
+
+struct host_timer {
+	struct host_timer *next;
+	struct chatd_plugin_handle *h;
+	chatd_timer_id id;
+	struct event *ev;
+	bool repeat;
+	chatd_task_fn fn;
+	void *arg;
+};
+
+struct host_task {
+	struct bq_node node;
+	chatd_task_fn fn;
+	void *arg;
+};
+
+static void host_log(chatd_plugin_handle *h, int level, const char *event, const char *fmt, ...)
+{
+	CHECK_HANDLE(h);
+	if (level < CHATD_LOG_ERROR)
+		level = CHATD_LOG_ERROR;
+	if (level > CHATD_LOG_DEBUG)
+		level = CHATD_LOG_DEBUG;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg((enum log_level)level, h->section, event, fmt, ap);
+	va_end(ap);
+}
+
+static const struct cfg_value *opt(chatd_plugin_handle *h, const char *key)
+{
+	CHECK_HANDLE(h);
+	return cfg_section_value(h->core->cfg, h->section, key);
+}
+
+static int host_config_string(chatd_plugin_handle *h, const char *key, const char **out)
+{
+	const struct cfg_value *v = opt(h, key);
+	if (!v || v->type != CHATD_OPT_STRING)
+		return CHATD_ERR_NOT_FOUND;
+	*out = v->str;
+	return CHATD_OK;
+}
+
+static int host_config_int(chatd_plugin_handle *h, const char *key, int64_t *out)
+{
+	const struct cfg_value *v = opt(h, key);
+	if (!v || v->type != CHATD_OPT_INT)
+		return CHATD_ERR_NOT_FOUND;
+	*out = v->num;
+	return CHATD_OK;
+}
+
+static int host_config_bool(chatd_plugin_handle *h, const char *key, bool *out)
+{
+	const struct cfg_value *v = opt(h, key);
+	if (!v || v->type != CHATD_OPT_BOOL)
+		return CHATD_ERR_NOT_FOUND;
+	*out = v->flag;
+	return CHATD_OK;
+}
+
+int host_post(struct core *c, chatd_task_fn fn, void *arg)
+{
+	struct host_task *t = malloc(sizeof *t);
+	if (!t)
+		return CHATD_ERR_NOMEM;
+	t->fn = fn;
+	t->arg = arg;
+	bq_push(&c->tasks, &t->node);
+	return CHATD_OK;
+}
+
+void host_run_tasks(struct core *c)
+{
+	struct bq_node *n = bq_drain(&c->tasks);
+	while (n) {
+		struct host_task *t = (struct host_task *)n;
+		n = n->next;
+		t->fn(t->arg);
+		free(t);
+	}
+}
+
+static int host_post_to_core(chatd_plugin_handle *h, chatd_task_fn fn, void *arg)
+{
+	/* No CHECK_HANDLE beyond the magic: called from worker threads, and
+	 * the handle is immutable after init. */
+	assert(h && h->magic == HANDLE_MAGIC);
+	return host_post(h->core, fn, arg);
+}
+
+static void timer_unlink(struct host_timer *t)
+{
+	struct host_timer **pp = &t->h->timers;
+	while (*pp && *pp != t)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = t->next;
+	event_free(t->ev);
+	free(t);
+}
+
+static void timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct host_timer *t = arg;
+	chatd_task_fn fn = t->fn;
+	void *a = t->arg;
+	if (!t->repeat)
+		timer_unlink(t); /* before the call: fn may add timers */
+	fn(a);
+}
+
+static chatd_timer_id host_timer_add(chatd_plugin_handle *h, uint64_t ms, bool repeat,
+				     chatd_task_fn fn, void *arg)
+{
+	CHECK_HANDLE(h);
+	struct host_timer *t = calloc(1, sizeof *t);
+	if (!t)
+		return 0;
+	t->ev = event_new(h->core->base, -1, repeat ? EV_PERSIST : 0, timer_fire, t);
+	if (!t->ev) {
+		free(t);
+		return 0;
+	}
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	event_add(t->ev, &tv);
+	t->h = h;
+	t->id = ++h->next_timer_id;
+	t->repeat = repeat;
+	t->fn = fn;
+	t->arg = arg;
+	t->next = h->timers;
+	h->timers = t;
+	return t->id;
+}
+
+static void host_timer_cancel(chatd_plugin_handle *h, chatd_timer_id id)
+{
+	CHECK_HANDLE(h);
+	for (struct host_timer *t = h->timers; t; t = t->next)
+		if (t->id == id) {
+			timer_unlink(t);
+			return;
+		}
+}
+
+static chatd_metric_id host_metric_counter(chatd_plugin_handle *h, const char *name,
+					   const char *help)
+{
+	CHECK_HANDLE(h);
+	struct host_metric *m = realloc(h->metrics, (h->n_metrics + 1) * sizeof *m);
+	if (!m)
+		return 0;
+	h->metrics = m;
+	m = &h->metrics[h->n_metrics];
+	snprintf(m->name, sizeof m->name, "%s", name);
+	snprintf(m->help, sizeof m->help, "%s", help ? help : "");
+	m->value = 0;
+	return (chatd_metric_id)++h->n_metrics; /* ids start at 1 */
+}
+
+static void host_metric_add(chatd_plugin_handle *h, chatd_metric_id id, int64_t delta)
+{
+	CHECK_HANDLE(h);
+	if (id >= 1 && id <= h->n_metrics)
+		h->metrics[id - 1].value += delta;
+}
+
+static int64_t host_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static chatd_frame *host_frame_new(chatd_plugin_handle *h, const char *json, size_t len)
+{
+	(void)h;
+	return frame_new(json, len);
+}
+
+static int host_deliver_user(chatd_plugin_handle *h, const char *user_id, chatd_frame *f,
+			     uint64_t except_session)
+{
+	CHECK_HANDLE(h);
+	return core_deliver_user(h->core, user_id, f, except_session);
+}
+
+static void host_storage(chatd_plugin_handle *h, const struct chatd_storage_ops **ops,
+			 void **instance)
+{
+	CHECK_HANDLE(h);
+	*ops = h->core->storage;
+	*instance = h->core->storage_inst;
+}
+
+static int host_bus_emit(chatd_plugin_handle *h, const char *topic, const char *payload,
+			 size_t len)
+{
+	CHECK_HANDLE(h);
+	struct core *c = h->core;
+	if (!c->bus)
+		return CHATD_ERR_UNAVAILABLE;
+	return c->bus->publish(c->bus_inst, topic, payload, len);
+}
+
+static const struct chatd_host host_table = {
+	.abi_major = CHATD_ABI_MAJOR,
+	.abi_minor = CHATD_ABI_MINOR,
+	.struct_size = sizeof(struct chatd_host),
+	.log = host_log,
+	.config_string = host_config_string,
+	.config_int = host_config_int,
+	.config_bool = host_config_bool,
+	.post_to_core = host_post_to_core,
+	.timer_add = host_timer_add,
+	.timer_cancel = host_timer_cancel,
+	.metric_counter = host_metric_counter,
+	.metric_add = host_metric_add,
+	.now_ms = host_now_ms,
+	.frame_new = host_frame_new,
+	.frame_ref = frame_ref,
+	.frame_unref = frame_unref,
+	.deliver_user = host_deliver_user,
+	.storage = host_storage,
+	.bus_emit = host_bus_emit,
+};
+
+const struct chatd_host *host_api_table(void)
+{
+	return &host_table;
+}
+
+struct chatd_plugin_handle *host_handle_new(struct core *c, chatd_plugin_kind kind,
+					    const char *name)
+{
+	struct chatd_plugin_handle *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->magic = HANDLE_MAGIC;
+	h->core = c;
+	h->kind = kind;
+	snprintf(h->name, sizeof h->name, "%s", name);
+	snprintf(h->section, sizeof h->section, "%s_%s", cfg_kind_name(kind), name);
+	return h;
+}
+
+void host_handle_free(struct chatd_plugin_handle *h)
+{
+	if (!h)
+		return;
+	CHECK_HANDLE(h);
+	while (h->timers)
+		timer_unlink(h->timers);
+	free(h->metrics);
+	h->magic = 0;
+	free(h);
+}

@@ -1,0 +1,173 @@
+/* main.c — chatd: parse the command line, read the config, start the core
+ * and the gateway, and exit with the core's status.  The only place that
+ * exits the process. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "core_loop.h"
+#include "gateway.h"
+#include "loader.h"
+#include "log.h"
+
+#ifndef CHATD_SYSCONFDIR
+#define CHATD_SYSCONFDIR "/usr/local/etc"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: chatd [-c FILE]\n"
+		"       chatd --check-config FILE\n"
+		"       chatd --list-plugins [-c FILE | DIR]\n"
+		"\n"
+		"chatd is a real-time chat server: clients connect over WebSocket at /ws.\n"
+		"It runs in the foreground, logs to stderr and stops cleanly on SIGTERM or\n"
+		"SIGINT (sessions closed with 1001, queued writes committed, exit 0).\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE      the config file (a Lua table; see chatd.conf.sample).\n"
+		"                         Default: $CHATD_CONF, else ./chatd.conf, else\n"
+		"                         " CHATD_SYSCONFDIR "/chatd.conf\n"
+		"      --check-config FILE  validate FILE and the plugins it names, then exit:\n"
+		"                         0 when valid, 1 with every problem listed\n"
+		"      --list-plugins     list the plugins in the plugin directory (from -c's\n"
+		"                         plugin_dir, the DIR given, or " CHATD_PLUGIN_DIR ")\n"
+		"  -h, --help             this text\n"
+		"  -V, --version          the version and plugin ABI\n"
+		"\n"
+		"Get a token for a user with: chatctl token mint alice -c FILE\n"
+		"Docs: README.md, docs/operations.md, docs/configuration.md, docs/protocol.md\n");
+}
+
+static const char *default_config(void)
+{
+	const char *env = getenv("CHATD_CONF");
+	if (env && *env)
+		return env;
+	if (access("chatd.conf", R_OK) == 0)
+		return "chatd.conf";
+	return CHATD_SYSCONFDIR "/chatd.conf";
+}
+
+static struct chatd_config *load_config(const char *path)
+{
+	struct chatd_config *cfg = NULL;
+	struct cfg_errors errs = { 0 };
+	if (cfg_load_file(path, &cfg, &errs) != CHATD_OK) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "chatd: %s\n", errs.msgs[i]);
+		if (errs.n == 0)
+			fprintf(stderr, "chatd: %s: cannot load the config\n", path);
+		cfg_errors_clear(&errs);
+		return NULL;
+	}
+	cfg_errors_clear(&errs);
+	return cfg;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 256, OPT_LIST };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, OPT_CHECK },
+		{ "list-plugins", no_argument, NULL, OPT_LIST },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *check_path = NULL;
+	bool list = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case OPT_CHECK:
+			check_path = optarg;
+			break;
+		case OPT_LIST:
+			list = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("chatd %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, CHATD_ABI_MAJOR,
+			       CHATD_ABI_MINOR);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (list) {
+		const char *dir = CHATD_PLUGIN_DIR;
+		struct chatd_config *cfg = NULL;
+		if (optind < argc) {
+			dir = argv[optind];
+		} else if (config_path) {
+			if (!(cfg = load_config(config_path)))
+				return 1;
+			dir = cfg->plugin_dir;
+		}
+		int n = loader_list(dir);
+		cfg_free(cfg);
+		return n < 0 ? 1 : 0;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "chatd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (check_path) {
+		struct chatd_config *cfg = load_config(check_path);
+		if (!cfg)
+			return 1;
+		int rc = core_check_config(cfg);
+		if (rc == 0)
+			printf("%s: ok\n", check_path);
+		cfg_free(cfg);
+		return rc == 0 ? 0 : 1;
+	}
+
+	if (!config_path)
+		config_path = default_config();
+	struct chatd_config *cfg = load_config(config_path);
+	if (!cfg)
+		return 1;
+	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+	signal(SIGPIPE, SIG_IGN);
+
+	struct core core;
+	int rc = 1;
+	struct gateway *gw = NULL;
+	if (core_init(&core, cfg) < 0) {
+		log_error("core", "init.failed", "cannot create the event loop");
+		goto out;
+	}
+	if (core_load_plugins(&core) < 0)
+		goto out;
+	gw = gateway_new(&core);
+	if (!gw)
+		goto out;
+	core_set_gateway(&core, gw);
+	if (gateway_start(gw) < 0) {
+		log_error("core", "init.failed", "cannot start the gateway thread");
+		goto out;
+	}
+	log_info("core", "listen.ok", "chatd %s node %s listening on %s:%d (ws://%s:%d/ws)",
+		 PACKAGE_VERSION, cfg->node_id, cfg->listen_host, gateway_port(gw), cfg->listen_host,
+		 gateway_port(gw));
+	rc = core_run(&core);
+out:
+	gateway_free(gw);
+	core_destroy(&core);
+	cfg_free(cfg);
+	return rc;
+}

@@ -1,0 +1,145 @@
+/* pipeline.c — see pipeline.h: dispatch, sessions, shared reply helpers. */
+#include "pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+
+void pipeline_session_open(struct core *c, uint64_t session, const char *user)
+{
+	if (sessions_add(&c->sessions, session, user) < 0) {
+		log_error("core", "session.nomem", "cannot register session %016llx",
+			  (unsigned long long)session);
+		core_close_session(c, session, NULL, 1011);
+		return;
+	}
+	if (c->presence)
+		c->presence->session_up(c->presence_inst, user, session);
+}
+
+void pipeline_session_close(struct core *c, uint64_t session)
+{
+	const char *u = sessions_user(&c->sessions, session);
+	if (!u)
+		return;
+	if (c->presence)
+		c->presence->session_down(c->presence_inst, u, session);
+	sessions_remove(&c->sessions, session);
+}
+
+static const struct {
+	const char *type;
+	void (*fn)(struct cmd *);
+} handlers[] = {
+	{ "send", cmd_send },
+	{ "history", cmd_history },
+	{ "sync", cmd_sync },
+	{ "conv.create", cmd_conv_create },
+	{ "conv.list", cmd_conv_list },
+	{ "conv.info", cmd_conv_info },
+};
+
+void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_t *msg)
+{
+	struct cmd cmd = { .core = c, .session = session, .msg = msg };
+	snprintf(cmd.user, sizeof cmd.user, "%s", user);
+	json_t *id = json_object_get(msg, "id");
+	if (json_is_string(id)) {
+		snprintf(cmd.id, sizeof cmd.id, "%s", json_string_value(id));
+		cmd.has_id = true;
+	}
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	for (size_t i = 0; type && i < sizeof handlers / sizeof handlers[0]; i++)
+		if (strcmp(type, handlers[i].type) == 0) {
+			/* A handler that waits clones the cmd, which takes
+			 * msg (cmd.msg becomes NULL). */
+			handlers[i].fn(&cmd);
+			json_decref(cmd.msg);
+			return;
+		}
+	cmd_error(&cmd, "bad_request", "unknown type");
+	json_decref(msg);
+}
+
+void *cmd_clone(struct cmd *base, size_t size)
+{
+	struct cmd *c = calloc(1, size);
+	if (!c)
+		return NULL;
+	*c = *base;
+	base->msg = NULL;
+	return c;
+}
+
+void cmd_free(struct cmd *c)
+{
+	if (!c)
+		return;
+	json_decref(c->msg);
+	free(c);
+}
+
+void cmd_reply(struct cmd *c, json_t *obj)
+{
+	if (!obj) {
+		log_error("core", "reply.nomem", "could not build a reply");
+		return;
+	}
+	if (c->has_id)
+		json_object_set_new(obj, "id", json_string(c->id));
+	core_send_one(c->core, c->session, obj);
+}
+
+void cmd_error(struct cmd *c, const char *code, const char *message)
+{
+	core_send_error(c->core, c->session, c->has_id ? c->id : NULL, code, message);
+}
+
+bool cmd_failed(struct cmd *c, int status)
+{
+	switch (status) {
+	case CHATD_OK:
+		return false;
+	case CHATD_ERR_NOT_FOUND:
+		cmd_error(c, "not_found", "no such conversation");
+		break;
+	case CHATD_ERR_INVALID:
+		cmd_error(c, "bad_request", "invalid request");
+		break;
+	case CHATD_ERR_FORBIDDEN:
+		cmd_error(c, "forbidden", "not allowed");
+		break;
+	case CHATD_ERR_TOO_LARGE:
+		cmd_error(c, "too_large", "over a limit");
+		break;
+	case CHATD_ERR_UNAVAILABLE:
+	case CHATD_ERR_IO:
+	case CHATD_ERR_SHUTDOWN:
+		cmd_error(c, "unavailable", "storage is unavailable; retry");
+		break;
+	default:
+		log_error("core", "storage.error", "%s", chatd_strerror(status));
+		cmd_error(c, "internal", "internal error");
+		break;
+	}
+	return true;
+}
+
+int core_deliver_user(struct core *c, const char *user, chatd_frame *f, uint64_t except)
+{
+	const struct user_sessions *us = sessions_of(&c->sessions, user);
+	if (!us)
+		return 0;
+	uint64_t small[16];
+	uint64_t *list = us->n <= 16 ? small : malloc(us->n * sizeof *list);
+	if (!list)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < us->n; i++)
+		if (us->ids[i] != except)
+			list[n++] = us->ids[i];
+	core_send_frame(c, list, n, f);
+	if (list != small)
+		free(list);
+	return (int)n;
+}

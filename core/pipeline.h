@@ -1,0 +1,56 @@
+/* pipeline.h — the core's command pipeline.
+ *
+ * Every command of an authenticated session arrives here already decoded
+ * by the gateway (valid UTF-8 JSON object with a string type and a valid
+ * id).  A handler validates its fields, authorizes against storage, and
+ * answers through the core's reply functions.  Content-bearing commands
+ * (send) then go: authorize → persist → ack → publish → fan-out.  Handlers
+ * that wait on storage keep their state in a heap `struct cmd` freed when
+ * the last completion has run. */
+#ifndef CHATD_PIPELINE_H
+#define CHATD_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "core_loop.h"
+
+struct cmd {
+	struct core *core;
+	uint64_t session;
+	char user[BRIDGE_USER_MAX + 1];
+	json_t *msg;                 /* owned: field strings point into it */
+	char id[257];
+	bool has_id;
+	char err[128];               /* scratch for field validation */
+};
+
+void pipeline_session_open(struct core *c, uint64_t session, const char *user);
+void pipeline_session_close(struct core *c, uint64_t session);
+/* Takes ownership of msg. */
+void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_t *msg);
+
+/* Allocate a command of `size` bytes (>= sizeof(struct cmd), the struct
+ * first) taking over base's fields, msg included (base->msg becomes NULL);
+ * NULL on ENOMEM (base untouched). */
+void *cmd_clone(struct cmd *base, size_t size);
+void cmd_free(struct cmd *c);
+/* Reply obj (stolen) with the command's id added. */
+void cmd_reply(struct cmd *c, json_t *obj);
+void cmd_error(struct cmd *c, const char *code, const char *message);
+/* When status is not OK, answer the matching error and return true. */
+bool cmd_failed(struct cmd *c, int status);
+/* Queue f for every session of user on this node except `except`;
+ * returns how many. */
+int core_deliver_user(struct core *c, const char *user, chatd_frame *f, uint64_t except);
+
+/* Handlers (cmd_send.c, cmd_read.c, cmd_conv.c).  Each gets a stack
+ * `struct cmd` to validate from, and clones it when it must wait. */
+void cmd_send(struct cmd *c);
+void cmd_history(struct cmd *c);
+void cmd_sync(struct cmd *c);
+void cmd_conv_create(struct cmd *c);
+void cmd_conv_list(struct cmd *c);
+void cmd_conv_info(struct cmd *c);
+
+#endif

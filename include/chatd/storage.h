@@ -94,8 +94,8 @@ typedef void (*chatd_send_cb)(void *arg, int status, const struct chatd_send_res
 struct chatd_history_req {
 	const char *conversation_id;
 	const char *user_id;           /* viewer: messages they deleted-for-me are omitted */
-	int64_t before;                /* exclusive; 0 = none */
-	int64_t after;                 /* exclusive; 0 = none */
+	int64_t before;                /* exclusive; <= 0 = none */
+	int64_t after;                 /* exclusive; < 0 = none (0 = from the first message) */
 	int limit;                     /* 1..200 */
 };
 /* messages ascending by seq.  With neither bound: the latest `limit`.  With

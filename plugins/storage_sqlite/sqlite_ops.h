@@ -1,0 +1,62 @@
+/* sqlite_ops.h — the storage ops as requests for the sqlite workers, and
+ * the schema.
+ *
+ * Each sqlite_op_*_new() runs on the core thread: it checks every input
+ * (lengths, ranges), copies what it keeps into a new request and returns
+ * CHATD_OK with *out set (ownership passes to the caller, who submits it to
+ * the writer or reader worker, or frees it with sqlite_req_free()), or a
+ * negative status (nothing allocated, callback never called).  The request
+ * calls `cb` exactly once when completed on the core thread. */
+#ifndef SQLITE_OPS_H
+#define SQLITE_OPS_H
+
+#include "chatd/storage.h"
+#include "sqlite_worker.h"
+
+/* Limits of inputs (bytes unless said). */
+#define SQLITE_TEXT_MAX      (256 * 1024)
+#define SQLITE_MEDIA_ID_MAX  128
+#define SQLITE_TITLE_MAX     1024
+#define SQLITE_MEMBERS_MAX   10000    /* members given to group creation */
+#define SQLITE_CURSORS_MAX   100000
+#define SQLITE_PER_CONV_MAX  10000
+#define SQLITE_TOTAL_MAX     100000
+#define SQLITE_PAGE_MAX      10000    /* conv_get member_limit */
+#define SQLITE_HISTORY_MAX   200
+
+/* Reader ops. */
+int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
+			   const char *client_message_id, chatd_precheck_cb cb, void *arg,
+			   struct sqlite_req **out);
+int sqlite_op_history_new(const struct chatd_history_req *req, chatd_history_cb cb, void *arg,
+			  struct sqlite_req **out);
+int sqlite_op_sync_new(const char *user_id, const struct chatd_cursor *cursors, size_t n_cursors,
+		       int per_conv, int total, chatd_sync_cb cb, void *arg,
+		       struct sqlite_req **out);
+int sqlite_op_conv_list_new(const char *user_id, chatd_conv_list_cb cb, void *arg,
+			    struct sqlite_req **out);
+int sqlite_op_conv_get_new(const char *conversation_id, const char *viewer, size_t member_offset,
+			   size_t member_limit, chatd_conv_get_cb cb, void *arg,
+			   struct sqlite_req **out);
+
+/* Writer ops. */
+int sqlite_op_append_new(const struct chatd_send_req *req, chatd_send_cb cb, void *arg,
+			 struct sqlite_req **out);
+int sqlite_op_direct_new(const char *user_a, const char *user_b, int64_t ts,
+			 chatd_conv_cb cb, void *arg, struct sqlite_req **out);
+int sqlite_op_group_new(const char *owner, const char *title, const char *const *members,
+			size_t n_members, int64_t ts, chatd_conv_cb cb, void *arg,
+			struct sqlite_req **out);
+
+/* ---- schema (sqlite_schema.c) -------------------------------------- */
+
+/* The newest schema version this code knows. */
+#define SQLITE_SCHEMA_VERSION 1
+
+/* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
+ * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is
+ * newer than this code (*found says which); CHATD_ERR_IO otherwise.  `err`
+ * (errlen bytes) receives a message on failure. */
+int sqlite_schema_apply(sqlite3 *db, int *found, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,353 @@
+/* storage_sqlite.c — the "sqlite" storage plugin: descriptor, options,
+ * init/fini and the ops table.
+ *
+ * One writer thread with its own connection commits writes in groups (one
+ * transaction, one fsync for up to batch_max requests); one reader thread
+ * with another connection serves reads, so they never wait behind an fsync
+ * (WAL lets them run beside the writer).  Completions come back to the core
+ * thread through the outbox (sqlite_worker.c). */
+#include <assert.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include "chatd/host.h"
+#include "chatd/storage.h"
+#include "sqlite_ops.h"
+#include "sqlite_worker.h"
+
+#define STORAGE_MAGIC 0x53514c54u   /* "SQLT" */
+
+struct sqlite_storage {
+	uint32_t magic;
+	const struct chatd_host *host;
+	chatd_plugin_handle *h;
+	struct sqlite_outbox *outbox;
+	struct sqlite_worker writer, reader;
+	bool stopping;
+
+	chatd_timer_id metrics_timer;
+	chatd_metric_id m_commits, m_writes;
+	uint64_t flushed_commits, flushed_writes;
+};
+
+static const struct chatd_option sqlite_options[] = {
+	{ .key = "path", .type = CHATD_OPT_STRING, .def = "chatd.db",
+	  .help = "database file (created if missing)" },
+	{ .key = "synchronous", .type = CHATD_OPT_STRING, .def = "full",
+	  .help = "\"full\" (fsync every commit) or \"normal\" (may lose the last "
+		  "commits on power loss, never corrupts)" },
+	{ .key = "batch_max", .type = CHATD_OPT_INT, .def = "256", .min = 1, .max = 10000,
+	  .help = "most writes committed in one transaction" },
+	{ .key = "busy_timeout_ms", .type = CHATD_OPT_INT, .def = "5000", .min = 0, .max = 600000,
+	  .help = "how long a connection waits for a lock" },
+	{ .key = NULL },
+};
+
+static struct sqlite_storage *storage_of(void *inst)
+{
+	struct sqlite_storage *s = inst;
+	assert(s && s->magic == STORAGE_MAGIC);
+	return s;
+}
+
+/* ---- metrics: counted by the writer, published from the core thread -- */
+
+static void metrics_flush(void *arg)
+{
+	struct sqlite_storage *s = arg;
+	uint64_t c = atomic_load(&s->writer.commits);
+	uint64_t w = atomic_load(&s->writer.committed_reqs);
+	if (s->m_commits && c != s->flushed_commits)
+		s->host->metric_add(s->h, s->m_commits, (int64_t)(c - s->flushed_commits));
+	if (s->m_writes && w != s->flushed_writes)
+		s->host->metric_add(s->h, s->m_writes, (int64_t)(w - s->flushed_writes));
+	s->flushed_commits = c;
+	s->flushed_writes = w;
+}
+
+/* ---- opening ------------------------------------------------------ */
+
+static int pragma(struct sqlite_storage *s, sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return CHATD_OK;
+	s->host->log(s->h, CHATD_LOG_ERROR, "sqlite.pragma_failed", "%s: %s", sql,
+		     sqlite3_errmsg(db));
+	return CHATD_ERR_IO;
+}
+
+static int open_db(struct sqlite_storage *s, const char *path, bool writer, bool sync_full,
+		   int64_t busy_ms, sqlite3 **out)
+{
+	sqlite3 *db = NULL;
+	/* NOMUTEX: each connection is used by one thread at a time (here,
+	 * then only by its worker). */
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(path, &db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		s->host->log(s->h, CHATD_LOG_ERROR, "sqlite.open_failed", "%s: %s", path,
+			     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close_v2(db);
+		return rc == SQLITE_NOMEM ? CHATD_ERR_NOMEM : CHATD_ERR_IO;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, (int)busy_ms);
+	int st = CHATD_OK;
+	if (writer) {
+		sqlite3_stmt *q = NULL;
+		bool wal = false;
+		if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW) {
+			const unsigned char *m = sqlite3_column_text(q, 0);
+			wal = m && strcmp((const char *)m, "wal") == 0;
+		}
+		sqlite3_finalize(q);
+		if (!wal) {
+			s->host->log(s->h, CHATD_LOG_ERROR, "sqlite.wal_failed",
+				     "%s: cannot switch to WAL mode: %s", path, sqlite3_errmsg(db));
+			st = CHATD_ERR_IO;
+		}
+	}
+	if (st == CHATD_OK)
+		st = pragma(s, db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+	if (st == CHATD_OK)
+		st = pragma(s, db, "PRAGMA foreign_keys=ON");
+	if (st == CHATD_OK && !writer)
+		st = pragma(s, db, "PRAGMA query_only=1");
+	if (st < 0) {
+		sqlite3_close_v2(db);
+		return st;
+	}
+	*out = db;
+	return CHATD_OK;
+}
+
+/* ---- init / fini -------------------------------------------------- */
+
+static void sqlite_fini(void *inst);
+
+static int sqlite_init(const struct chatd_host *host, chatd_plugin_handle *h, void **instance)
+{
+	const char *path = NULL, *sync = NULL;
+	int64_t batch_max = 0, busy_ms = 0;
+	if (host->config_string(h, "path", &path) < 0 || !path || !*path) {
+		host->log(h, CHATD_LOG_ERROR, "sqlite.bad_option", "path is not set");
+		return CHATD_ERR_INVALID;
+	}
+	if (host->config_string(h, "synchronous", &sync) < 0 || !sync ||
+	    (strcmp(sync, "full") != 0 && strcmp(sync, "normal") != 0)) {
+		host->log(h, CHATD_LOG_ERROR, "sqlite.bad_option",
+			  "synchronous must be \"full\" or \"normal\", not \"%s\"", sync ? sync : "");
+		return CHATD_ERR_INVALID;
+	}
+	if (host->config_int(h, "batch_max", &batch_max) < 0 || batch_max < 1 || batch_max > 10000) {
+		host->log(h, CHATD_LOG_ERROR, "sqlite.bad_option", "batch_max must be 1..10000");
+		return CHATD_ERR_INVALID;
+	}
+	if (host->config_int(h, "busy_timeout_ms", &busy_ms) < 0 || busy_ms < 0 || busy_ms > INT_MAX) {
+		host->log(h, CHATD_LOG_ERROR, "sqlite.bad_option", "busy_timeout_ms out of range");
+		return CHATD_ERR_INVALID;
+	}
+	bool sync_full = strcmp(sync, "full") == 0;
+
+	struct sqlite_storage *s = calloc(1, sizeof(*s));
+	if (!s)
+		return CHATD_ERR_NOMEM;
+	s->magic = STORAGE_MAGIC;
+	s->host = host;
+	s->h = h;
+
+	sqlite3 *wdb = NULL, *rdb = NULL;
+	int st = open_db(s, path, true, sync_full, busy_ms, &wdb);
+	if (st < 0)
+		goto fail;
+	int found = 0;
+	char err[256];
+	st = sqlite_schema_apply(wdb, &found, err, sizeof(err));
+	if (st == CHATD_ERR_ABI) {
+		host->log(h, CHATD_LOG_ERROR, "sqlite.schema_too_new", "%s: %s", path, err);
+		goto fail;
+	} else if (st < 0) {
+		host->log(h, CHATD_LOG_ERROR, "sqlite.schema_failed", "%s: %s", path, err);
+		goto fail;
+	}
+	if (found != SQLITE_SCHEMA_VERSION)
+		host->log(h, CHATD_LOG_INFO, "sqlite.migrated", "%s: schema %d -> %d", path,
+			  found, SQLITE_SCHEMA_VERSION);
+	if ((st = open_db(s, path, false, sync_full, busy_ms, &rdb)) < 0)
+		goto fail;
+
+	st = CHATD_ERR_NOMEM;
+	if (!(s->outbox = sqlite_outbox_new(host, h)))
+		goto fail;
+	if ((st = sqlite_worker_start(&s->writer, SQLITE_WORKER_WRITER, wdb, s->outbox,
+				      (int)batch_max)) < 0)
+		goto fail;
+	wdb = NULL;
+	if ((st = sqlite_worker_start(&s->reader, SQLITE_WORKER_READER, rdb, s->outbox, 1)) < 0)
+		goto fail;
+	rdb = NULL;
+
+	s->m_commits = host->metric_counter(h, "commits", "write transactions committed");
+	s->m_writes = host->metric_counter(h, "writes", "write requests committed");
+	s->metrics_timer = host->timer_add(h, 1000, true, metrics_flush, s);
+	host->log(h, CHATD_LOG_INFO, "sqlite.opened", "%s (synchronous=%s, batch_max=%lld)",
+		  path, sync, (long long)batch_max);
+	*instance = s;
+	return CHATD_OK;
+
+fail:
+	sqlite3_close_v2(wdb);
+	sqlite3_close_v2(rdb);
+	sqlite_fini(s);
+	return st;
+}
+
+static void sqlite_fini(void *inst)
+{
+	if (!inst)
+		return;
+	struct sqlite_storage *s = storage_of(inst);
+	s->stopping = true;
+	/* The writer commits everything queued before it exits. */
+	sqlite_worker_stop(&s->writer);
+	sqlite_worker_stop(&s->reader);
+	/* Completions not yet delivered are dropped (freed, no callback). */
+	sqlite_outbox_close(s->outbox);
+	if (s->metrics_timer)
+		s->host->timer_cancel(s->h, s->metrics_timer);
+	metrics_flush(s);
+	s->magic = 0;
+	free(s);
+}
+
+/* ---- ops ---------------------------------------------------------- */
+
+/* Hand a built request to a worker; on refusal it is freed, no callback. */
+static int submit(struct sqlite_storage *s, struct sqlite_worker *w, int st, struct sqlite_req *r)
+{
+	if (st < 0)
+		return st;
+	if (s->stopping) {
+		sqlite_req_free(r);
+		return CHATD_ERR_SHUTDOWN;
+	}
+	st = sqlite_worker_submit(w, r);
+	if (st < 0)
+		sqlite_req_free(r);
+	return st;
+}
+
+static int op_precheck(void *inst, const char *conversation_id, const char *sender_id,
+		       const char *client_message_id, chatd_precheck_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_precheck_new(conversation_id, sender_id, client_message_id, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_append(void *inst, const struct chatd_send_req *req, chatd_send_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_append_new(req, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_history(void *inst, const struct chatd_history_req *req, chatd_history_cb cb,
+		      void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_history_new(req, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_sync(void *inst, const char *user_id, const struct chatd_cursor *cursors,
+		   size_t n_cursors, int per_conv, int total, chatd_sync_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_sync_new(user_id, cursors, n_cursors, per_conv, total, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_direct(void *inst, const char *user_a, const char *user_b, int64_t ts,
+		     chatd_conv_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_direct_new(user_a, user_b, ts, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_group(void *inst, const char *owner, const char *title,
+		    const char *const *members, size_t n_members, int64_t ts,
+		    chatd_conv_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_group_new(owner, title, members, n_members, ts, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_conv_list(void *inst, const char *user_id, chatd_conv_list_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_conv_list_new(user_id, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_conv_get(void *inst, const char *conversation_id, const char *viewer,
+		       size_t member_offset, size_t member_limit, chatd_conv_get_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_conv_get_new(conversation_id, viewer, member_offset, member_limit,
+					cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_health(void *inst)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	if (s->stopping)
+		return CHATD_ERR_SHUTDOWN;
+	if (!atomic_load(&s->writer.alive) || !atomic_load(&s->reader.alive))
+		return CHATD_ERR_UNAVAILABLE;
+	return CHATD_OK;
+}
+
+static const struct chatd_storage_ops sqlite_ops = {
+	.struct_size = sizeof(struct chatd_storage_ops),
+	.precheck = op_precheck,
+	.append = op_append,
+	.history = op_history,
+	.sync = op_sync,
+	.conv_create_direct = op_direct,
+	.conv_create_group = op_group,
+	.conv_list = op_conv_list,
+	.conv_get = op_conv_get,
+	.health = op_health,
+};
+
+static const struct chatd_plugin sqlite_plugin = {
+	CHATD_PLUGIN_HEADER,
+	.kind = CHATD_KIND_STORAGE,
+	.name = "sqlite",
+	.version = "1.0.0",
+	.description = "SQLite storage (WAL, group commit on a writer thread, separate reader)",
+	.options = sqlite_options,
+	.init = sqlite_init,
+	.fini = sqlite_fini,
+	.ops = &sqlite_ops,
+};
+
+CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void);
+
+CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void)
+{
+	return &sqlite_plugin;
+}

@@ -1,0 +1,82 @@
+"""Fixtures: a chatd server per test, started from $CHATD_BUILD_DIR with a
+generated config, stopped with SIGTERM at teardown (exit code 0 is part of
+the contract).  The server log is attached to every failing test report."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import chatclient  # noqa: E402
+
+
+def _require_build_dir():
+    d = os.environ.get("CHATD_BUILD_DIR")
+    if not d:
+        pytest.exit("CHATD_BUILD_DIR is not set: export CHATD_BUILD_DIR=<build tree "
+                    "holding chatd, chatctl and plugins/> and run again", returncode=4)
+    if not os.access(os.path.join(d, "chatd"), os.X_OK):
+        pytest.exit("CHATD_BUILD_DIR=%s has no executable chatd" % d, returncode=4)
+    return d
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    return _require_build_dir()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for i, srv in enumerate(getattr(item, "_chatd_servers", [])):
+            rep.sections.append(("chatd log (server %d, port %d)" % (i, srv.port),
+                                 srv.log_text()))
+
+
+@pytest.fixture
+def chatd(request, tmp_path, build_dir):
+    """Factory: chatd(server={...}, auth={...}, plugins={...}, extra_lua="",
+    start=True) -> ChatdServer.  Dict overrides merge into the default config
+    (a None value deletes a key)."""
+    servers = []
+    request.node._chatd_servers = servers
+
+    def factory(extra_lua="", start=True, **overrides):
+        srv = chatclient.ChatdServer(tmp_path / ("srv%d" % len(servers)),
+                                     overrides=overrides, extra_lua=extra_lua)
+        servers.append(srv)
+        if start:
+            srv.start()
+        return srv
+
+    yield factory
+
+    problems = []
+    for srv in servers:
+        if srv.running:
+            rc = srv.stop(timeout=10)
+            if rc != 0:
+                problems.append("server on port %d: SIGTERM gave exit %s (expected 0 within 10 s)"
+                                % (srv.port, "timeout" if rc is None else rc))
+    if problems:
+        logs = "\n".join("--- log port %d ---\n%s" % (s.port, s.log_text()) for s in servers)
+        pytest.fail("unclean shutdown: %s\n%s" % ("; ".join(problems), logs))
+
+
+@pytest.fixture
+def server(chatd):
+    """A default server (HS256, sqlite, local plugins)."""
+    return chatd()
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory):
+    """RSA and EC P-256 key pairs made with the openssl CLI."""
+    d = str(tmp_path_factory.mktemp("keys"))
+    rsa_key, rsa_pub = chatclient.gen_rsa_key(d)
+    ec_key, ec_pub = chatclient.gen_ec_key(d)
+    return {"rsa": rsa_key, "rsa_pub": rsa_pub, "ec": ec_key, "ec_pub": ec_pub}
