@@ -62,7 +62,7 @@ static const struct cfg_row rows[] = {
 	    "time a new connection has to authenticate"),
 	INT("server.ping_interval_s", "30", 1, 3600, ping_interval_s, F_I64,
 	    "seconds between pings to an idle client"),
-	INT("server.idle_timeout_s", "75", 2, 86400, idle_timeout_s, F_I64,
+	INT("server.idle_timeout_s", "75", 2, 7200, idle_timeout_s, F_I64,
 	    "close a connection silent this long (> ping_interval_s)"),
 	INT("server.max_connections", "10000", 1, 10000000, max_connections, F_I64,
 	    "connections accepted at once"),

@@ -495,7 +495,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		/* Arrives once per protocol: drain in exactly one place. */
-		if (lws_get_protocol(wsi) == &gw->protocols[0])
+		/* lws copies the protocol table per vhost: compare names. */
+		if (lws_get_protocol(wsi) && lws_get_protocol(wsi)->name &&
+		    strcmp(lws_get_protocol(wsi)->name, gw->protocols[0].name) == 0)
 			drain_outbound(gw);
 		return 0;
 

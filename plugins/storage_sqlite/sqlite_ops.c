@@ -653,7 +653,11 @@ static int sync_exec(struct sqlite_conn *c, struct sqlite_req *r)
 			return status;
 		it->messages = msgs;
 		left -= it->n_messages;
-		o->has_more = o->has_more || it->has_more;
+		/* Top level (protocol "Precise rules"): only the total cap
+		 * counts; a conversation cut at per_conv is told by its own
+		 * has_more. */
+		if (it->has_more && take < (size_t)o->per_conv)
+			o->has_more = true;
 	}
 	o->n = n;
 	return CHATD_OK;

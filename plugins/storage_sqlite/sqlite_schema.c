@@ -14,7 +14,7 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	" id TEXT PRIMARY KEY,"
 	" kind TEXT NOT NULL CHECK (kind IN ('direct', 'group')),"
 	" title TEXT,"
-	" direct_key TEXT UNIQUE,"            /* \"a\\nb\", the sorted pair */
+	" direct_key TEXT UNIQUE,"            /* the sorted pair, a "\n" b */
 	" created_at INTEGER NOT NULL,"
 	" last_seq INTEGER NOT NULL DEFAULT 0,"
 	" last_activity INTEGER NOT NULL,"

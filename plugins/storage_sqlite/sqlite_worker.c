@@ -183,7 +183,7 @@ struct sqlite_outbox *sqlite_outbox_new(const struct chatd_host *host, chatd_plu
 	return ob;
 }
 
-static void outbox_unref_locked_done(struct sqlite_outbox *ob, bool last)
+static void outbox_release(struct sqlite_outbox *ob, bool last)
 {
 	if (last) {
 		pthread_mutex_destroy(&ob->mu);
@@ -211,7 +211,7 @@ static void outbox_drain(void *arg)
 	pthread_mutex_lock(&ob->mu);
 	bool last = --ob->refs == 0;
 	pthread_mutex_unlock(&ob->mu);
-	outbox_unref_locked_done(ob, last);
+	outbox_release(ob, last);
 }
 
 /* Worker thread: hand a finished request to the core thread. */
@@ -256,7 +256,7 @@ void sqlite_outbox_close(struct sqlite_outbox *ob)
 	bool last = --ob->refs == 0;
 	pthread_mutex_unlock(&ob->mu);
 	req_list_free(r);
-	outbox_unref_locked_done(ob, last);
+	outbox_release(ob, last);
 }
 
 /* ---- threads ------------------------------------------------------ */

@@ -3,6 +3,7 @@ refusals (4401), the auth timeout (4408), refresh, token expiry, RS256/ES256
 and tokens minted by chatctl."""
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -188,6 +189,7 @@ def test_asymmetric_algorithms(chatd, keys, algorithm):
 
 
 def test_chatctl_minted_token(server):
+    assert os.access(chatctl_bin(), os.X_OK), "no executable chatctl at %s" % chatctl_bin()
     r = run_tool([chatctl_bin(), "token", "mint", "alice", "-c", server.config_path])
     assert r.returncode == 0, "chatctl token mint failed (%d): %s" % (r.returncode, r.stderr)
     tok = r.stdout.strip()

@@ -682,6 +682,23 @@ static void test_sync(void)
 	CU_ASSERT_FATAL(sync_sync(&s, "u", back, 1, &y) == CHATD_OK);
 	CU_ASSERT(y.c[0].n == 6 && y.c[0].first == 116 && y.c[0].last == PER + 1);
 
+	/* Cut at per_conv only, total not reached: the top level says no. */
+	struct conv_out w[2];
+	const char *const z[] = { "z" };
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_FATAL(group_sync(&s, "w", "g", z, 1, 10, &w[i]) == CHATD_OK);
+		for (int j = 0; j < PER; j++) {
+			char cmid[16];
+			snprintf(cmid, sizeof(cmid), "w%d", j);
+			CU_ASSERT(send_async(&s, w[i].cid, "z", cmid, "m", 50 + j, &o[i][j]) ==
+				  CHATD_OK);
+		}
+	}
+	CU_ASSERT_FATAL(wait_all());
+	CU_ASSERT_FATAL(sync_sync(&s, "w", NULL, 0, &y) == CHATD_OK);
+	CU_ASSERT(y.n == 2 && y.total == 200 && !y.has_more);
+	CU_ASSERT(y.c[0].n == 100 && y.c[0].has_more && y.c[1].n == 100 && y.c[1].has_more);
+
 	/* v sent everything: nothing unread anywhere. */
 	CU_ASSERT_FATAL(sync_sync(&s, "v", NULL, 0, &y) == CHATD_OK);
 	CU_ASSERT(y.n == NCONV && y.total == 1 && !y.has_more);
