@@ -535,8 +535,9 @@ static int history_exec(struct sqlite_conn *c, struct sqlite_req *r)
 		return rc == SQLITE_DONE ? CHATD_ERR_NOT_FOUND : db_status(rc);
 	/* With `after`, the first `limit` above it; else the latest below
 	 * `before`. */
-	bool latest = o->after == 0;
-	return load_msgs(c, r, o->cid, o->viewer, o->after, o->before ? o->before : INT64_MAX,
+	bool latest = o->after < 0;
+	return load_msgs(c, r, o->cid, o->viewer, latest ? 0 : o->after,
+			 o->before > 0 ? o->before : INT64_MAX,
 			 latest, (size_t)o->limit, &o->msgs, &o->n, &o->has_more);
 }
 
@@ -556,7 +557,7 @@ int sqlite_op_history_new(const struct chatd_history_req *req, chatd_history_cb 
 {
 	if (!req || !cb || !valid_str(req->conversation_id, CHATD_ID_MAX) ||
 	    (req->user_id && !valid_str(req->user_id, CHATD_ID_MAX)) ||
-	    req->before < 0 || req->after < 0 || req->limit < 1)
+	    req->limit < 1)
 		return CHATD_ERR_INVALID;
 	struct op_history *o = (struct op_history *)sqlite_req_new(sizeof(*o), &history_type);
 	if (!o)

@@ -548,19 +548,19 @@ static void test_history(void)
 		CU_ASSERT(send_sync(&s, c.cid, "alice", cmid, text, 100 + i, &o) == CHATD_OK);
 	}
 	/* Neither bound: the latest. */
-	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, 0, 3, &h) == CHATD_OK);
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, -1, 3, &h) == CHATD_OK);
 	CU_ASSERT(seqs_are(&h, 8, 10) && h.has_more);
 	CU_ASSERT(strcmp(h.first_text, "t8") == 0);
-	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, 0, 10, &h) == CHATD_OK);
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, -1, 10, &h) == CHATD_OK);
 	CU_ASSERT(seqs_are(&h, 1, 10) && !h.has_more);
-	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, 0, 50, &h) == CHATD_OK);
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, -1, 50, &h) == CHATD_OK);
 	CU_ASSERT(seqs_are(&h, 1, 10) && !h.has_more);
 	/* before: the latest below it. */
-	CU_ASSERT(history_sync(&s, c.cid, "alice", 4, 0, 3, &h) == CHATD_OK);
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 4, -1, 3, &h) == CHATD_OK);
 	CU_ASSERT(seqs_are(&h, 1, 3) && !h.has_more);
-	CU_ASSERT(history_sync(&s, c.cid, "alice", 5, 0, 3, &h) == CHATD_OK);
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 5, -1, 3, &h) == CHATD_OK);
 	CU_ASSERT(seqs_are(&h, 2, 4) && h.has_more);
-	CU_ASSERT(history_sync(&s, c.cid, "alice", 1, 0, 3, &h) == CHATD_OK);
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 1, -1, 3, &h) == CHATD_OK);
 	CU_ASSERT(h.n == 0 && !h.has_more);
 	/* after: the first above it. */
 	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, 7, 3, &h) == CHATD_OK);
@@ -577,11 +577,13 @@ static void test_history(void)
 	CU_ASSERT(history_sync(&s, c.cid, "alice", 3, 2, 5, &h) == CHATD_OK);
 	CU_ASSERT(h.n == 0 && !h.has_more);
 	/* Limits. */
-	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, 0, 0, &h) == CHATD_ERR_INVALID);
-	CU_ASSERT(history_sync(&s, c.cid, "alice", -1, 0, 5, &h) == CHATD_ERR_INVALID);
-	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, 0, 100000, &h) == CHATD_OK);
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, -1, 0, &h) == CHATD_ERR_INVALID);
+	/* after = 0 is a bound: the first messages from the start. */
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, 0, 3, &h) == CHATD_OK);
+	CU_ASSERT(seqs_are(&h, 1, 3) && h.has_more);
+	CU_ASSERT(history_sync(&s, c.cid, "alice", 0, -1, 100000, &h) == CHATD_OK);
 	CU_ASSERT(seqs_are(&h, 1, 10));
-	CU_ASSERT(history_sync(&s, "cnope", "alice", 0, 0, 5, &h) == CHATD_ERR_NOT_FOUND);
+	CU_ASSERT(history_sync(&s, "cnope", "alice", 0, -1, 5, &h) == CHATD_ERR_NOT_FOUND);
 
 	/* Deleted-for-me messages are left out for that viewer only. */
 	char path[PATH_MAX + 64];
@@ -594,7 +596,7 @@ static void test_history(void)
 	CU_ASSERT_FATAL(sqlite3_open(path, &db) == SQLITE_OK);
 	CU_ASSERT(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
-	CU_ASSERT(history_sync(&s, c.cid, "bob", 0, 0, 3, &h) == CHATD_OK);
+	CU_ASSERT(history_sync(&s, c.cid, "bob", 0, -1, 3, &h) == CHATD_OK);
 	CU_ASSERT(seqs_are(&h, 6, 8) && h.has_more);
 	CU_ASSERT(history_sync(&s, c.cid, "bob", 0, 7, 3, &h) == CHATD_OK);
 	CU_ASSERT(seqs_are(&h, 8, 8) && !h.has_more);
@@ -846,11 +848,11 @@ static void test_durability(void)
 	struct get_out g;
 	CU_ASSERT(get_sync(&s, c.cid, "alice", 0, 1, &g) == CHATD_OK);
 	CU_ASSERT(g.conv.last_seq == N && g.conv.read_seq == N);
-	/* Page backwards from the latest (after = 0 means no bound). */
+	/* Page backwards from the latest (after < 0 means no bound). */
 	int64_t next = N, before = 0;
 	for (;;) {
 		struct hist_out h;
-		CU_ASSERT_FATAL(history_sync(&s, c.cid, "alice", before, 0, 200, &h) == CHATD_OK);
+		CU_ASSERT_FATAL(history_sync(&s, c.cid, "alice", before, -1, 200, &h) == CHATD_OK);
 		CU_ASSERT_FATAL(h.n > 0);
 		for (size_t i = h.n; i-- > 0;)
 			CU_ASSERT(h.seqs[i] == next--);
