@@ -204,10 +204,8 @@ static void on_info(void *arg, int status, const struct chatd_conversation *conv
 void cmd_conv_info(struct cmd *c)
 {
 	const char *conv = NULL;
-	if (!proto_get_id_string(c->msg, "conversation_id", true, 1, 64, &conv, c->err)) {
-		cmd_error(c, "bad_request", c->err);
+	if (!cmd_conversation_id(c, &conv))
 		return;
-	}
 	struct cmd *k = cmd_clone(c, sizeof *k);
 	if (!k) {
 		cmd_error(c, "internal", "out of memory");

@@ -64,8 +64,9 @@ void cmd_history(struct cmd *c)
 {
 	const char *conv = NULL;
 	long long before = 0, after = -1, limit = HISTORY_DEFAULT;
-	if (!proto_get_id_string(c->msg, "conversation_id", true, 1, 64, &conv, c->err) ||
-	    !proto_get_int(c->msg, "before", false, 1, (1LL << 53), &before, c->err) ||
+	if (!cmd_conversation_id(c, &conv))
+		return;
+	if (!proto_get_int(c->msg, "before", false, 1, (1LL << 53), &before, c->err) ||
 	    !proto_get_int(c->msg, "after", false, 0, (1LL << 53), &after, c->err) ||
 	    !proto_get_int(c->msg, "limit", false, 1, (1LL << 53), &limit, c->err)) {
 		cmd_error(c, "bad_request", c->err);
@@ -144,12 +145,14 @@ void cmd_sync(struct cmd *c)
 	if (n)
 		json_object_foreach(cursors, key, val)
 		{
-			if (!json_is_integer(val) || json_integer_value(val) < 0 || strlen(key) > 64) {
+			if (!json_is_integer(val) || json_integer_value(val) < 0) {
 				free(cur);
 				cmd_error(c, "bad_request",
 					  "each cursor must be a conversation id mapped to a seq >= 0");
 				return;
 			}
+			if (strlen(key) > CHATD_ID_MAX || key[0] == '\0')
+				continue; /* names no conversation: ignored like a foreign one */
 			cur[i].conversation_id = key;
 			cur[i].seq = json_integer_value(val);
 			i++;

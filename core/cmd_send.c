@@ -138,13 +138,14 @@ void cmd_send(struct cmd *c)
 	struct send_cmd v = { .base = *c };
 	char *err = c->err;
 	json_t *text = json_object_get(c->msg, "text");
-	if (!proto_get_id_string(c->msg, "conversation_id", true, 1, 64, &v.conv, err) ||
-	    !proto_get_id_string(c->msg, "client_message_id", true, 1, 64, &v.cmid, err) ||
+	if (!proto_get_id_string(c->msg, "client_message_id", true, 1, 64, &v.cmid, err) ||
 	    !proto_get_id_string(c->msg, "media_id", false, 1, 64, &v.media_id, err) ||
 	    !proto_get_int(c->msg, "reply_to", false, 1, (1LL << 53), &v.reply_to, err)) {
 		cmd_error(c, "bad_request", err);
 		return;
 	}
+	if (!cmd_conversation_id(c, &v.conv))
+		return;
 	if (text && !json_is_null(text)) {
 		if (!json_is_string(text)) {
 			cmd_error(c, "bad_request", "text must be a string");

@@ -715,11 +715,11 @@ int cfg_load_file(const char *path, struct chatd_config **out, struct cfg_errors
 	}
 	/* Read one byte past the limit to tell "exactly at" from "over". */
 	size_t len = fread(buf, 1, CFG_MAX_FILE + 1, f);
-	bool failed = ferror(f);
+	int read_errno = ferror(f) ? errno : 0;
 	fclose(f);
 	int st;
-	if (failed) {
-		cfg_ctx_err(&c, 0, NULL, "read error");
+	if (read_errno) {
+		cfg_ctx_err(&c, 0, NULL, "cannot read: %s", strerror(read_errno));
 		st = CHATD_ERR_INVALID;
 	} else {
 		st = cfg_load_string(buf, len, path, out, errs);

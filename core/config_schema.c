@@ -85,7 +85,7 @@ static const struct cfg_row rows[] = {
 	    "clock skew tolerated on exp/nbf, seconds"),
 	BOOL("auth.dev_login", "false", auth_dev_login,
 	     "accept unsigned dev logins (never in production)"),
-	INT("auth.default_ttl_s", "86400", 1, 315360000, auth_default_ttl_s, F_I64,
+	INT("auth.default_ttl_s", "86400", 1, 31536000, auth_default_ttl_s, F_I64,
 	    "lifetime of tokens minted by chatctl, seconds"),
 
 	STR("log.level", "info", false, false, log_level, levels, 0,

@@ -87,17 +87,26 @@ static void send_error(struct gateway *gw, struct gw_session *s, const char *id,
 	queue_json(gw, s, error_obj(id, code, message));
 }
 
+/* Close with code once what is queued is written; input from now on is
+ * discarded.  Closing from WRITEABLE (not from inside RECEIVE) lets lws
+ * run the close handshake instead of dropping the socket under a peer
+ * that is still sending. */
+static void close_after_flush(struct gw_session *s, int code)
+{
+	s->close_code = code;
+	s->state = GW_CLOSING;
+	s->rx_len = 0;
+	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+	lws_callback_on_writable(s->wsi);
+}
+
 /* Send an error, then close with code once it is written. */
 static void refuse(struct gateway *gw, struct gw_session *s, const char *id, const char *code,
 		   const char *message, int close_code)
 {
 	send_error(gw, s, id, code, message);
-	s->close_code = close_code;
-	s->state = GW_CLOSING;
-	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
-	/* A peer that never reads must not keep the socket: lws closes it
-	 * if the close has not completed in 5 s. */
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+	close_after_flush(s, close_code);
 }
 
 /* ---- auth --------------------------------------------------------------- */
@@ -176,9 +185,8 @@ static int handle_message(struct gateway *gw, struct gw_session *s)
 	struct proto_envelope env;
 	enum proto_decode_status st = proto_decode((const char *)s->rx, s->rx_len, &env);
 	if (st == PD_BAD_UTF8) {
-		lws_close_reason(s->wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
-				 (unsigned char *)"invalid UTF-8", 13);
-		return -1;
+		close_after_flush(s, LWS_CLOSE_STATUS_INVALID_PAYLOAD);
+		return 0;
 	}
 	const char *id = env.has_id ? env.id : NULL;
 	if (st == PD_BAD_REQUEST) {
@@ -236,21 +244,21 @@ static int on_receive(struct gateway *gw, struct gw_session *s, const void *in, 
 		return 0;
 	struct lws *wsi = s->wsi;
 	if (lws_frame_is_binary(wsi)) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-				 (unsigned char *)"binary frames are not accepted", 30);
-		return -1;
+		close_after_flush(s, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE);
+		return 0;
 	}
 	if (lws_is_first_fragment(wsi) && s->rx_len == 0 && !flood_ok(gw, s)) {
 		log_info("gateway", "flood.close", "session %016llx over the frame rate cap",
 			 (unsigned long long)s->id);
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-				 (unsigned char *)"too many frames", 15);
-		return -1;
+		close_after_flush(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+		return 0;
 	}
-	if (len > (size_t)gw->cfg->max_frame - s->rx_len) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-				 (unsigned char *)"message too large", 17);
-		return -1;
+	/* The frame header announces its length: refuse as soon as the
+	 * announced total is over, without waiting for the bytes. */
+	size_t announced = len + lws_remaining_packet_payload(wsi);
+	if (announced < len || announced > (size_t)gw->cfg->max_frame - s->rx_len) {
+		close_after_flush(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
+		return 0;
 	}
 	if (s->rx_len + len > s->rx_cap) {
 		size_t nc = s->rx_cap ? s->rx_cap : 4096;
@@ -278,15 +286,6 @@ static int on_receive(struct gateway *gw, struct gw_session *s, const void *in, 
 
 /* ---- core → gateway ----------------------------------------------------- */
 
-static void begin_close(struct gw_session *s, int code)
-{
-	s->close_code = code;
-	s->state = GW_CLOSING;
-	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
-	lws_callback_on_writable(s->wsi);
-}
-
 static void drain_outbound(struct gateway *gw)
 {
 	struct bq_node *n = bq_drain(&gw->core->out);
@@ -306,11 +305,11 @@ static void drain_outbound(struct gateway *gw)
 						 "session %016llx: outbound queue over %zu bytes",
 						 (unsigned long long)s->id, cap);
 					gw_queue_clear(s);
-					begin_close(s, 4409);
+					close_after_flush(s, 4409);
 					continue;
 				}
 				if (o->kind == BOUT_CLOSE)
-					begin_close(s, o->code);
+					close_after_flush(s, o->code);
 				else
 					lws_callback_on_writable(s->wsi);
 			}
@@ -323,7 +322,7 @@ static void drain_outbound(struct gateway *gw)
 			     e = hmap_next(&gw->sessions, e, &it)) {
 				struct gw_session *s = e->value;
 				if (s->state != GW_CLOSING)
-					begin_close(s, LWS_CLOSE_STATUS_GOINGAWAY);
+					close_after_flush(s, LWS_CLOSE_STATUS_GOINGAWAY);
 			}
 			if (gw->n_ws == 0)
 				gw->done = true;

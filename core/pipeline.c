@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "proto_decode.h"
 
 void pipeline_session_open(struct core *c, uint64_t session, const char *user)
 {
@@ -77,6 +78,20 @@ void cmd_free(struct cmd *c)
 		return;
 	json_decref(c->msg);
 	free(c);
+}
+
+bool cmd_conversation_id(struct cmd *c, const char **out)
+{
+	if (!proto_get_id_string(c->msg, "conversation_id", true, 1, 64, out, c->err)) {
+		cmd_error(c, "bad_request", c->err);
+		return false;
+	}
+	/* Ids the server makes are short ASCII: a longer one names nothing. */
+	if (strlen(*out) > CHATD_ID_MAX) {
+		cmd_error(c, "not_found", "no such conversation");
+		return false;
+	}
+	return true;
 }
 
 void cmd_reply(struct cmd *c, json_t *obj)

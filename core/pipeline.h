@@ -35,6 +35,9 @@ void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_
  * NULL on ENOMEM (base untouched). */
 void *cmd_clone(struct cmd *base, size_t size);
 void cmd_free(struct cmd *c);
+/* Read the required conversation_id field.  On false the error (bad_request,
+ * or not_found for an id no conversation can have) has been sent. */
+bool cmd_conversation_id(struct cmd *c, const char **out);
 /* Reply obj (stolen) with the command's id added. */
 void cmd_reply(struct cmd *c, json_t *obj);
 void cmd_error(struct cmd *c, const char *code, const char *message);

@@ -13,7 +13,8 @@
 
 #include "chatd/plugin.h"
 
-#define CHATD_ID_MAX 64            /* user ids, client_message_ids */
+#define CHATD_ID_MAX 64            /* bytes: user ids, conversation and message ids */
+#define CHATD_CMID_MAX 256         /* bytes: client_message_id (64 code points) */
 
 /* A stored message. */
 struct chatd_message {

@@ -346,7 +346,7 @@ int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
 			   struct sqlite_req **out)
 {
 	if (!cb || !valid_str(conversation_id, CHATD_ID_MAX) || !valid_str(sender_id, CHATD_ID_MAX) ||
-	    !valid_str(client_message_id, CHATD_ID_MAX))
+	    !valid_str(client_message_id, CHATD_CMID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_precheck *o = (struct op_precheck *)sqlite_req_new(sizeof(*o), &precheck_type);
 	if (!o)
@@ -480,7 +480,7 @@ int sqlite_op_append_new(const struct chatd_send_req *req, chatd_send_cb cb, voi
 {
 	if (!req || !cb || !valid_str(req->conversation_id, CHATD_ID_MAX) ||
 	    !valid_str(req->sender_id, CHATD_ID_MAX) ||
-	    !valid_str(req->client_message_id, CHATD_ID_MAX) ||
+	    !valid_str(req->client_message_id, CHATD_CMID_MAX) ||
 	    (req->media_id && !valid_str(req->media_id, SQLITE_MEDIA_ID_MAX)) ||
 	    (!req->text && !req->media_id) || req->reply_to < 0 || req->ts < 0)
 		return CHATD_ERR_INVALID;

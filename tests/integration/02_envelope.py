@@ -3,8 +3,6 @@ that stays usable, error shape, ping/pong, and the transport limits (binary
 1003, invalid UTF-8 1007, frame size 1009 at exactly max_frame + 1, counted
 after reassembly and decompression)."""
 
-import json
-
 import pytest
 
 from chatclient import (MAX_FRAME, OP_BIN, OP_CONT, OP_TEXT, Client, RawWS, check_error,

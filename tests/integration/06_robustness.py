@@ -234,7 +234,7 @@ def test_check_config_valid(chatd):
     assert r.returncode == 0, "valid config refused: %s%s" % (r.stdout, r.stderr)
 
 
-def test_check_config_unknown_keys(chatd):
+def test_check_config_names_bad_keys(chatd):
     for over, extra, key in [({"server": {"bogus_port_key": 1}}, "", "bogus_port_key"),
                              ({}, "frobnicate_everything = true", "frobnicate_everything"),
                              ({"auth": {"sekrit": "x"}}, "", "sekrit"),

@@ -520,10 +520,12 @@ static void test_nonmember_and_batch_isolation(void)
 	CU_ASSERT(sql_int("nonmember.db", "SELECT COUNT(*) FROM messages") == 3);
 
 	/* Inputs are checked before anything is queued. */
-	char big[CHATD_ID_MAX + 2];
+	char big[CHATD_ID_MAX + 2], bigcmid[CHATD_CMID_MAX + 2];
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	CU_ASSERT(send_async(&s, c.cid, "alice", big, "x", 1, &o[0]) == CHATD_ERR_INVALID);
+	memset(bigcmid, 'a', sizeof(bigcmid) - 1);
+	bigcmid[sizeof(bigcmid) - 1] = '\0';
+	CU_ASSERT(send_async(&s, c.cid, "alice", bigcmid, "x", 1, &o[0]) == CHATD_ERR_INVALID);
 	CU_ASSERT(send_async(&s, c.cid, "alice", "", "x", 1, &o[0]) == CHATD_ERR_INVALID);
 	CU_ASSERT(send_async(&s, c.cid, big, "z", "x", 1, &o[0]) == CHATD_ERR_INVALID);
 	CU_ASSERT(send_async(&s, c.cid, "alice", "z", NULL, 1, &o[0]) == CHATD_ERR_INVALID);
