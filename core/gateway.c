@@ -270,7 +270,8 @@ static int on_receive(struct gateway *gw, struct gw_session *s, const void *in, 
 		s->rx = nb;
 		s->rx_cap = nc;
 	}
-	memcpy(s->rx + s->rx_len, in, len);
+	if (len) /* an empty frame comes with in == NULL */
+		memcpy(s->rx + s->rx_len, in, len);
 	s->rx_len += len;
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
@@ -433,16 +434,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 				 gw->stopping ? "shutting down" : "max_connections reached");
 			return -1;
 		}
-		if (s) {
-			memset(s, 0, sizeof *s);
-			s->handshake_token = handshake_token(wsi);
-		}
 		return 0;
 	}
 
 	case LWS_CALLBACK_ESTABLISHED: {
-		char *tok = s->handshake_token;
-		s->handshake_token = NULL;
+		/* The handshake headers are still attached here; reading them
+		 * now (not in FILTER) means nothing is allocated for a
+		 * handshake that never completes. */
+		memset(s, 0, sizeof *s);
+		char *tok = handshake_token(wsi);
 		s->magic = GW_SESSION_MAGIC;
 		s->wsi = wsi;
 		s->id = ++gw->next_id;

@@ -100,7 +100,5 @@ void gw_session_release(struct gw_session *s)
 	s->rx = NULL;
 	free(s->wbuf);
 	s->wbuf = NULL;
-	free(s->handshake_token);
-	s->handshake_token = NULL;
 	s->magic = 0;
 }

@@ -28,7 +28,6 @@ struct gw_session {
 	enum gw_state state;
 	char user[AUTH_USER_MAX + 1];
 	int64_t exp;                 /* token exp, seconds */
-	char *handshake_token;       /* from header or URL, until ESTABLISHED */
 	/* inbound reassembly */
 	unsigned char *rx;
 	size_t rx_len, rx_cap;

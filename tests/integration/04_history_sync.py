@@ -201,16 +201,16 @@ def test_sync_cursor_zero_uses_read_cursor(server):
         r = await b.call({"type": "sync"}, "sync")          # no cursors at all
         convs = sync_by_conv(r)
         assert seqs(convs[cid]) == [5, 6] and seqs(convs[g]) == [1, 2], r
-        # an explicit read moves the cursor; it never moves back
-        await b.call({"type": "read", "id": "rd", "conversation_id": cid, "seq": 5}, "result")
-        await b.call({"type": "read", "id": "rd2", "conversation_id": cid, "seq": 2}, "result")
+        # bob sending again moves his cursor to the new seq (7)
+        ack = await b.send_text(cid, "bob again")
+        assert ack["seq"] == 7
         r = await b.call({"type": "sync", "cursors": {cid: 0}}, "sync")
         convs = sync_by_conv(r)
-        assert seqs(convs[cid]) == [6], convs[cid]
-        assert convs[cid]["read_seq"] == 5, convs[cid]
+        assert seqs(convs[cid]) == [], convs[cid]
+        assert convs[cid]["read_seq"] == 7 and convs[cid]["last_seq"] == 7, convs[cid]
         # an explicit cursor wins over the read cursor
         r = await b.call({"type": "sync", "cursors": {cid: 1}}, "sync")
-        assert seqs(sync_by_conv(r)[cid]) == [2, 3, 4, 5, 6]
+        assert seqs(sync_by_conv(r)[cid]) == [2, 3, 4, 5, 6, 7]
     run(body())
 
 
