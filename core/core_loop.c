@@ -24,7 +24,7 @@ static void on_tasks(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	host_run_tasks(arg);
+	(void)host_run_tasks(arg);
 }
 
 static void finish_shutdown(struct core *c)
@@ -153,12 +153,23 @@ static const chatd_plugin_kind load_order[] = {
 	CHATD_KIND_MEDIA, CHATD_KIND_RECEIPTS,
 };
 
+/* Stop every plugin (reverse load order), then run the tasks their
+ * workers posted before they stopped, and only then unmap the objects:
+ * a posted task is plugin code and must find it mapped (host.h). */
 static void unload_all(struct core *c)
 {
-	for (int i = (int)(sizeof load_order / sizeof load_order[0]) - 1; i >= 0; i--) {
+	size_t n = sizeof load_order / sizeof load_order[0];
+	for (size_t i = n; i-- > 0;) {
 		struct core_plugin *p = &c->plugins[load_order[i] - 1];
 		if (p->instance)
 			p->lp->desc->fini(p->instance);
+		p->instance = NULL;
+	}
+	/* A task may post another (bounded: plugins are stopped). */
+	for (int round = 0; round < 100 && host_run_tasks(c) > 0; round++)
+		;
+	for (size_t i = n; i-- > 0;) {
+		struct core_plugin *p = &c->plugins[load_order[i] - 1];
 		host_handle_free(p->handle);
 		loader_close(p->lp);
 		memset(p, 0, sizeof *p);
@@ -282,14 +293,6 @@ int core_run(struct core *c)
 	/* The gateway is done: no session is left.  Stop plugins; storage's
 	 * fini commits every queued write before it returns. */
 	unload_all(c);
-	/* Completions posted by workers after the last loop pass are dropped:
-	 * their sessions are gone. */
-	struct bq_node *n = bq_drain(&c->tasks);
-	while (n) {
-		struct bq_node *next = n->next;
-		free(n);
-		n = next;
-	}
 	log_info("core", "shutdown.done", "all writes finished");
 	return c->exit_code;
 }

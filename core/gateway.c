@@ -557,6 +557,14 @@ struct gateway *gateway_new(struct core *core)
 	gw->next_id = ids_random64() & 0x0000ffffffffffffULL; /* opaque across restarts */
 	atomic_init(&gw->ready, core->storage_ready);
 
+	if (cfg->auth_dev_login) {
+		/* Never degrade silently: the option is reserved for the web
+		 * client's development sign-in, which this release lacks. */
+		log_error("gateway", "auth.dev_login", "auth.dev_login = true: development sign-in "
+			  "is not available in this release; set it to false");
+		gateway_free(gw);
+		return NULL;
+	}
 	char *key = NULL;
 	size_t keylen = 0;
 	char err[256];

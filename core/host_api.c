@@ -87,15 +87,17 @@ int host_post(struct core *c, chatd_task_fn fn, void *arg)
 	return CHATD_OK;
 }
 
-void host_run_tasks(struct core *c)
+size_t host_run_tasks(struct core *c)
 {
+	size_t ran = 0;
 	struct bq_node *n = bq_drain(&c->tasks);
-	while (n) {
+	for (; n; ran++) {
 		struct host_task *t = (struct host_task *)n;
 		n = n->next;
 		t->fn(t->arg);
 		free(t);
 	}
+	return ran;
 }
 
 static int host_post_to_core(chatd_plugin_handle *h, chatd_task_fn fn, void *arg)

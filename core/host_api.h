@@ -34,8 +34,8 @@ struct chatd_plugin_handle *host_handle_new(struct core *c, chatd_plugin_kind ki
 /* Remove everything the plugin registered, then free the handle. */
 void host_handle_free(struct chatd_plugin_handle *h);
 
-/* A task for post_to_core (a bridge queue node). */
-void host_run_tasks(struct core *c);
+/* Run the tasks posted so far (core thread); returns how many ran. */
+size_t host_run_tasks(struct core *c);
 /* Queue fn(arg) on the core thread (thread-safe). */
 int host_post(struct core *c, chatd_task_fn fn, void *arg);
 

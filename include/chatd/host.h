@@ -47,10 +47,11 @@ struct chatd_host {
 	int (*config_bool)(chatd_plugin_handle *h, const char *key, bool *out);
 
 	/* Run fn(arg) on the core thread soon.  The ONLY function a worker
-	 * thread may call.  Returns CHATD_OK or CHATD_ERR_NOMEM; during
-	 * shutdown the task may be dropped without running, so `arg` must not
-	 * own anything whose loss matters beyond memory (which is then leaked
-	 * only if the process is exiting anyway). */
+	 * thread may call.  Returns CHATD_OK or CHATD_ERR_NOMEM.  Every task
+	 * posted runs exactly once — at unload, AFTER the plugin's fini has
+	 * returned (the object stays mapped until then): a task must keep
+	 * alive what it needs and do nothing but free its argument when it
+	 * finds the plugin stopped. */
 	int (*post_to_core)(chatd_plugin_handle *h, chatd_task_fn fn, void *arg);
 
 	/* Timers on the core loop; repeat when `repeat` is true.  Removed by

@@ -2,7 +2,8 @@
  *
  * publish() copies the event and delivers it to matching subscribers from
  * a task on the core loop, never inside publish (so a subscriber cannot
- * re-enter the publisher).  With no subscriber an event costs nothing. */
+ * re-enter the publisher).  Undelivered events stay on a list so fini can
+ * orphan them; their tasks then only free them.  With no subscriber an event costs nothing. */
 #include <stdlib.h>
 #include <string.h>
 #include "chatd/chatd.h"
@@ -35,6 +36,11 @@ static void deliver(void *arg)
 {
 	struct event *e = arg;
 	struct bus *b = e->bus;
+	if (!b) { /* the bus was stopped: fini orphaned this event */
+		free(e->topic);
+		free(e);
+		return;
+	}
 	*e->prevp = e->next;
 	if (e->next)
 		e->next->prevp = e->prevp;
@@ -113,14 +119,11 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 static void fini(void *instance)
 {
 	struct bus *b = instance;
-	/* Undelivered events: their tasks are dropped by the host at
-	 * shutdown, so free them here. */
-	while (b->pending) {
-		struct event *e = b->pending;
-		b->pending = e->next;
-		free(e->topic);
-		free(e);
-	}
+	/* Undelivered events: their tasks still run after fini (host.h);
+	 * orphan them so the task only frees them. */
+	for (struct event *e = b->pending; e; e = e->next)
+		e->bus = NULL;
+	b->pending = NULL;
 	while (b->subs) {
 		struct sub *s = b->subs;
 		b->subs = s->next;
