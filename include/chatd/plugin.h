@@ -92,4 +92,13 @@ struct chatd_plugin {
 #define CHATD_PLUGIN_SYMBOL "chatd_plugin_describe"
 typedef const struct chatd_plugin *(*chatd_plugin_describe_fn)(void);
 
+/* Define the one exported symbol, returning `desc` (a static const struct
+ * chatd_plugin).  Use once per plugin, at file scope. */
+#define CHATD_PLUGIN_EXPORT(desc)                                             \
+	CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void);  \
+	CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void)   \
+	{                                                                     \
+		return &(desc);                                               \
+	}
+
 #endif

@@ -144,8 +144,4 @@ static const struct chatd_plugin descriptor = {
 	.ops = &ops,
 };
 
-CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void);
-CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void)
-{
-	return &descriptor;
-}
+CHATD_PLUGIN_EXPORT(descriptor)

@@ -129,8 +129,9 @@ static const char SQL_MEMBERS_PAGE[] =
 	"WHERE conversation_id = ?1 ORDER BY joined_at, user_id LIMIT ?2 OFFSET ?3";
 static const char SQL_CONV_EXISTS[] = "SELECT 1 FROM conversations WHERE id = ?1";
 
-static bool read_conv(struct sqlite_req *r, sqlite3_stmt *st, struct chatd_conversation *c)
+static bool read_conv(struct sqlite_req *r, sqlite3_stmt *st, void *out)
 {
+	struct chatd_conversation *c = out;
 	bool oom = false;
 	c->conversation_id = col_text(r, st, 0, &oom);
 	c->kind = col_text(r, st, 1, &oom);
@@ -149,8 +150,9 @@ static bool read_conv(struct sqlite_req *r, sqlite3_stmt *st, struct chatd_conve
 	return !oom;
 }
 
-static bool read_msg(struct sqlite_req *r, sqlite3_stmt *st, struct chatd_message *m)
+static bool read_msg(struct sqlite_req *r, sqlite3_stmt *st, void *out)
 {
+	struct chatd_message *m = out;
 	bool oom = false;
 	m->conversation_id = col_text(r, st, 0, &oom);
 	m->seq = sqlite3_column_int64(st, 1);
@@ -166,8 +168,9 @@ static bool read_msg(struct sqlite_req *r, sqlite3_stmt *st, struct chatd_messag
 	return !oom;
 }
 
-static bool read_member(struct sqlite_req *r, sqlite3_stmt *st, struct chatd_member *m)
+static bool read_member(struct sqlite_req *r, sqlite3_stmt *st, void *out)
 {
+	struct chatd_member *m = out;
 	bool oom = false;
 	m->user_id = col_text(r, st, 0, &oom);
 	m->role = col_text(r, st, 1, &oom);
@@ -175,6 +178,35 @@ static bool read_member(struct sqlite_req *r, sqlite3_stmt *st, struct chatd_mem
 	m->muted_until = sqlite3_column_int64(st, 3);
 	m->read_seq = sqlite3_column_int64(st, 4);
 	return !oom;
+}
+
+typedef bool (*row_reader)(struct sqlite_req *r, sqlite3_stmt *st, void *out);
+
+/* Step a bound statement to its end, appending each row (decoded by fn
+ * into an element of `elem` bytes) to the arena array *arr of *n.  At most
+ * `max` rows are kept; *more (if given) says another row existed.  Resets
+ * st.  Returns CHATD_OK or an error. */
+static int read_rows(struct sqlite_req *r, sqlite3_stmt *st, size_t max, size_t elem,
+		     row_reader fn, void **arr, size_t *n, bool *more)
+{
+	size_t cap = *n;
+	int status = CHATD_OK, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == max) {
+			if (more)
+				*more = true;
+			break;
+		}
+		if (!grow(r, arr, &cap, *n, elem) || !fn(r, st, (char *)*arr + *n * elem)) {
+			status = CHATD_ERR_NOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		status = db_status(rc);
+	sqlite3_reset(st);
+	return status;
 }
 
 /* Load conversation `cid` as seen by `viewer` (NULL: nobody).  Returns
@@ -270,22 +302,7 @@ static int load_msgs(struct sqlite_conn *c, struct sqlite_req *r, const char *ci
 	sqlite3_bind_int64(st, 3, before);
 	bind_text(st, 4, viewer);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)take + 1);   /* one more tells has_more */
-	size_t cap = 0;
-	int status = CHATD_OK, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == take) {
-			*more = true;
-			break;
-		}
-		if (!grow(r, (void **)out, &cap, *n, sizeof(**out)) || !read_msg(r, st, &(*out)[*n])) {
-			status = CHATD_ERR_NOMEM;
-			break;
-		}
-		(*n)++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		status = db_status(rc);
-	sqlite3_reset(st);
+	int status = read_rows(r, st, take, sizeof(**out), read_msg, (void **)out, n, more);
 	if (status == CHATD_OK && latest) {
 		for (size_t i = 0; i < *n / 2; i++) {
 			struct chatd_message t = (*out)[i];
@@ -619,19 +636,9 @@ static int sync_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	if (!st)
 		return CHATD_ERR_INTERNAL;
 	bind_text(st, 1, o->user);
-	size_t cap = 0, n = 0;
-	int rc, status = CHATD_OK;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!grow(r, (void **)&o->convs, &cap, n, sizeof(*o->convs)) ||
-		    !read_conv(r, st, &o->convs[n])) {
-			status = CHATD_ERR_NOMEM;
-			break;
-		}
-		n++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		status = db_status(rc);
-	sqlite3_reset(st);
+	size_t n = 0;
+	int status = read_rows(r, st, SIZE_MAX, sizeof(*o->convs), read_conv, (void **)&o->convs,
+			       &n, NULL);
 	if (status < 0)
 		return status;
 	if (n) {
@@ -926,20 +933,8 @@ static int list_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	if (!st)
 		return CHATD_ERR_INTERNAL;
 	bind_text(st, 1, o->user);
-	size_t cap = 0;
-	int rc, status = CHATD_OK;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!grow(r, (void **)&o->items, &cap, o->n, sizeof(*o->items)) ||
-		    !read_conv(r, st, &o->items[o->n])) {
-			status = CHATD_ERR_NOMEM;
-			break;
-		}
-		o->n++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		status = db_status(rc);
-	sqlite3_reset(st);
-	return status;
+	return read_rows(r, st, SIZE_MAX, sizeof(*o->items), read_conv, (void **)&o->items, &o->n,
+			 NULL);
 }
 
 static void list_complete(struct sqlite_req *r)
@@ -998,20 +993,8 @@ static int get_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	bind_text(st, 1, o->cid);
 	sqlite3_bind_int64(st, 2, o->limit);
 	sqlite3_bind_int64(st, 3, o->offset);
-	size_t cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!grow(r, (void **)&o->members, &cap, o->n, sizeof(*o->members)) ||
-		    !read_member(r, st, &o->members[o->n])) {
-			status = CHATD_ERR_NOMEM;
-			break;
-		}
-		o->n++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		status = db_status(rc);
-	sqlite3_reset(st);
-	return status;
+	return read_rows(r, st, SIZE_MAX, sizeof(*o->members), read_member, (void **)&o->members,
+			 &o->n, NULL);
 }
 
 static void get_complete(struct sqlite_req *r)

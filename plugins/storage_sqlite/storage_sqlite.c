@@ -345,9 +345,4 @@ static const struct chatd_plugin sqlite_plugin = {
 	.ops = &sqlite_ops,
 };
 
-CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void);
-
-CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void)
-{
-	return &sqlite_plugin;
-}
+CHATD_PLUGIN_EXPORT(sqlite_plugin)

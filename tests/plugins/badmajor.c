@@ -15,5 +15,4 @@ static const struct chatd_plugin descriptor = {
 	.kind = CHATD_KIND_STORAGE, .name = "badmajor", .version = "0.0.1",
 	.init = init, .fini = fini, .ops = &ops,
 };
-CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void);
-CHATD_EXPORT const struct chatd_plugin *chatd_plugin_describe(void) { return &descriptor; }
+CHATD_PLUGIN_EXPORT(descriptor)
