@@ -127,13 +127,15 @@ int core_init(struct core *c, struct chatd_config *cfg)
 	c->health_ev = event_new(c->base, -1, EV_PERSIST, on_health, c);
 	c->sig_term = evsignal_new(c->base, SIGTERM, on_signal, c);
 	c->sig_int = evsignal_new(c->base, SIGINT, on_signal, c);
-	if (!c->in_ev || !c->task_ev || !c->health_ev || !c->sig_term || !c->sig_int)
+	c->sig_hup = evsignal_new(c->base, SIGHUP, on_signal, c);
+	if (!c->in_ev || !c->task_ev || !c->health_ev || !c->sig_term || !c->sig_int || !c->sig_hup)
 		return -1;
 	bq_init(&c->in, wake_event, c->in_ev);
 	bq_init(&c->tasks, wake_event, c->task_ev);
 	bq_init(&c->out, NULL, NULL); /* wake set by core_set_gateway */
 	event_add(c->sig_term, NULL);
 	event_add(c->sig_int, NULL);
+	event_add(c->sig_hup, NULL);
 	struct timeval one_s = { 1, 0 };
 	event_add(c->health_ev, &one_s);
 	return 0;
@@ -322,6 +324,8 @@ void core_destroy(struct core *c)
 		event_free(c->sig_term);
 	if (c->sig_int)
 		event_free(c->sig_int);
+	if (c->sig_hup)
+		event_free(c->sig_hup);
 	sessions_destroy(&c->sessions);
 	if (c->base) {
 		bq_destroy(&c->in);

@@ -29,7 +29,7 @@ struct core {
 	struct bridge_queue out;             /* core → gateway */
 	struct bridge_queue tasks;           /* post_to_core */
 	struct event *in_ev, *task_ev, *health_ev;
-	struct event *sig_term, *sig_int;
+	struct event *sig_term, *sig_int, *sig_hup; /* each: clean shutdown */
 	struct sessions sessions;
 	struct core_plugin plugins[CFG_N_KINDS];
 	const struct chatd_storage_ops *storage;

@@ -651,6 +651,7 @@ int gateway_start(struct gateway *gw)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	int rc = pthread_create(&gw->thread, NULL, gateway_main, gw);

@@ -13,6 +13,9 @@
 #include "loader.h"
 #include "log.h"
 
+/* The fallback secret of chatd.conf.sample, known to everyone. */
+#define SAMPLE_SECRET "dev-secret-change-me-please"
+
 #ifndef CHATD_SYSCONFDIR
 #define CHATD_SYSCONFDIR "/usr/local/etc"
 #endif
@@ -25,8 +28,8 @@ static void usage(FILE *out)
 		"       chatd --list-plugins [-c FILE | DIR]\n"
 		"\n"
 		"chatd is a real-time chat server: clients connect over WebSocket at /ws.\n"
-		"It runs in the foreground, logs to stderr and stops cleanly on SIGTERM or\n"
-		"SIGINT (sessions closed with 1001, queued writes committed, exit 0).\n"
+		"It runs in the foreground, logs to stderr and stops cleanly on SIGTERM,\n"
+		"SIGINT or SIGHUP (sessions closed with 1001, queued writes committed, exit 0).\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE      the config file (a Lua table; see chatd.conf.sample).\n"
@@ -142,6 +145,10 @@ int main(int argc, char **argv)
 	if (!cfg)
 		return 1;
 	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+	if (cfg->auth_secret && strcmp(cfg->auth_secret, SAMPLE_SECRET) == 0)
+		log_warn("core", "auth.sample_secret",
+			 "auth.secret is the sample's public fallback: anyone can mint tokens; "
+			 "set CHATD_JWT_SECRET or auth.secret");
 	signal(SIGPIPE, SIG_IGN);
 
 	struct core core;

@@ -6,9 +6,11 @@
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
- * accepts it when abi_major == CHATD_ABI_MAJOR and abi_minor <= the host's
- * CHATD_ABI_MINOR, and when the kind matches the config slot it was named in.
- * Every refusal names the file and the reason.
+ * accepts it when abi_major == CHATD_ABI_MAJOR, abi_minor <= the host's
+ * CHATD_ABI_MINOR, struct_size covers struct chatd_plugin, name, version,
+ * init, fini and ops are set, the kind matches the config slot it was named
+ * in, and the name matches the file's.  Every refusal names the file and the
+ * reason.
  *
  * Threads: init/fini and every op run on the core thread.  Completion
  * callbacks of async ops must also run on the core thread: a worker thread
