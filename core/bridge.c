@@ -95,3 +95,10 @@ void bridge_out_free(struct bridge_out *out)
 	frame_unref(out->frame);
 	free(out);
 }
+
+struct bridge_out *bridge_out_reserve(struct bridge_out *out, size_t cap)
+{
+	if (cap > (SIZE_MAX - sizeof(struct bridge_out)) / sizeof(uint64_t))
+		return NULL;
+	return realloc(out, sizeof *out + cap * sizeof(uint64_t));
+}

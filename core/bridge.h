@@ -74,5 +74,8 @@ void bridge_in_free(struct bridge_in *in);
 struct bridge_out *bridge_out_new(enum bridge_out_kind kind, chatd_frame *frame,
 				  const uint64_t *sessions, size_t n, int code);
 void bridge_out_free(struct bridge_out *out);
+/* Grow out (n unchanged) to hold at least cap sessions; returns the new
+ * pointer or NULL (out untouched). */
+struct bridge_out *bridge_out_reserve(struct bridge_out *out, size_t cap);
 
 #endif

@@ -15,6 +15,28 @@
 #include "log.h"
 #include "pipeline.h"
 
+static void flush_out(struct core *c)
+{
+	if (c->out_pending) {
+		bq_push(&c->out, &c->out_pending->node);
+		c->out_pending = NULL;
+	}
+}
+
+/* Every other item goes behind the pending deliveries: order is kept. */
+static void push_out(struct core *c, struct bridge_out *o)
+{
+	flush_out(c);
+	bq_push(&c->out, &o->node);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_out(arg);
+}
+
 static void wake_event(void *arg)
 {
 	event_active((struct event *)arg, EV_READ, 0);
@@ -76,7 +98,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	c->shutting_down = true;
 	struct bridge_out *o = bridge_out_new(BOUT_SHUTDOWN, NULL, NULL, 0, 1001);
 	if (o)
-		bq_push(&c->out, &o->node);
+		push_out(c, o);
 }
 
 static void on_health(evutil_socket_t fd, short what, void *arg)
@@ -91,7 +113,7 @@ static void on_health(evutil_socket_t fd, short what, void *arg)
 			ready ? "reachable" : "unreachable");
 		struct bridge_out *o = bridge_out_new(BOUT_READY, NULL, NULL, 0, ready);
 		if (o)
-			bq_push(&c->out, &o->node);
+			push_out(c, o);
 	}
 }
 
@@ -125,10 +147,11 @@ int core_init(struct core *c, struct chatd_config *cfg)
 	c->in_ev = event_new(c->base, -1, 0, on_inbound, c);
 	c->task_ev = event_new(c->base, -1, 0, on_tasks, c);
 	c->health_ev = event_new(c->base, -1, EV_PERSIST, on_health, c);
+	c->flush_ev = event_new(c->base, -1, 0, on_flush, c);
 	c->sig_term = evsignal_new(c->base, SIGTERM, on_signal, c);
 	c->sig_int = evsignal_new(c->base, SIGINT, on_signal, c);
 	c->sig_hup = evsignal_new(c->base, SIGHUP, on_signal, c);
-	if (!c->in_ev || !c->task_ev || !c->health_ev || !c->sig_term || !c->sig_int || !c->sig_hup)
+	if (!c->in_ev || !c->task_ev || !c->health_ev || !c->flush_ev || !c->sig_term || !c->sig_int || !c->sig_hup)
 		return -1;
 	bq_init(&c->in, wake_event, c->in_ev);
 	bq_init(&c->tasks, wake_event, c->task_ev);
@@ -320,6 +343,10 @@ void core_destroy(struct core *c)
 		event_free(c->task_ev);
 	if (c->health_ev)
 		event_free(c->health_ev);
+	if (c->flush_ev)
+		event_free(c->flush_ev);
+	bridge_out_free(c->out_pending);
+	c->out_pending = NULL;
 	if (c->sig_term)
 		event_free(c->sig_term);
 	if (c->sig_int)
@@ -342,12 +369,33 @@ void core_send_frame(struct core *c, const uint64_t *sessions, size_t n, chatd_f
 {
 	if (!n || !f)
 		return;
-	struct bridge_out *o = bridge_out_new(BOUT_FRAME, f, sessions, n, 0);
-	if (!o) {
-		log_error("core", "send.nomem", "dropping a frame for %zu sessions", n);
-		return;
+	struct bridge_out *p = c->out_pending;
+	if (p && p->frame != f) {
+		flush_out(c);
+		p = NULL;
 	}
-	bq_push(&c->out, &o->node);
+	if (!p) {
+		size_t cap = n < 64 ? 64 : n;
+		p = bridge_out_reserve(bridge_out_new(BOUT_FRAME, f, NULL, 0, 0), cap);
+		if (!p)
+			goto nomem;
+		c->out_pending = p;
+		c->out_pending_cap = cap;
+		/* Runs after the current callback: one item per frame. */
+		event_active(c->flush_ev, EV_READ, 0);
+	} else if (p->n + n > c->out_pending_cap) {
+		size_t cap = c->out_pending_cap * 2 > p->n + n ? c->out_pending_cap * 2 : p->n + n;
+		struct bridge_out *np = bridge_out_reserve(p, cap);
+		if (!np)
+			goto nomem;
+		c->out_pending = p = np;
+		c->out_pending_cap = cap;
+	}
+	memcpy(p->sessions + p->n, sessions, n * sizeof *sessions);
+	p->n += n;
+	return;
+nomem:
+	log_error("core", "send.nomem", "dropping a frame for %zu sessions", n);
 }
 
 chatd_frame *core_encode(json_t *obj)
@@ -396,5 +444,5 @@ void core_close_session(struct core *c, uint64_t session, json_t *obj, int code)
 	struct bridge_out *o = bridge_out_new(BOUT_CLOSE, f, &session, 1, code);
 	frame_unref(f);
 	if (o)
-		bq_push(&c->out, &o->node);
+		push_out(c, o);
 }

@@ -28,7 +28,12 @@ struct core {
 	struct bridge_queue in;              /* gateway → core */
 	struct bridge_queue out;             /* core → gateway */
 	struct bridge_queue tasks;           /* post_to_core */
-	struct event *in_ev, *task_ev, *health_ev;
+	struct event *in_ev, *task_ev, *health_ev, *flush_ev;
+	/* Deliveries of one frame made in one callback, gathered into one
+	 * bridge item (flushed when another frame or item comes, or when
+	 * the callback returns). */
+	struct bridge_out *out_pending;
+	size_t out_pending_cap;
 	struct event *sig_term, *sig_int, *sig_hup; /* each: clean shutdown */
 	struct sessions sessions;
 	struct core_plugin plugins[CFG_N_KINDS];
@@ -68,7 +73,8 @@ chatd_frame *core_encode(json_t *obj);
 /* Encode obj (reference stolen) once and queue it for the sessions. */
 void core_send(struct core *c, const uint64_t *sessions, size_t n, json_t *obj);
 void core_send_one(struct core *c, uint64_t session, json_t *obj);
-/* Queue an already encoded frame (the caller keeps its reference). */
+/* Queue an already encoded frame (the caller keeps its reference).
+ * Consecutive calls with the same frame travel as one bridge item. */
 void core_send_frame(struct core *c, const uint64_t *sessions, size_t n, chatd_frame *f);
 /* Send an error frame (id may be NULL). */
 void core_send_error(struct core *c, uint64_t session, const char *id, const char *code,
