@@ -27,6 +27,10 @@ struct chatd_fanout_ops {
 	 * (conv.event and the like); except_session as for deliver_user. */
 	int (*deliver_members)(void *inst, const char *conversation_id,
 			       chatd_frame *f, uint64_t except_session);
+	/* The membership of conversation_id changed (added, removed, left):
+	 * anything the plugin keeps about its members is stale.  Called by
+	 * the core after the change is stored, before the next message. */
+	void (*members_changed)(void *inst, const char *conversation_id);
 };
 
 #endif

@@ -15,6 +15,7 @@ int main(int argc, char **argv)
 	unit_register_config();
 	unit_register_auth();
 	unit_register_storage_sqlite();
+	unit_register_member_cache();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

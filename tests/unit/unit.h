@@ -10,5 +10,6 @@ void unit_register_frame(void);
 void unit_register_config(void);
 void unit_register_auth(void);
 void unit_register_storage_sqlite(void);
+void unit_register_member_cache(void);
 
 #endif
