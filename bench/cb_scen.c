@@ -403,8 +403,6 @@ int cb_run_idle(struct bench *b)
 	if (cb_mint_targets(b, 0, b->o.n) < 0)
 		return 2;
 	b->srv_ok = b->o.server_pid > 0 && cb_proc_sample(b->o.server_pid, &b->srv_idle0) == 0;
-	cb_proc_self(&b->self_a);
-	uint64_t t0 = cb_now_ns();
 	if (cb_connect_all(b, 0, b->o.n) < b->o.n)
 		return 3;
 	/* let the server settle its per-connection allocations */
@@ -417,12 +415,12 @@ int cb_run_idle(struct bench *b)
 	b->m_end = b->m_start + (uint64_t)(b->o.duration * SEC);
 	if (b->srv_ok)
 		cb_proc_sample(b->o.server_pid, &b->srv_a);
+	cb_proc_self(&b->self_a);
 	while (cb_now_ns() < b->m_end)
 		cb_net_poll(b, 50);
 	if (b->srv_ok && cb_proc_sample(b->o.server_pid, &b->srv_idle2) < 0)
 		b->srv_ok = false;
 	b->srv_b = b->srv_idle2;
 	cb_proc_self(&b->self_b);
-	(void)t0;
 	return b->n_ready == b->o.n ? 0 : 4;
 }

@@ -259,9 +259,10 @@ static int report(struct bench *b)
 		json_object_set_new(j, "extra_deliveries", json_integer(b->deliveries > b->expected ?
 			(json_int_t)(b->deliveries - b->expected) : 0));
 		json_object_set_new(j, "undelivered_pct", json_real(undel));
-		json_object_set_new(j, "sends_per_s", json_real(b->sends / secs));
-		json_object_set_new(j, "acks_per_s", relay ? json_null() : json_real(b->acks / secs));
-		json_object_set_new(j, "deliveries_per_s", json_real(b->deliveries / secs));
+		/* rates only mean something over the measured send interval */
+		json_object_set_new(j, "sends_per_s", load ? json_real(b->sends / secs) : json_null());
+		json_object_set_new(j, "acks_per_s", load && !relay ? json_real(b->acks / secs) : json_null());
+		json_object_set_new(j, "deliveries_per_s", load ? json_real(b->deliveries / secs) : json_null());
 		json_object_set_new(j, "skipped_sends", json_integer((json_int_t)(b->rate.skipped + b->backpressure_skips)));
 		json_t *lat = json_object();
 		json_object_set_new(lat, "ack", relay ? json_null() : lat_json(&b->h_ack));

@@ -180,10 +180,10 @@ static bool flood_ok(struct gateway *gw, struct gw_session *s)
 }
 
 /* One complete text message.  Returns -1 to close the connection now. */
-static int handle_message(struct gateway *gw, struct gw_session *s)
+static int handle_message(struct gateway *gw, struct gw_session *s, const void *buf, size_t len)
 {
 	struct proto_envelope env;
-	enum proto_decode_status st = proto_decode((const char *)s->rx, s->rx_len, &env);
+	enum proto_decode_status st = proto_decode(buf, len, &env);
 	if (st == PD_BAD_UTF8) {
 		close_after_flush(s, LWS_CLOSE_STATUS_INVALID_PAYLOAD);
 		return 0;
@@ -260,6 +260,10 @@ static int on_receive(struct gateway *gw, struct gw_session *s, const void *in, 
 		close_after_flush(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
 		return 0;
 	}
+	/* The usual case, a whole message in one callback, is decoded in
+	 * place: an idle session then holds no receive buffer at all. */
+	if (s->rx_len == 0 && lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))
+		return handle_message(gw, s, len ? in : "", len);
 	if (s->rx_len + len > s->rx_cap) {
 		size_t nc = s->rx_cap ? s->rx_cap : 4096;
 		while (nc < s->rx_len + len)
@@ -275,13 +279,12 @@ static int on_receive(struct gateway *gw, struct gw_session *s, const void *in, 
 	s->rx_len += len;
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
-	int rc = handle_message(gw, s);
+	int rc = handle_message(gw, s, s->rx_len ? (const void *)s->rx : "", s->rx_len);
+	/* Fragmented messages are rare: do not keep their buffer. */
+	free(s->rx);
+	s->rx = NULL;
+	s->rx_cap = 0;
 	s->rx_len = 0;
-	if (s->rx_cap > 65536) { /* do not keep a big buffer for an idle session */
-		free(s->rx);
-		s->rx = NULL;
-		s->rx_cap = 0;
-	}
 	return rc;
 }
 
