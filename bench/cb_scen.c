@@ -71,6 +71,7 @@ int cb_connect_all(struct bench *b, int from, int to)
 				dead++;
 		}
 		if (ready == want) {
+			b->connected = b->n_ready;
 			b->connect_t0 = t0;
 			b->connect_t1 = cb_now_ns();
 			return ready;

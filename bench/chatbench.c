@@ -248,7 +248,8 @@ static int report(struct bench *b)
 		json_object_set_new(j, "rate", json_real(o->rate));
 		json_object_set_new(j, "window", json_integer(o->window));
 		json_object_set_new(j, "size", json_integer(o->size));
-		json_object_set_new(j, "connected", json_integer(b->n_ready));
+		json_object_set_new(j, "connected", json_integer(b->connected));
+		json_object_set_new(j, "ready_at_end", json_integer(b->n_ready));
 		json_object_set_new(j, "connect_s", json_real((double)(b->connect_t1 - b->connect_t0) / 1e9));
 		json_object_set_new(j, "duration_s", json_real(secs));
 		json_object_set_new(j, "sends", json_integer((json_int_t)b->sends));
@@ -300,8 +301,8 @@ static int report(struct bench *b)
 		printf("chatbench %s -> %s %s: n=%d m=%d rate=%g%s size=%d\n", scen_name(o->scenario),
 		       relay ? "relay" : "chatd", o->url, o->n, o->m, o->rate,
 		       o->rate == 0 ? " (window)" : "", o->size);
-		printf("  connected %d in %.2f s; measured %.2f s\n", b->n_ready,
-		       (double)(b->connect_t1 - b->connect_t0) / 1e9, secs);
+		printf("  connected %d in %.2f s (%d still open at the end); measured %.2f s\n", b->connected,
+		       (double)(b->connect_t1 - b->connect_t0) / 1e9, b->n_ready, secs);
 		if (load) {
 			printf("  sends      %10llu  %10.1f /s\n", (unsigned long long)b->sends, b->sends / secs);
 			if (relay)

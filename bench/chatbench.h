@@ -90,6 +90,7 @@ struct bench {
 	char nonce[24];          /* makes client_message_ids unique per run */
 
 	int n_ready, n_connecting;
+	int connected;           /* ready after the (last) connect phase */
 	uint64_t connect_t0, connect_t1;
 
 	/* conversations (fanout groups, pairs, resync peers) */

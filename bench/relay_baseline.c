@@ -23,7 +23,9 @@
  * One lws service thread, the default poll() backend.  SIGINT/SIGTERM are
  * taken by a sigwait() thread, which only sets a flag and calls
  * lws_cancel_service() — the one lws call allowed from another thread. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>

@@ -19,7 +19,9 @@
  * The database is a fresh file in a new temp dir under --dir, removed at
  * the end unless --keep.  Set-up (schema, conversations, members) is not
  * timed. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>

@@ -16,6 +16,7 @@ int main(int argc, char **argv)
 	unit_register_auth();
 	unit_register_storage_sqlite();
 	unit_register_member_cache();
+	unit_register_chatbench();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

@@ -11,5 +11,6 @@ void unit_register_config(void);
 void unit_register_auth(void);
 void unit_register_storage_sqlite(void);
 void unit_register_member_cache(void);
+void unit_register_chatbench(void);
 
 #endif
