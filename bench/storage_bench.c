@@ -8,7 +8,7 @@
  *     FULL or NORMAL, foreign_keys=ON, extended result codes, NOMUTEX);
  *   - the same append transaction (sqlite_ops.c append_exec): duplicate
  *     check, membership check, last_seq+1 with RETURNING, message insert
- *     with a fresh random "m…" id, the sender's read cursor, all inside a
+ *     with chatd's derived "m<conv>-<seq>" id, the sender's read cursor, all inside a
  *     SAVEPOINT per request as the writer thread runs it;
  *   - group commit: B requests per BEGIN IMMEDIATE … COMMIT (chatd's
  *     batch_max), spread round-robin over C direct conversations of two
@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include "../plugins/storage_sqlite/sqlite_ckpt.h"
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +65,7 @@ static const char SCHEMA[] =
 	"CREATE TABLE messages ("
 	" conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
 	" seq INTEGER NOT NULL,"
-	" message_id TEXT NOT NULL UNIQUE,"
+	" message_id TEXT NOT NULL,"
 	" sender_id TEXT NOT NULL,"
 	" client_message_id TEXT NOT NULL,"
 	" text TEXT,"
@@ -232,7 +233,7 @@ static int populate(struct bench *b)
 static int append(struct bench *b, struct conv *c)
 {
 	const char *sender = c->user[c->sent & 1];
-	char cmid[32], mid[18];
+	char cmid[32], mid[48];
 	snprintf(cmid, sizeof cmid, "cm-%" PRIu64, c->sent++);
 	int64_t ts = wall_ms();
 	sqlite3_stmt *s;
@@ -265,8 +266,8 @@ static int append(struct bench *b, struct conv *c)
 	if (rc != SQLITE_ROW)
 		return fail(b->db, "last_seq bump");
 
-	if (make_id(mid, 'm') < 0)
-		return fail(NULL, "getrandom");
+	/* As chatd: the message id is derived from (conversation, seq). */
+	snprintf(mid, sizeof mid, "m%s-%lld", c->id + 1, (long long)seq);
 	s = b->st[S_INSERT];
 	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, seq);
@@ -391,6 +392,15 @@ int main(int argc, char **argv)
 	b.text = text;
 	if (open_db(&b, path, sync_full) < 0 || populate(&b) < 0)
 		goto out;
+	/* Checkpoints off the writer's path, as chatd's storage_sqlite does
+	 * (sqlite_ckpt.c is compiled into this program). */
+	struct sqlite_ckpt *ckpt = NULL;
+	sqlite3 *cdb = NULL;
+	if (sqlite3_open_v2(path, &cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite_ckpt_start(&ckpt, cdb, b.db) < 0) {
+		fprintf(stderr, "storage_bench: cannot start the checkpointer\n");
+		goto out;
+	}
 
 	uint64_t done = 0, commits = 0;
 	long next = 0;
@@ -413,6 +423,7 @@ int main(int argc, char **argv)
 		commits++;
 		t1 = now_ns();
 	}
+	sqlite_ckpt_stop(ckpt);
 	if (failed)
 		goto out;
 	double secs = (double)(t1 - t0) / 1e9;

@@ -34,7 +34,7 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	"CREATE TABLE messages ("
 	" conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
 	" seq INTEGER NOT NULL,"
-	" message_id TEXT NOT NULL UNIQUE,"
+	" message_id TEXT NOT NULL,      /* \"m\" + conversation id + \"-\" + seq */"
 	" sender_id TEXT NOT NULL,"
 	" client_message_id TEXT NOT NULL,"
 	" text TEXT,"

@@ -13,6 +13,7 @@
 #include "chatd/host.h"
 #include "chatd/storage.h"
 #include "sqlite_ops.h"
+#include "sqlite_ckpt.h"
 #include "sqlite_worker.h"
 
 #define STORAGE_MAGIC 0x53514c54u   /* "SQLT" */
@@ -23,6 +24,7 @@ struct sqlite_storage {
 	chatd_plugin_handle *h;
 	struct sqlite_outbox *outbox;
 	struct sqlite_worker writer, reader;
+	struct sqlite_ckpt *ckpt;
 	bool stopping;
 
 	chatd_timer_id metrics_timer;
@@ -176,6 +178,11 @@ static int sqlite_init(const struct chatd_host *host, chatd_plugin_handle *h, vo
 			  found, SQLITE_SCHEMA_VERSION);
 	if ((st = open_db(s, path, false, sync_full, busy_ms, &rdb)) < 0)
 		goto fail;
+	/* Before the writer thread owns wdb: the hook is set on it here. */
+	sqlite3 *cdb = NULL;
+	if ((st = open_db(s, path, true, sync_full, busy_ms, &cdb)) < 0 ||
+	    (st = sqlite_ckpt_start(&s->ckpt, cdb, wdb)) < 0)
+		goto fail;
 
 	st = CHATD_ERR_NOMEM;
 	if (!(s->outbox = sqlite_outbox_new(host, h)))
@@ -212,6 +219,7 @@ static void sqlite_fini(void *inst)
 	/* The writer commits everything queued before it exits. */
 	sqlite_worker_stop(&s->writer);
 	sqlite_worker_stop(&s->reader);
+	sqlite_ckpt_stop(s->ckpt);
 	/* Completions not yet delivered are dropped (freed, no callback). */
 	sqlite_outbox_close(s->outbox);
 	if (s->metrics_timer)

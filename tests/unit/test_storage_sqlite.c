@@ -75,7 +75,7 @@ static void store_close(struct store *s)
 struct send_out {
 	int status;
 	int64_t seq, ts;
-	char mid[32];
+	char mid[64];
 	bool dup;
 };
 
@@ -432,7 +432,10 @@ static void test_seq_gapfree_batched(void)
 		for (int j = 0; j < PER; j++) {
 			CU_ASSERT(out[i][j].status == CHATD_OK);
 			CU_ASSERT(!out[i][j].dup);
-			CU_ASSERT(strlen(out[i][j].mid) == 17 && out[i][j].mid[0] == 'm');
+			/* message id = "m" + conversation id without its "c" + "-" + seq */
+			char want[64];
+			snprintf(want, sizeof want, "m%s-%lld", conv[i].cid + 1, (long long)out[i][j].seq);
+			CU_ASSERT(strcmp(out[i][j].mid, want) == 0);
 			int64_t q = out[i][j].seq;
 			if (q >= 1 && q <= PER && !seen[q]) {
 				seen[q] = true;
