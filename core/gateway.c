@@ -587,7 +587,7 @@ struct gateway *gateway_new(struct core *core)
 		.name = "chatd",
 		.callback = callback,
 		.per_session_data_size = sizeof(struct gw_session),
-		.rx_buffer_size = 16384,
+		.rx_buffer_size = 4096,
 	};
 	gw->retry = (lws_retry_bo_t){
 		.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s,
