@@ -351,8 +351,10 @@ int main(int argc, char **argv)
 	memset(&b, 0, sizeof b);
 	b.epfd = -1;
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_opts(&b.o, argc, argv) < 0)
+	if (parse_opts(&b.o, argc, argv) < 0) {
+		free(b.o.secret); /* parse_opts may have copied it before failing */
 		return 1;
+	}
 	raise_nofile(b.o.n);
 	b.prng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ cb_now_ns();
 	snprintf(b.nonce, sizeof b.nonce, "%llx", (unsigned long long)(b.prng & 0xFFFFFFFFFFULL));
