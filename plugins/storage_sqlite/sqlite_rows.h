@@ -1,0 +1,64 @@
+/* sqlite_rows.h — pieces the storage ops share (sqlite_rows.c).
+ *
+ * Threads: sqlite_valid_str and sqlite_make_id run anywhere; everything
+ * taking a connection or statement runs on the worker thread that owns it.
+ * Strings and arrays that the readers return live in the request's arena
+ * (freed with the request). */
+#ifndef SQLITE_ROWS_H
+#define SQLITE_ROWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include "chatd/storage.h"
+#include "sqlite_worker.h"
+
+/* s has 1..max bytes. */
+bool sqlite_valid_str(const char *s, size_t max);
+/* out = prefix + 16 lowercase hex digits from getrandom(). */
+int sqlite_make_id(char out[18], char prefix);
+/* An SQLite result code as a chatd status. */
+int sqlite_db_status(int rc);
+/* Bind s as text (borrowed until the statement is reset), or NULL. */
+void sqlite_bind_str(sqlite3_stmt *st, int i, const char *s);
+/* Column i as an arena copy (NULL for SQL NULL; *oom set on failure). */
+char *sqlite_col_text(struct sqlite_req *r, sqlite3_stmt *st, int i, bool *oom);
+/* Make room for element n of an arena array of *cap elements. */
+bool sqlite_grow(struct sqlite_req *r, void **arr, size_t *cap, size_t n, size_t elem);
+
+/* Row readers for the column lists of sqlite_rows.c's queries. */
+typedef bool (*sqlite_row_reader)(struct sqlite_req *r, sqlite3_stmt *st, void *out);
+bool sqlite_read_conv(struct sqlite_req *r, sqlite3_stmt *st, void *out);
+bool sqlite_read_msg(struct sqlite_req *r, sqlite3_stmt *st, void *out);
+bool sqlite_read_member(struct sqlite_req *r, sqlite3_stmt *st, void *out);
+/* Step a bound statement to its end, appending each row (decoded by fn into
+ * an element of `elem` bytes) to the arena array *arr of *n.  At most `max`
+ * rows are kept; *more (if given) says another row existed.  Resets st. */
+int sqlite_read_rows(struct sqlite_req *r, sqlite3_stmt *st, size_t max, size_t elem,
+		     sqlite_row_reader fn, void **arr, size_t *n, bool *more);
+
+/* Queries more than one op runs (?1 = user / conversation). */
+extern const char sqlite_sql_conv_list[];    /* a user's conversations, most active first */
+extern const char sqlite_sql_members_page[]; /* ?1 conv, ?2 limit, ?3 offset */
+
+/* Conversation cid as seen by viewer (NULL: nobody).  CHATD_OK,
+ * CHATD_ERR_NOT_FOUND (no such conversation, or viewer not a member), or an
+ * error. */
+int sqlite_load_conv(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
+		     const char *viewer, struct chatd_conversation *out);
+/* The stored result of (cid, sender, cmid).  CHATD_OK with *found. */
+int sqlite_find_dup(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
+		    const char *sender, const char *cmid, struct chatd_send_result *res,
+		    bool *found);
+/* user's membership of cid: CHATD_OK or CHATD_ERR_NOT_FOUND. */
+int sqlite_load_member(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
+		       const char *user, struct chatd_member *out);
+/* Messages of cid in (after, before) not hidden from viewer, ascending, at
+ * most `take`; *more when a further one exists in that range (`latest`
+ * keeps the newest end, else the oldest). */
+int sqlite_load_msgs(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
+		     const char *viewer, int64_t after, int64_t before, bool latest,
+		     size_t take, struct chatd_message **out, size_t *n, bool *more);
+
+#endif
