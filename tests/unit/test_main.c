@@ -17,6 +17,8 @@ int main(int argc, char **argv)
 	unit_register_storage_sqlite();
 	unit_register_member_cache();
 	unit_register_chatbench();
+	unit_register_moderation();
+	unit_register_lua_host();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

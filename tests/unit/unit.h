@@ -12,5 +12,7 @@ void unit_register_auth(void);
 void unit_register_storage_sqlite(void);
 void unit_register_member_cache(void);
 void unit_register_chatbench(void);
+void unit_register_moderation(void);
+void unit_register_lua_host(void);
 
 #endif

@@ -1,0 +1,2 @@
+-- noname.lua: no name.
+return { on_message = function() end }
