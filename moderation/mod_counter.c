@@ -1,5 +1,5 @@
-/* mod_counter.c — fixed-window counters in a string-keyed hash table with
- * an LRU list.  See mod_counter.h for the contract. */
+/* mod_counter.c — fixed-window counters in a mod_keytab (string keys, LRU).
+ * See mod_counter.h for the contract. */
 #include "mod_counter.h"
 
 #include <stdbool.h>
@@ -7,103 +7,50 @@
 #include <string.h>
 
 #include "chatd/status.h"
+#include "mod_keytab.h"
 
 /* How many LRU-tail entries to inspect for an expired counter. */
 #define EVICT_SCAN 16
 
 struct centry {
-	struct centry *hnext;
-	struct centry *prev, *next;     /* LRU: head = most recent */
-	uint64_t hash;
+	struct mod_keytab_node node;    /* first: the table's link */
 	int64_t value;
 	int64_t expires_ms;             /* window end, exclusive */
 	char key[];
 };
 
 struct mod_counter {
-	struct centry **slots;
-	size_t nslots;
-	size_t count, max_keys;
-	struct centry *head, *tail;
+	struct mod_keytab tab;
 };
-
-static uint64_t key_hash(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 struct mod_counter *mod_counter_new(size_t max_keys)
 {
-	if (max_keys == 0 || max_keys > (size_t)1 << 24)
-		return NULL;
 	struct mod_counter *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	size_t n = 16;
-	while (n < max_keys)
-		n <<= 1;
-	c->slots = calloc(n, sizeof(*c->slots));
-	if (!c->slots) {
+	if (mod_keytab_init(&c->tab, max_keys) < 0) {
 		free(c);
 		return NULL;
 	}
-	c->nslots = n;
-	c->max_keys = max_keys;
 	return c;
+}
+
+static void centry_free(struct mod_keytab_node *n)
+{
+	free(n);
 }
 
 void mod_counter_free(struct mod_counter *c)
 {
 	if (!c)
 		return;
-	struct centry *e = c->head;
-	while (e) {
-		struct centry *nx = e->next;
-		free(e);
-		e = nx;
-	}
-	free(c->slots);
+	mod_keytab_destroy(&c->tab, centry_free);
 	free(c);
-}
-
-static void lru_unlink(struct mod_counter *c, struct centry *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		c->head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		c->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push_head(struct mod_counter *c, struct centry *e)
-{
-	e->prev = NULL;
-	e->next = c->head;
-	if (c->head)
-		c->head->prev = e;
-	c->head = e;
-	if (!c->tail)
-		c->tail = e;
 }
 
 static void entry_remove(struct mod_counter *c, struct centry *e)
 {
-	struct centry **pp = &c->slots[e->hash & (c->nslots - 1)];
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
-	lru_unlink(c, e);
-	c->count--;
+	mod_keytab_remove(&c->tab, &e->node);
 	free(e);
 }
 
@@ -118,27 +65,12 @@ static bool key_ok(const char *key, size_t *klen)
 static struct centry *find(const struct mod_counter *c, const char *key,
 			   size_t klen, uint64_t *hash_out)
 {
-	uint64_t h = key_hash(key, klen);
-	if (hash_out)
-		*hash_out = h;
-	for (struct centry *e = c->slots[h & (c->nslots - 1)]; e; e = e->hnext)
-		if (e->hash == h && strcmp(e->key, key) == 0)
-			return e;
-	return NULL;
+	return (struct centry *)mod_keytab_find(&c->tab, key, klen, hash_out);
 }
 
-static void evict_one(struct mod_counter *c, int64_t now_ms)
+static bool expired(const struct mod_keytab_node *n, void *arg)
 {
-	struct centry *victim = c->tail;
-	struct centry *e = c->tail;
-	for (int i = 0; e && i < EVICT_SCAN; i++, e = e->prev) {
-		if (now_ms >= e->expires_ms) {
-			victim = e;
-			break;
-		}
-	}
-	if (victim)
-		entry_remove(c, victim);
+	return *(const int64_t *)arg >= ((const struct centry *)n)->expires_ms;
 }
 
 int64_t mod_counter_incr(struct mod_counter *c, const char *key,
@@ -150,23 +82,24 @@ int64_t mod_counter_incr(struct mod_counter *c, const char *key,
 	uint64_t h;
 	struct centry *e = find(c, key, klen, &h);
 	if (e) {
-		lru_unlink(c, e);
+		mod_keytab_touch(&c->tab, &e->node);
 	} else {
-		if (c->count >= c->max_keys)
-			evict_one(c, now_ms);
+		if (c->tab.count >= c->tab.max_keys) {
+			/* Prefer an expired counter near the LRU tail. */
+			struct mod_keytab_node *v =
+				mod_keytab_victim(&c->tab, EVICT_SCAN, expired, &now_ms);
+			if (v)
+				entry_remove(c, (struct centry *)v);
+		}
 		e = malloc(sizeof(*e) + klen + 1);
 		if (!e)
 			return CHATD_ERR_NOMEM;
 		memcpy(e->key, key, klen + 1);
-		e->hash = h;
+		e->node.key = e->key;
 		e->value = 0;
 		e->expires_ms = now_ms; /* expired: opens a window below */
-		size_t slot = h & (c->nslots - 1);
-		e->hnext = c->slots[slot];
-		c->slots[slot] = e;
-		c->count++;
+		mod_keytab_insert(&c->tab, &e->node, h);
 	}
-	lru_push_head(c, e);
 	if (now_ms >= e->expires_ms) {
 		e->value = 0;
 		e->expires_ms = now_ms > INT64_MAX - ttl_ms ? INT64_MAX
@@ -206,19 +139,19 @@ size_t mod_counter_expire(struct mod_counter *c, int64_t now_ms,
 	size_t dropped = 0;
 	if (!c)
 		return 0;
-	struct centry *e = c->tail;
-	while (e && dropped < max_drop) {
-		struct centry *pv = e->prev;
-		if (now_ms >= e->expires_ms) {
-			entry_remove(c, e);
+	struct mod_keytab_node *n = c->tab.tail;
+	while (n && dropped < max_drop) {
+		struct mod_keytab_node *pv = n->prev;
+		if (expired(n, &now_ms)) {
+			entry_remove(c, (struct centry *)n);
 			dropped++;
 		}
-		e = pv;
+		n = pv;
 	}
 	return dropped;
 }
 
 size_t mod_counter_count(const struct mod_counter *c)
 {
-	return c ? c->count : 0;
+	return c ? c->tab.count : 0;
 }

@@ -1,6 +1,7 @@
-/* mod_limiter.c — token buckets in a string-keyed hash table with an LRU
- * list.  See mod_limiter.h for the contract. */
+/* mod_limiter.c — token buckets in a mod_keytab (string keys, LRU).
+ * See mod_limiter.h for the contract. */
 #include "mod_limiter.h"
+#include "mod_keytab.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -13,9 +14,7 @@
 #define EVICT_SCAN 8
 
 struct bucket {
-	struct bucket *hnext;           /* hash chain */
-	struct bucket *prev, *next;     /* LRU list: head = most recent */
-	uint64_t hash;
+	struct mod_keytab_node node;    /* first: the table's link */
 	double tokens;
 	double rate_per_ms;
 	double burst;
@@ -24,141 +23,71 @@ struct bucket {
 };
 
 struct mod_limiter {
-	struct bucket **slots;
-	size_t nslots;                  /* power of two */
-	size_t count, max_keys;
-	struct bucket *head, *tail;
+	struct mod_keytab tab;
 	uint64_t evictions;
 };
 
-static uint64_t key_hash(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 struct mod_limiter *mod_limiter_new(size_t max_keys)
 {
-	if (max_keys == 0 || max_keys > (size_t)1 << 24)
-		return NULL;
 	struct mod_limiter *lim = calloc(1, sizeof(*lim));
 	if (!lim)
 		return NULL;
-	size_t n = 16;
-	while (n < max_keys)
-		n <<= 1;
-	lim->slots = calloc(n, sizeof(*lim->slots));
-	if (!lim->slots) {
+	if (mod_keytab_init(&lim->tab, max_keys) < 0) {
 		free(lim);
 		return NULL;
 	}
-	lim->nslots = n;
-	lim->max_keys = max_keys;
 	return lim;
+}
+
+static void bucket_free(struct mod_keytab_node *n)
+{
+	free(n);
 }
 
 void mod_limiter_free(struct mod_limiter *lim)
 {
 	if (!lim)
 		return;
-	struct bucket *b = lim->head;
-	while (b) {
-		struct bucket *nx = b->next;
-		free(b);
-		b = nx;
-	}
-	free(lim->slots);
+	mod_keytab_destroy(&lim->tab, bucket_free);
 	free(lim);
 }
 
-static void lru_unlink(struct mod_limiter *lim, struct bucket *b)
+static bool bucket_full(const struct mod_keytab_node *n, void *arg)
 {
-	if (b->prev)
-		b->prev->next = b->next;
-	else
-		lim->head = b->next;
-	if (b->next)
-		b->next->prev = b->prev;
-	else
-		lim->tail = b->prev;
-	b->prev = b->next = NULL;
-}
-
-static void lru_push_head(struct mod_limiter *lim, struct bucket *b)
-{
-	b->prev = NULL;
-	b->next = lim->head;
-	if (lim->head)
-		lim->head->prev = b;
-	lim->head = b;
-	if (!lim->tail)
-		lim->tail = b;
-}
-
-static void bucket_remove(struct mod_limiter *lim, struct bucket *b)
-{
-	struct bucket **pp = &lim->slots[b->hash & (lim->nslots - 1)];
-	while (*pp && *pp != b)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = b->hnext;
-	lru_unlink(lim, b);
-	lim->count--;
-	free(b);
-}
-
-static bool bucket_full(const struct bucket *b, int64_t now_ms)
-{
+	const struct bucket *b = (const struct bucket *)n;
+	int64_t now_ms = *(const int64_t *)arg;
 	double el = now_ms > b->last_ms ? (double)(now_ms - b->last_ms) : 0.0;
 	return b->tokens + el * b->rate_per_ms >= b->burst - TOKEN_EPS;
-}
-
-/* Make room for one bucket: prefer a full bucket near the LRU tail. */
-static void evict_one(struct mod_limiter *lim, int64_t now_ms)
-{
-	struct bucket *victim = lim->tail;
-	struct bucket *b = lim->tail;
-	for (int i = 0; b && i < EVICT_SCAN; i++, b = b->prev) {
-		if (bucket_full(b, now_ms)) {
-			victim = b;
-			break;
-		}
-	}
-	if (victim) {
-		bucket_remove(lim, victim);
-		lim->evictions++;
-	}
 }
 
 static struct bucket *bucket_get(struct mod_limiter *lim, const char *key,
 				 size_t klen, double burst, int64_t now_ms)
 {
-	uint64_t h = key_hash(key, klen);
-	size_t slot = h & (lim->nslots - 1);
-	for (struct bucket *b = lim->slots[slot]; b; b = b->hnext) {
-		if (b->hash == h && strcmp(b->key, key) == 0) {
-			lru_unlink(lim, b);
-			lru_push_head(lim, b);
-			return b;
+	uint64_t h;
+	struct mod_keytab_node *n = mod_keytab_find(&lim->tab, key, klen, &h);
+	if (n) {
+		mod_keytab_touch(&lim->tab, n);
+		return (struct bucket *)n;
+	}
+	if (lim->tab.count >= lim->tab.max_keys) {
+		/* Make room: prefer a full bucket near the LRU tail (forgetting
+		 * it loses no state), else the least recent. */
+		struct mod_keytab_node *v = mod_keytab_victim(&lim->tab, EVICT_SCAN, bucket_full,
+							      &now_ms);
+		if (v) {
+			mod_keytab_remove(&lim->tab, v);
+			free(v);
+			lim->evictions++;
 		}
 	}
-	if (lim->count >= lim->max_keys)
-		evict_one(lim, now_ms);
 	struct bucket *b = malloc(sizeof(*b) + klen + 1);
 	if (!b)
 		return NULL;
 	memcpy(b->key, key, klen + 1);
-	b->hash = h;
+	b->node.key = b->key;
 	b->tokens = burst;
 	b->last_ms = now_ms;
-	b->hnext = lim->slots[slot];
-	lim->slots[slot] = b;
-	lru_push_head(lim, b);
-	lim->count++;
+	mod_keytab_insert(&lim->tab, &b->node, h);
 	return b;
 }
 
@@ -207,7 +136,7 @@ bool mod_limiter_take(struct mod_limiter *lim, const char *key,
 
 size_t mod_limiter_count(const struct mod_limiter *lim)
 {
-	return lim ? lim->count : 0;
+	return lim ? lim->tab.count : 0;
 }
 
 uint64_t mod_limiter_evictions(const struct mod_limiter *lim)
