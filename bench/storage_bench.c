@@ -3,8 +3,8 @@
  * Inserts chat messages with exactly what the storage_sqlite plugin does
  * per send, so the result is the ceiling chatd's persisted sends/s is
  * compared against:
- *   - the same schema (plugins/storage_sqlite/sqlite_schema.c, migration 1,
- *     copied verbatim) and the same connection set-up (WAL, synchronous
+ *   - the same schema (sqlite_schema_apply() of the plugin itself, compiled
+ *     in) and the same connection set-up (WAL, synchronous
  *     FULL or NORMAL, foreign_keys=ON, extended result codes, NOMUTEX);
  *   - the same append transaction (sqlite_ops.c append_exec): duplicate
  *     check, membership check, last_seq+1 with RETURNING, message insert
@@ -32,56 +32,11 @@
 #include <string.h>
 #include <sys/random.h>
 #include "../plugins/storage_sqlite/sqlite_ckpt.h"
+#include "../plugins/storage_sqlite/sqlite_ops.h"
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <sqlite3.h>
-
-/* plugins/storage_sqlite/sqlite_schema.c, migration 1 (keep in step). */
-static const char SCHEMA[] =
-	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
-	"INSERT INTO schema_version(version) VALUES(1);"
-	"CREATE TABLE conversations ("
-	" id TEXT PRIMARY KEY,"
-	" kind TEXT NOT NULL CHECK (kind IN ('direct', 'group')),"
-	" title TEXT,"
-	" direct_key TEXT UNIQUE,"
-	" created_at INTEGER NOT NULL,"
-	" last_seq INTEGER NOT NULL DEFAULT 0,"
-	" last_activity INTEGER NOT NULL,"
-	" member_count INTEGER NOT NULL DEFAULT 0,"
-	" locked INTEGER NOT NULL DEFAULT 0,"
-	" typing INTEGER NOT NULL DEFAULT 1,"
-	" receipts INTEGER NOT NULL DEFAULT 1);"
-	"CREATE TABLE members ("
-	" conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
-	" user_id TEXT NOT NULL,"
-	" role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'moderator', 'member')),"
-	" joined_at INTEGER NOT NULL,"
-	" muted_until INTEGER NOT NULL DEFAULT 0,"
-	" last_read_seq INTEGER NOT NULL DEFAULT 0,"
-	" PRIMARY KEY (conversation_id, user_id)) WITHOUT ROWID;"
-	"CREATE INDEX members_by_user ON members(user_id);"
-	"CREATE TABLE messages ("
-	" conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,"
-	" seq INTEGER NOT NULL,"
-	" message_id TEXT NOT NULL,"
-	" sender_id TEXT NOT NULL,"
-	" client_message_id TEXT NOT NULL,"
-	" text TEXT,"
-	" media_id TEXT,"
-	" reply_to INTEGER NOT NULL DEFAULT 0,"
-	" created_at INTEGER NOT NULL,"
-	" edited_at INTEGER NOT NULL DEFAULT 0,"
-	" deleted INTEGER NOT NULL DEFAULT 0,"
-	" visibility TEXT NOT NULL DEFAULT 'normal',"
-	" PRIMARY KEY (conversation_id, seq),"
-	" UNIQUE (conversation_id, sender_id, client_message_id)) WITHOUT ROWID;"
-	"CREATE TABLE hidden_messages ("
-	" user_id TEXT NOT NULL,"
-	" conversation_id TEXT NOT NULL,"
-	" seq INTEGER NOT NULL,"
-	" PRIMARY KEY (user_id, conversation_id, seq)) WITHOUT ROWID;";
 
 /* plugins/storage_sqlite/sqlite_ops.c (keep in step). */
 enum { S_DUP, S_MEMBER, S_BUMP, S_INSERT, S_ADVANCE, S_CONV, S_MEMBER_ADD, S_COUNT };
@@ -170,6 +125,19 @@ static int step_done(struct bench *b, int which)
 	return rc == SQLITE_DONE ? 0 : fail(b->db, SQL[which]);
 }
 
+/* chatd's own schema code (sqlite_schema.c is compiled into this program),
+ * so the bench cannot drift from the plugin's tables and indexes. */
+static int apply_schema(sqlite3 *db)
+{
+	int found = 0;
+	char err[256];
+	if (sqlite_schema_apply(db, &found, err, sizeof err) != 0) {
+		fprintf(stderr, "storage_bench: schema: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int open_db(struct bench *b, const char *path, bool sync_full)
 {
 	if (sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -188,7 +156,7 @@ static int open_db(struct bench *b, const char *path, bool sync_full)
 	if (!wal)
 		return fail(b->db, "journal_mode=WAL");
 	if (exec(b->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") < 0 ||
-	    exec(b->db, "PRAGMA foreign_keys=ON") < 0 || exec(b->db, SCHEMA) < 0)
+	    exec(b->db, "PRAGMA foreign_keys=ON") < 0 || apply_schema(b->db) < 0)
 		return -1;
 	for (int i = 0; i < S_COUNT; i++)
 		if (sqlite3_prepare_v3(b->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &b->st[i],
