@@ -3,6 +3,9 @@
  * ABI changelog (dated; fields are only ever appended):
  *   1.0  2026-11-27  first ABI: descriptor, host API, storage, presence,
  *                    bus and fanout ops.
+ *   1.1  2026-11-28  storage: message visibility and moderation provenance,
+ *                    history with no viewer (staff view), audit log,
+ *                    moderation queue, sanctions, user_seen.
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
@@ -25,7 +28,7 @@
 #include "chatd/status.h"
 
 #define CHATD_ABI_MAJOR 1
-#define CHATD_ABI_MINOR 0
+#define CHATD_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define CHATD_EXPORT __attribute__((visibility("default")))

@@ -29,7 +29,17 @@ struct chatd_message {
 	int64_t ts;                    /* created, server clock */
 	int64_t edited_at;             /* 0: never */
 	bool deleted;                  /* deleted for everyone: text is NULL */
+	/* ABI 1.1 */
+	const char *visibility;        /* CHATD_VIS_*; NULL reads as "normal" */
+	const char *moderation;        /* provenance JSON text, NULL: plainly allowed */
 };
+
+/* Message visibility (ABI 1.1).  Only "normal" messages are shown to other
+ * members; the others are shown to their sender only (who cannot tell). */
+#define CHATD_VIS_NORMAL   "normal"
+#define CHATD_VIS_SHADOW   "shadow"    /* shadow verdict or shadow-banned sender */
+#define CHATD_VIS_HELD     "held"      /* waiting for a moderator's approval */
+#define CHATD_VIS_REJECTED "rejected"  /* held, then rejected by a moderator */
 
 /* A conversation as seen by one user (role/read_seq are that user's). */
 struct chatd_conversation {
@@ -82,6 +92,9 @@ struct chatd_send_req {
 	const char *media_id;          /* NULL: none */
 	int64_t reply_to;              /* 0: none */
 	int64_t ts;
+	/* ABI 1.1 */
+	const char *visibility;        /* CHATD_VIS_*; NULL: normal */
+	const char *moderation;        /* provenance JSON text stored with the row; NULL: none */
 };
 
 /* Append: in one transaction, assign seq = last_seq + 1, insert, advance the
@@ -94,7 +107,9 @@ typedef void (*chatd_send_cb)(void *arg, int status, const struct chatd_send_res
 
 struct chatd_history_req {
 	const char *conversation_id;
-	const char *user_id;           /* viewer: messages they deleted-for-me are omitted */
+	const char *user_id;           /* viewer: messages they deleted-for-me, and others'
+	                                * messages that are not "normal", are omitted.
+	                                * NULL (ABI 1.1): staff view, nothing omitted. */
 	int64_t before;                /* exclusive; <= 0 = none */
 	int64_t after;                 /* exclusive; < 0 = none (0 = from the first message) */
 	int limit;                     /* 1..200 */
@@ -143,6 +158,66 @@ typedef void (*chatd_conv_get_cb)(void *arg, int status,
 				  const struct chatd_conversation *conv,
 				  const struct chatd_member *members, size_t n);
 
+/* ---- moderation (ABI 1.1) ----------------------------------------- */
+
+typedef void (*chatd_status_cb)(void *arg, int status);
+typedef void (*chatd_id_cb)(void *arg, int status, int64_t id);
+typedef void (*chatd_message_cb)(void *arg, int status, const struct chatd_message *m);
+
+/* One audit log entry.  The chain is computed by the core: hash =
+ * SHA-256(prev || canonical bytes of the entry), both stored as lowercase
+ * hex.  Storage keeps entries append-only and never rewrites one. */
+struct chatd_audit_entry {
+	int64_t id;                    /* 1, 2, ...: position in the chain */
+	int64_t ts;
+	const char *actor;             /* user id, "rule:NAME" or "system" */
+	const char *event;             /* "verdict", "report", "sanction", "rules.reload", ... */
+	const char *subject;           /* what it is about ("" when nothing) */
+	const char *detail;            /* JSON object text */
+	const char *prev_hash;         /* 64 hex digits; all zero for id 1 */
+	const char *hash;              /* 64 hex digits */
+};
+typedef void (*chatd_audit_list_cb)(void *arg, int status,
+				    const struct chatd_audit_entry *items, size_t n);
+
+/* One item of the moderation queue: a report, a flagged or held message,
+ * or an appeal. */
+struct chatd_mod_item {
+	int64_t id;                    /* assigned by storage; ignored on add */
+	const char *kind;              /* "report" | "flag" | "hold" | "appeal" */
+	const char *status;            /* "open" | "actioned" | "dismissed" (add: "open") */
+	const char *conversation_id;   /* NULL: none */
+	int64_t seq;                   /* 0: none */
+	const char *subject_id;        /* the user it is about */
+	const char *filed_by;          /* user id or "rule:NAME" */
+	const char *reason;            /* short machine reason ("spam", ...) */
+	const char *note;              /* free text; NULL: none */
+	const char *detail;            /* JSON object text; NULL: none */
+	const char *dedupe_key;        /* NULL: none; a second open-or-closed item
+	                                * with the same key is refused (EXISTS) */
+	int64_t created_at;
+	const char *actor;             /* who resolved it; NULL while open */
+	const char *action;            /* resolution ("approve", "dismiss", "ban", ...) */
+	const char *resolution_note;
+	int64_t resolved_at;           /* 0 while open */
+};
+typedef void (*chatd_mod_items_cb)(void *arg, int status,
+				   const struct chatd_mod_item *items, size_t n);
+
+/* A sanction on a user, node-wide. */
+struct chatd_sanction {
+	int64_t id;                    /* assigned by storage; ignored on add */
+	const char *user_id;
+	const char *kind;              /* "ban" | "shadow" | "block" */
+	int64_t until;                 /* ms since the epoch; 0: permanent */
+	const char *reason;
+	const char *actor;
+	int64_t created_at;
+	int64_t lifted_at;             /* 0: not lifted */
+};
+typedef void (*chatd_sanctions_cb)(void *arg, int status,
+				   const struct chatd_sanction *items, size_t n);
+
 struct chatd_storage_ops {
 	uint32_t struct_size;
 
@@ -167,6 +242,44 @@ struct chatd_storage_ops {
 			chatd_conv_get_cb cb, void *arg);
 	/* Health: CHATD_OK when the backend is reachable (sync, cheap). */
 	int (*health)(void *inst);
+
+	/* ---- ABI 1.1: moderation.  The core checks struct_size before use. */
+
+	/* Audit log.  append refuses (EXISTS) an id already stored. */
+	int (*audit_append)(void *inst, const struct chatd_audit_entry *e,
+			    chatd_status_cb cb, void *arg);
+	/* Entries with id > after_id ascending, at most limit (1..1000); with
+	 * newest, the last `limit` entries instead (still ascending). */
+	int (*audit_list)(void *inst, int64_t after_id, int limit, bool newest,
+			  chatd_audit_list_cb cb, void *arg);
+
+	/* Moderation queue.  add: cb gets the new id (EXISTS on a dedupe_key
+	 * already used, with the existing item's id). */
+	int (*mod_item_add)(void *inst, const struct chatd_mod_item *it, chatd_id_cb cb, void *arg);
+	/* Items with id > after_id ascending, at most limit (1..1000); status and
+	 * kind filter when not NULL; id > 0 returns just that item. */
+	int (*mod_item_list)(void *inst, int64_t id, const char *status, const char *kind,
+			     int64_t after_id, int limit, chatd_mod_items_cb cb, void *arg);
+	/* Close an open item: NOT_FOUND, or EXISTS when it is no longer open. */
+	int (*mod_item_resolve)(void *inst, int64_t id, const char *status, const char *action,
+				const char *actor, const char *note, int64_t ts,
+				chatd_status_cb cb, void *arg);
+
+	/* Change a stored message's visibility; cb gets the updated message
+	 * (NOT_FOUND when there is none). */
+	int (*message_set_visibility)(void *inst, const char *conversation_id, int64_t seq,
+				      const char *visibility, chatd_message_cb cb, void *arg);
+
+	/* Sanctions.  list_active: every sanction not lifted whose until is 0
+	 * or > now.  lift: sets lifted_at on the user's active ones of kind. */
+	int (*sanction_add)(void *inst, const struct chatd_sanction *s, chatd_id_cb cb, void *arg);
+	int (*sanction_lift)(void *inst, const char *user_id, const char *kind, int64_t ts,
+			     chatd_status_cb cb, void *arg);
+	int (*sanction_list_active)(void *inst, int64_t now, chatd_sanctions_cb cb, void *arg);
+
+	/* Records the first time a user was seen (kept if already there); cb
+	 * gets it as the id argument.  The basis of "account age". */
+	int (*user_seen)(void *inst, const char *user_id, int64_t ts, chatd_id_cb cb, void *arg);
 };
 
 #endif
