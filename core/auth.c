@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,7 @@
 #include <jwt.h>
 
 #include "chatd/status.h"
+#include "config.h"
 
 /* Longest token accepted; longer ones are refused before any decoding. */
 #define AUTH_TOKEN_MAX 8192
@@ -469,5 +471,33 @@ int auth_mint(const char *alg, const char *key, size_t keylen, const char *sub,
 	st = CHATD_OK;
 done:
 	jwt_free(jwt);
+	return st;
+}
+
+int auth_verifier_from_config(const struct chatd_config *cfg, struct auth_verifier **out,
+			      char *err, size_t errlen)
+{
+	if (strcmp(cfg->auth_algorithm, "HS256") == 0) {
+		const char *k = cfg->auth_secret ? cfg->auth_secret : "";
+		return auth_verifier_new(cfg->auth_algorithm, k, strlen(k), cfg->auth_leeway_s, out,
+					 err, errlen);
+	}
+	FILE *f = fopen(cfg->auth_public_key_file, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot read auth.public_key_file %s: %s",
+			 cfg->auth_public_key_file, strerror(errno));
+		return CHATD_ERR_INVALID;
+	}
+	char *buf = malloc(65536);
+	size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+	fclose(f);
+	if (!buf || n == 0) {
+		free(buf);
+		snprintf(err, errlen, "auth.public_key_file %s is empty", cfg->auth_public_key_file);
+		return CHATD_ERR_INVALID;
+	}
+	buf[n] = '\0';
+	int st = auth_verifier_new(cfg->auth_algorithm, buf, n, cfg->auth_leeway_s, out, err, errlen);
+	free(buf);
 	return st;
 }

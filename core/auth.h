@@ -41,6 +41,12 @@ int auth_verifier_new(const char *alg, const char *key, size_t keylen, int64_t l
 		      struct auth_verifier **out, char *err, size_t errlen);
 void auth_verifier_free(struct auth_verifier *v);
 
+/* A verifier for the config's auth section (reads the public key file for
+ * RS256/ES256).  Returns CHATD_OK or a status with the reason in err. */
+struct chatd_config;
+int auth_verifier_from_config(const struct chatd_config *cfg, struct auth_verifier **out,
+			      char *err, size_t errlen);
+
 /* Verify `token` at time now_s (seconds).  Fills *claims on AUTH_OK. */
 enum auth_result auth_verify(const struct auth_verifier *v, const char *token,
 			     int64_t now_s, struct auth_claims *claims);

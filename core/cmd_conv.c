@@ -4,6 +4,7 @@
 #include <time.h>
 #include "auth.h"
 #include "log.h"
+#include "moderation.h"
 #include "pipeline.h"
 #include "proto_decode.h"
 #include "proto_encode.h"
@@ -74,6 +75,36 @@ static int dedupe(const char **list, size_t n)
 	return (int)out;
 }
 
+/* Sanctions and on_conversation_create rules; false when refused (the
+ * error has been sent). */
+static bool create_allowed(struct cmd *c, const char *kind, const char *title, size_t n_members,
+			   const char *peer)
+{
+	struct core *core = c->core;
+	int64_t now = mod_now_ms(), until = 0;
+	if (moderation_blocking(core, c->user, now, &until)) {
+		json_t *e = json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "error", "code",
+				      "rejected", "message", "you are temporarily blocked",
+				      "retryable", 0, "reason", "blocked");
+		cmd_reply(c, e);
+		return false;
+	}
+	const struct user_sessions *us = sessions_of(&core->sessions, c->user);
+	struct lua_msg_ctx x = {
+		.sender_id = c->user, .conversation_kind = kind, .title = title,
+		.member_count = (int64_t)n_members + 1, .target_user_id = peer, .ts = now,
+		.account_created_at = us ? us->first_seen : 0,
+	};
+	struct lua_decision d = { 0 };
+	int64_t aid;
+	moderation_run(core, LUA_HOOK_CONV_CREATE, &x, &d, &aid);
+	bool ok = d.kind != LUA_VERDICT_REJECT;
+	if (!ok)
+		moderation_reply_reject(c, &d);
+	lua_decision_clear(&d);
+	return ok;
+}
+
 void cmd_conv_create(struct cmd *c)
 {
 	struct core *core = c->core;
@@ -92,6 +123,8 @@ void cmd_conv_create(struct cmd *c)
 			cmd_error(c, "bad_request", "a direct conversation needs another user");
 			return;
 		}
+		if (!create_allowed(c, kind, NULL, 1, peer))
+			return;
 		struct create_cmd *k = cmd_clone(c, sizeof *k);
 		if (!k) {
 			cmd_error(c, "internal", "out of memory");
@@ -136,6 +169,10 @@ void cmd_conv_create(struct cmd *c)
 		list[i] = u;
 	}
 	n = (size_t)dedupe(list, n);
+	if (!create_allowed(c, kind, title, n, NULL)) {
+		free(list);
+		return;
+	}
 	struct create_cmd *k = cmd_clone(c, sizeof *k);
 	if (!k) {
 		free(list);

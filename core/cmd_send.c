@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "log.h"
+#include "moderation.h"
 #include "pipeline.h"
 #include "proto_decode.h"
 #include "proto_encode.h"
@@ -21,7 +22,19 @@ struct send_cmd {
 	const char *media_id;
 	long long reply_to;
 	int64_t ts;
+	/* set by moderation */
+	char *text_owned;     /* rewritten text (s->text points here) */
+	const char *visibility;
+	enum lua_verdict verdict;
+	char rule[LUA_HOST_NAME_MAX];
+	char reason[LUA_HOST_REASON_MAX];
 };
+
+static void send_free(struct send_cmd *s)
+{
+	free(s->text_owned);
+	cmd_free(&s->base);
+}
 
 static json_t *ack(const struct send_cmd *s, const struct chatd_send_result *r)
 {
@@ -31,9 +44,37 @@ static json_t *ack(const struct send_cmd *s, const struct chatd_send_result *r)
 			 r->duplicate);
 }
 
+void core_publish_message(struct core *c, const struct chatd_message *m, uint64_t origin)
+{
+	/* Encoded once per audience, shared by every recipient. */
+	chatd_frame *to_sender = core_encode(proto_message(m, true));
+	chatd_frame *to_others = core_encode(proto_message(m, false));
+	if (!to_sender || !to_others) {
+		log_error("core", "fanout.nomem", "message %s/%lld not pushed; clients will sync",
+			  m->conversation_id, (long long)m->seq);
+		goto out;
+	}
+	if (c->bus)
+		c->bus->publish(c->bus_inst, "message.created", (const char *)to_others->payload,
+				to_others->payload_len);
+	if (c->fanout) {
+		struct chatd_fanout_msg fm = {
+			.conversation_id = m->conversation_id,
+			.sender_id = m->sender_id,
+			.seq = m->seq,
+			.origin_session = origin,
+			.to_sender = to_sender,
+			.to_others = to_others,
+		};
+		c->fanout->deliver(c->fanout_inst, &fm);
+	}
+out:
+	frame_unref(to_sender);
+	frame_unref(to_others);
+}
+
 static void publish_and_fan_out(struct send_cmd *s, const struct chatd_send_result *r)
 {
-	struct core *c = s->base.core;
 	struct chatd_message m = {
 		.conversation_id = s->conv,
 		.seq = r->seq,
@@ -45,31 +86,54 @@ static void publish_and_fan_out(struct send_cmd *s, const struct chatd_send_resu
 		.reply_to = s->reply_to,
 		.ts = r->ts,
 	};
-	/* Encoded once per audience, shared by every recipient. */
-	chatd_frame *to_sender = core_encode(proto_message(&m, true));
-	chatd_frame *to_others = core_encode(proto_message(&m, false));
-	if (!to_sender || !to_others) {
-		log_error("core", "fanout.nomem", "message %s/%lld not pushed; clients will sync",
-			  s->conv, (long long)r->seq);
-		goto out;
+	core_publish_message(s->base.core, &m, s->base.session);
+}
+
+/* A shadowed or held message: the sender's other sessions see it as sent;
+ * nobody else does. */
+static void deliver_to_sender_only(struct send_cmd *s, const struct chatd_send_result *r)
+{
+	struct chatd_message m = {
+		.conversation_id = s->conv, .seq = r->seq, .message_id = r->message_id,
+		.sender_id = s->base.user, .client_message_id = s->cmid, .text = s->text,
+		.media_id = s->media_id, .reply_to = s->reply_to, .ts = r->ts,
+	};
+	chatd_frame *f = core_encode(proto_message(&m, true));
+	if (f)
+		core_deliver_user(s->base.core, s->base.user, f, s->base.session);
+	frame_unref(f);
+}
+
+static void on_queued(void *arg, int status, int64_t id)
+{
+	char *what = arg;
+	if (status != CHATD_OK && status != CHATD_ERR_EXISTS)
+		log_error("moderation", "queue.write_failed", "%s not queued for review: %s", what,
+			  chatd_strerror(status));
+	else
+		log_debug("moderation", "queue.added", "%s queued as item %lld", what, (long long)id);
+	free(what);
+}
+
+/* Flagged and held messages go to the moderators' queue. */
+static void queue_for_review(struct send_cmd *s, const struct chatd_send_result *r)
+{
+	struct core *c = s->base.core;
+	const char *kind = s->verdict == LUA_VERDICT_HOLD ? "hold" : "flag";
+	char key[CHATD_ID_MAX * 2 + 32];
+	snprintf(key, sizeof key, "%s:%s:%lld", kind, s->conv, (long long)r->seq);
+	char detail[LUA_HOST_NAME_MAX + 32];
+	snprintf(detail, sizeof detail, "{\"rule\":\"%s\"}", s->rule);
+	struct chatd_mod_item it = {
+		.kind = kind, .status = "open", .conversation_id = s->conv, .seq = r->seq,
+		.subject_id = s->base.user, .filed_by = "moderation", .reason = s->reason,
+		.detail = detail, .dedupe_key = key, .created_at = r->ts,
+	};
+	char *what = strdup(key);
+	if (c->storage->mod_item_add(c->storage_inst, &it, on_queued, what) != CHATD_OK) {
+		log_error("moderation", "queue.write_failed", "%s not queued for review", key);
+		free(what);
 	}
-	if (c->bus)
-		c->bus->publish(c->bus_inst, "message.created", (const char *)to_others->payload,
-				to_others->payload_len);
-	if (c->fanout) {
-		struct chatd_fanout_msg fm = {
-			.conversation_id = s->conv,
-			.sender_id = s->base.user,
-			.seq = r->seq,
-			.origin_session = s->base.session,
-			.to_sender = to_sender,
-			.to_others = to_others,
-		};
-		c->fanout->deliver(c->fanout_inst, &fm);
-	}
-out:
-	frame_unref(to_sender);
-	frame_unref(to_others);
 }
 
 static void on_appended(void *arg, int status, const struct chatd_send_result *r)
@@ -77,10 +141,77 @@ static void on_appended(void *arg, int status, const struct chatd_send_result *r
 	struct send_cmd *s = arg;
 	if (!cmd_failed(&s->base, status)) {
 		cmd_reply(&s->base, ack(s, r));
-		if (!r->duplicate)
-			publish_and_fan_out(s, r);
+		if (!r->duplicate) {
+			if (strcmp(s->visibility, CHATD_VIS_NORMAL) == 0)
+				publish_and_fan_out(s, r);
+			else
+				deliver_to_sender_only(s, r);
+			if (s->verdict == LUA_VERDICT_HOLD || s->verdict == LUA_VERDICT_FLAG)
+				queue_for_review(s, r);
+		}
 	}
-	cmd_free(&s->base);
+	send_free(s);
+}
+
+/* The rules' say on a send.  Returns false when the send ends here (the
+ * error has been sent). */
+static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
+		     const struct user_sessions *us, char **provenance)
+{
+	struct core *c = s->base.core;
+	int64_t until = 0;
+	const char *stop = moderation_blocking(c, s->base.user, s->ts, &until);
+	if (stop && strcmp(stop, "ban") == 0) {
+		core_close_session(c, s->base.session,
+				   json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
+					     "message", "you are banned", "retryable", 0), 4403);
+		return false;
+	}
+	if (stop) {
+		json_t *e = json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "error", "code",
+				      "rejected", "message", "you are temporarily blocked from sending",
+				      "retryable", 0, "reason", "blocked");
+		if (e && until)
+			json_object_set_new(e, "until_ms", json_integer(until));
+		cmd_reply(&s->base, e);
+		return false;
+	}
+	struct lua_msg_ctx x = {
+		.sender_id = s->base.user, .conversation_id = s->conv,
+		.conversation_kind = conv->kind, .member_count = conv->member_count,
+		.text = s->text, .text_len = s->text ? strlen(s->text) : 0,
+		.client_message_id = s->cmid, .ts = s->ts,
+		.account_created_at = us ? us->first_seen : 0,
+	};
+	struct lua_decision d = { 0 };
+	int64_t audit_id = 0;
+	moderation_run(c, LUA_HOOK_MESSAGE, &x, &d, &audit_id);
+	if (d.kind == LUA_VERDICT_REJECT) {
+		moderation_reply_reject(&s->base, &d);
+		lua_decision_clear(&d);
+		return false;
+	}
+	if (d.text) {
+		if (d.text_len == 0 && !s->media_id) {
+			cmd_error(&s->base, "bad_request", "the message is empty after moderation");
+			lua_decision_clear(&d);
+			return false;
+		}
+		s->text_owned = d.text; /* taken over from the decision */
+		s->text = d.text_len ? d.text : NULL;
+		d.text = NULL;
+	}
+	bool shadowed = moderation_shadowed(c, s->base.user, s->ts);
+	s->verdict = d.kind;
+	snprintf(s->rule, sizeof s->rule, "%s", d.rule);
+	snprintf(s->reason, sizeof s->reason, "%s",
+		 d.reason[0] ? d.reason : d.nflags ? d.flags[0] : "");
+	s->visibility = d.kind == LUA_VERDICT_HOLD ? CHATD_VIS_HELD
+			: (d.kind == LUA_VERDICT_SHADOW || shadowed) ? CHATD_VIS_SHADOW
+			: CHATD_VIS_NORMAL;
+	*provenance = moderation_provenance(&d, audit_id, shadowed);
+	lua_decision_clear(&d);
+	return true;
 }
 
 static bool is_staff(const char *role)
@@ -115,6 +246,9 @@ static void on_prechecked(void *arg, int status, const struct chatd_send_result 
 		cmd_error(&s->base, "bad_request", "reply_to must be the seq of an existing message");
 		goto done;
 	}
+	char *provenance = NULL;
+	if (!moderate(s, conv, sessions_of(&c->sessions, s->base.user), &provenance))
+		goto done;
 	struct chatd_send_req req = {
 		.conversation_id = s->conv,
 		.sender_id = s->base.user,
@@ -123,13 +257,16 @@ static void on_prechecked(void *arg, int status, const struct chatd_send_result 
 		.media_id = s->media_id,
 		.reply_to = s->reply_to,
 		.ts = s->ts,
+		.visibility = s->visibility,
+		.moderation = provenance,
 	};
 	int st = c->storage->append(c->storage_inst, &req, on_appended, s);
+	free(provenance);
 	if (st == CHATD_OK)
 		return;
 	cmd_failed(&s->base, st);
 done:
-	cmd_free(&s->base);
+	send_free(s);
 }
 
 void cmd_send(struct cmd *c)
@@ -178,6 +315,7 @@ void cmd_send(struct cmd *c)
 	s->text = v.text;
 	s->media_id = v.media_id;
 	s->reply_to = v.reply_to;
+	s->visibility = CHATD_VIS_NORMAL;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	s->ts = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -185,6 +323,6 @@ void cmd_send(struct cmd *c)
 					 on_prechecked, s);
 	if (st != CHATD_OK) {
 		cmd_failed(&s->base, st);
-		cmd_free(&s->base);
+		send_free(s);
 	}
 }

@@ -158,7 +158,8 @@ void cfg_free(struct chatd_config *cfg)
 		return;
 	char **strs[] = { &cfg->path, &cfg->node_id, &cfg->plugin_dir, &cfg->listen_host,
 			  &cfg->web_root, &cfg->auth_algorithm, &cfg->auth_secret,
-			  &cfg->auth_public_key_file, &cfg->auth_private_key_file, &cfg->log_level };
+			  &cfg->auth_public_key_file, &cfg->auth_private_key_file, &cfg->log_level,
+			  &cfg->mod_fail_mode, &cfg->mod_rules_dir, &cfg->admin_host };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(*strs[i]);
 	for (int i = 0; i < CFG_N_KINDS; i++)
@@ -166,6 +167,7 @@ void cfg_free(struct chatd_config *cfg)
 	for (size_t i = 0; i < cfg->n_sections; i++)
 		section_free(&cfg->sections[i]);
 	free(cfg->sections);
+	cfg_rules_free(cfg->mod_rules, cfg->n_mod_rules);
 	free(cfg);
 }
 
@@ -467,6 +469,10 @@ static void read_table(lua_State *L, struct reader *rd, int tidx, const char *pa
 			char shown[CFG_MAX_NAME + 8];
 			sanitize(shown, sizeof shown, k, klen);
 			cfg_ctx_err(rd->c, 0, parent, "invalid key name \"%s\"", shown);
+		} else if (strcmp(parent, "moderation") == 0 && strcmp(k, "rules") == 0) {
+			/* A list of tables: its own reader (config_rules.c). */
+			cfg_read_rules(L, lua_gettop(L), rd->cfg, rd->c,
+				       cfg_lines_find(rd->lines, parent, k, klen));
 		} else {
 			add_value(L, rd, vals, n, cap, parent, k, klen, lua_gettop(L));
 		}

@@ -32,6 +32,14 @@ struct cfg_value {
 	int line;                /* 0 when unknown */
 };
 
+/* One entry of moderation.rules: a rule file <rules_dir>/<name>.lua. */
+struct cfg_rule {
+	char *name;              /* [a-z0-9_], 1..63 bytes */
+	int mode;                /* -1: the file's own; 0 enforce; 1 observe */
+	char *options_json;      /* the entry's options table as JSON ("{}" when none) */
+	int line;
+};
+
 /* A plugin's table, `<kind>_<name> = { … }`. */
 struct cfg_section {
 	char *name;              /* e.g. "storage_sqlite" */
@@ -69,6 +77,19 @@ struct chatd_config {
 	int64_t auth_default_ttl_s; /* chatctl token mint default TTL, default 86400 */
 
 	char *log_level;         /* log.level: "error"|"warn"|"info"|"debug", default "info" */
+
+	/* moderation = { … } */
+	char *mod_fail_mode;     /* "open" (default) | "closed" */
+	char *mod_rules_dir;     /* default CHATD_RULES_DIR */
+	int64_t mod_insn_budget; /* VM instructions per hook call, default 1000000 */
+	int64_t mod_mem_cap_kib; /* per Lua state, default 8192 */
+	struct cfg_rule *mod_rules; /* moderation.rules, in order */
+	size_t n_mod_rules;
+
+	/* admin = { … } */
+	bool admin_enabled;      /* admin.enabled, default true */
+	char *admin_host;        /* admin.host, default "127.0.0.1" */
+	int admin_port;          /* admin.port, default 8081 */
 
 	/* plugins = { storage = "sqlite", … }; NULL = kind not enabled.
 	 * Indexed by chatd_plugin_kind - 1. storage, presence, bus and fanout

@@ -52,6 +52,13 @@ bool cfg_schema_is_table(const char *name);
 void cfg_schema_apply(struct chatd_config *cfg, const struct cfg_value *vals, size_t n,
 		      struct cfg_ctx *c);
 
+/* Reads moderation.rules (the Lua value at idx) into cfg->mod_rules,
+ * reporting every problem to c under "moderation.rules[i]". */
+struct lua_State;
+void cfg_read_rules(struct lua_State *L, int idx, struct chatd_config *cfg, struct cfg_ctx *c,
+		    int line);
+void cfg_rules_free(struct cfg_rule *r, size_t n);
+
 /* Kind of a section name "<kind>_<name>" with name [a-z0-9]+, else 0; *name
  * points into `section`. */
 chatd_plugin_kind cfg_section_kind(const char *section, const char **name);

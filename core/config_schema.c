@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef CHATD_RULES_DIR
+#define CHATD_RULES_DIR "/usr/local/share/chatd/rules"
+#endif
 #ifndef CHATD_PLUGIN_DIR
 #define CHATD_PLUGIN_DIR "/usr/local/lib/chatd/plugins"
 #endif
@@ -32,6 +35,7 @@ struct cfg_row {
 
 static const char *const algorithms[] = { "HS256", "RS256", "ES256", NULL };
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const fail_modes[] = { "open", "closed", NULL };
 
 #define OFF(f) offsetof(struct chatd_config, f)
 #define STR(path, def, req, secret, field, choices, flags, help) \
@@ -90,6 +94,20 @@ static const struct cfg_row rows[] = {
 
 	STR("log.level", "info", false, false, log_level, levels, 0,
 	    "error, warn, info or debug"),
+
+	STR("moderation.fail_mode", "open", false, false, mod_fail_mode, fail_modes, 0,
+	    "a rule that errors or runs over budget: open = skip it, closed = reject"),
+	STR("moderation.rules_dir", CHATD_RULES_DIR, false, false, mod_rules_dir, NULL, 0,
+	    "directory of rule files (<name>.lua) and their lists/"),
+	INT("moderation.insn_budget", "1000000", 1000, 1000000000, mod_insn_budget, F_I64,
+	    "Lua VM instructions a rule may run per call"),
+	INT("moderation.mem_cap_kib", "8192", 256, 1048576, mod_mem_cap_kib, F_I64,
+	    "memory of the rule set's Lua state, KiB"),
+
+	BOOL("admin.enabled", "true", admin_enabled, "serve the admin API"),
+	STR("admin.host", "127.0.0.1", false, false, admin_host, NULL, 0,
+	    "admin API address (keep it on loopback or a private network)"),
+	INT("admin.port", "8081", 1, 65535, admin_port, F_INT, "admin API TCP port"),
 
 	STR("plugins.storage", NULL, true, false, plugin_name[CHATD_KIND_STORAGE - 1], NULL,
 	    CFG_F_PLUGIN, "storage plugin name (storage_<name>.so)"),

@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/thread.h>
+#include "admin.h"
 #include "gateway.h"
 #include "host_api.h"
 #include "log.h"
+#include "mod_env.h"
+#include "moderation.h"
 #include "pipeline.h"
 
 static void flush_out(struct core *c)
@@ -247,6 +250,19 @@ int core_check_config(struct chatd_config *cfg)
 	int rc = open_and_check(cfg, plugins);
 	for (int i = 0; i < CFG_N_KINDS; i++)
 		loader_close(plugins[i].lp);
+	/* The rules compile as the server would compile them. */
+	char err[1024];
+	struct lua_host_opts o;
+	moderation_host_opts(cfg, &o);
+	struct mod_env *env = mod_env_new(NULL);
+	o.env = env;
+	struct lua_host *h = env ? lua_host_new(&o, err, sizeof err) : NULL;
+	if (!h || moderation_compile(cfg, h, err, sizeof err) < 0) {
+		log_error("moderation", "rules.invalid", "%s", h ? err : "out of memory");
+		rc = -1;
+	}
+	lua_host_free(h);
+	mod_env_free(env);
 	return rc;
 }
 
@@ -309,22 +325,44 @@ int core_load_plugins(struct core *c)
 		}
 	}
 	c->storage_ready = c->storage->health(c->storage_inst) == CHATD_OK;
+	char err[1024];
+	if (moderation_new(c, &c->mod, err, sizeof err) < 0) {
+		log_error("moderation", "rules.invalid", "%s", err);
+		unload_all(c);
+		return -1;
+	}
+	if (admin_start(c, &c->admin) < 0) {
+		moderation_free(c->mod);
+		c->mod = NULL;
+		unload_all(c);
+		return -1;
+	}
 	return 0;
 }
 
 int core_run(struct core *c)
 {
+	moderation_start(c);
 	event_base_dispatch(c->base);
 	/* The gateway is done: no session is left.  Stop plugins; storage's
-	 * fini commits every queued write before it returns. */
+	 * fini commits every queued write before it returns.  Moderation goes
+	 * after them: their last callbacks (audit writes) still reach it. */
+	admin_free(c->admin);
+	c->admin = NULL;
 	unload_all(c);
+	moderation_free(c->mod);
+	c->mod = NULL;
 	log_info("core", "shutdown.done", "all writes finished");
 	return c->exit_code;
 }
 
 void core_destroy(struct core *c)
 {
+	admin_free(c->admin);
+	c->admin = NULL;
 	unload_all(c);
+	moderation_free(c->mod);
+	c->mod = NULL;
 	struct bq_node *n = bq_drain(&c->in);
 	while (n) {
 		struct bq_node *next = n->next;

@@ -14,6 +14,8 @@
 #include "chatd/chatd.h"
 
 struct gateway;
+struct moderation;
+struct admin;
 
 /* One loaded and initialised plugin. */
 struct core_plugin {
@@ -46,6 +48,8 @@ struct core {
 	const struct chatd_fanout_ops *fanout;
 	void *fanout_inst;
 	struct gateway *gw;
+	struct moderation *mod;              /* rules, sanctions, audit log */
+	struct admin *admin;                 /* admin API listener, or NULL */
 	bool shutting_down;
 	bool storage_ready;
 	int exit_code;

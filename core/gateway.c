@@ -519,34 +519,6 @@ static void lws_emit(int level, const char *line)
 	log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws", "lws.log", "%.*s", (int)n, line);
 }
 
-static int load_key(const struct chatd_config *cfg, char **key, size_t *len)
-{
-	if (strcmp(cfg->auth_algorithm, "HS256") == 0) {
-		*key = strdup(cfg->auth_secret ? cfg->auth_secret : "");
-		*len = *key ? strlen(*key) : 0;
-		return *key ? 0 : -1;
-	}
-	FILE *f = fopen(cfg->auth_public_key_file, "rb");
-	if (!f) {
-		log_error("gateway", "auth.key", "cannot read auth.public_key_file %s: %s",
-			  cfg->auth_public_key_file, strerror(errno));
-		return -1;
-	}
-	char *buf = malloc(65536);
-	size_t n = buf ? fread(buf, 1, 65535, f) : 0;
-	fclose(f);
-	if (!buf || n == 0) {
-		free(buf);
-		log_error("gateway", "auth.key", "auth.public_key_file %s is empty",
-			  cfg->auth_public_key_file);
-		return -1;
-	}
-	buf[n] = '\0';
-	*key = buf;
-	*len = n;
-	return 0;
-}
-
 struct gateway *gateway_new(struct core *core)
 {
 	const struct chatd_config *cfg = core->cfg;
@@ -568,19 +540,12 @@ struct gateway *gateway_new(struct core *core)
 		gateway_free(gw);
 		return NULL;
 	}
-	char *key = NULL;
-	size_t keylen = 0;
 	char err[256];
-	if (load_key(cfg, &key, &keylen) < 0 ||
-	    auth_verifier_new(cfg->auth_algorithm, key, keylen, cfg->auth_leeway_s, &gw->verifier,
-			      err, sizeof err) != 0) {
-		if (key)
-			log_error("gateway", "auth.config", "auth: %s", err);
-		free(key);
+	if (auth_verifier_from_config(cfg, &gw->verifier, err, sizeof err) != 0) {
+		log_error("gateway", "auth.config", "auth: %s", err);
 		gateway_free(gw);
 		return NULL;
 	}
-	free(key);
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 	gw->protocols[0] = (struct lws_protocols){

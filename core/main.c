@@ -12,6 +12,7 @@
 #include "gateway.h"
 #include "loader.h"
 #include "log.h"
+#include "rules_cli.h"
 
 /* The fallback secret of chatd.conf.sample, known to everyone. */
 #define SAMPLE_SECRET "dev-secret-change-me-please"
@@ -26,6 +27,7 @@ static void usage(FILE *out)
 		"Usage: chatd [-c FILE]\n"
 		"       chatd --check-config FILE\n"
 		"       chatd --list-plugins [-c FILE | DIR]\n"
+		"       chatd rules test [-c FILE] [--rule NAME]... CASES.jsonl...\n"
 		"\n"
 		"chatd is a real-time chat server: clients connect over WebSocket at /ws.\n"
 		"It runs in the foreground, logs to stderr and stops cleanly on SIGTERM,\n"
@@ -42,6 +44,7 @@ static void usage(FILE *out)
 		"  -h, --help             this text\n"
 		"  -V, --version          the version and plugin ABI\n"
 		"\n"
+		"Rule authors: `chatd rules test --help` runs rules over sample messages.\n"
 		"Get a token for a user with: chatctl token mint alice -c FILE\n"
 		"Docs: README.md, docs/operations.md, docs/configuration.md, docs/protocol.md\n");
 }
@@ -83,6 +86,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	if (argc >= 2 && strcmp(argv[1], "rules") == 0)
+		return rules_cli(argc - 1, argv + 1);
 	const char *config_path = NULL, *check_path = NULL;
 	bool list = false;
 	int ch;

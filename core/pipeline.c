@@ -4,7 +4,53 @@
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "moderation.h"
 #include "proto_decode.h"
+
+struct seen_arg {
+	struct core *c;
+	char user[];
+};
+
+static void on_user_seen(void *arg, int status, int64_t first_seen)
+{
+	struct seen_arg *a = arg;
+	if (status == CHATD_OK)
+		sessions_set_first_seen(&a->c->sessions, a->user, first_seen);
+	else
+		log_warn("core", "user_seen.failed", "first-seen time of %s unknown: %s", a->user,
+			 chatd_strerror(status));
+	free(a);
+}
+
+/* Sanctions and on_connect rules.  False when the session was refused. */
+static bool admit(struct core *c, uint64_t session, const char *user)
+{
+	int64_t now = mod_now_ms(), until = 0;
+	const char *stop = moderation_blocking(c, user, now, &until);
+	if (stop && strcmp(stop, "ban") == 0) {
+		core_close_session(c, session,
+				   json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
+					     "message", "you are banned", "retryable", 0), 4403);
+		return false;
+	}
+	struct lua_msg_ctx x = { .sender_id = user, .ts = now };
+	const struct user_sessions *us = sessions_of(&c->sessions, user);
+	x.account_created_at = us ? us->first_seen : 0;
+	struct lua_decision d = { 0 };
+	int64_t aid;
+	moderation_run(c, LUA_HOOK_CONNECT, &x, &d, &aid);
+	bool ok = d.kind != LUA_VERDICT_REJECT;
+	if (!ok)
+		core_close_session(c, session,
+				   json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "error", "code",
+					     "rejected", "message",
+					     d.reason[0] ? d.reason : "connection refused by moderation",
+					     "retryable", 0, "reason", d.code[0] ? d.code : "rejected"),
+				   1008);
+	lua_decision_clear(&d);
+	return ok;
+}
 
 void pipeline_session_open(struct core *c, uint64_t session, const char *user)
 {
@@ -13,6 +59,23 @@ void pipeline_session_open(struct core *c, uint64_t session, const char *user)
 			  (unsigned long long)session);
 		core_close_session(c, session, NULL, 1011);
 		return;
+	}
+	if (!admit(c, session, user)) {
+		sessions_remove(&c->sessions, session);
+		return;
+	}
+	const struct user_sessions *us = sessions_of(&c->sessions, user);
+	if (c->mod && c->storage->struct_size >= sizeof(struct chatd_storage_ops) && us &&
+	    us->first_seen == 0) {
+		size_t ul = strlen(user) + 1;
+		struct seen_arg *a = malloc(sizeof *a + ul);
+		if (a) {
+			a->c = c;
+			memcpy(a->user, user, ul);
+			if (c->storage->user_seen(c->storage_inst, user, mod_now_ms(), on_user_seen, a) !=
+			    CHATD_OK)
+				free(a);
+		}
 	}
 	if (c->presence)
 		c->presence->session_up(c->presence_inst, user, session);
@@ -38,10 +101,17 @@ static const struct {
 	{ "conv.create", cmd_conv_create },
 	{ "conv.list", cmd_conv_list },
 	{ "conv.info", cmd_conv_info },
+	{ "report", cmd_report },
+	{ "appeal", cmd_appeal },
 };
 
 void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_t *msg)
 {
+	if (!sessions_user(&c->sessions, session)) {
+		/* Refused at admission (ban, on_connect): its close is on the way. */
+		json_decref(msg);
+		return;
+	}
 	struct cmd cmd = { .core = c, .session = session, .msg = msg };
 	snprintf(cmd.user, sizeof cmd.user, "%s", user);
 	json_t *id = json_object_get(msg, "id");

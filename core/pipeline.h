@@ -47,6 +47,10 @@ bool cmd_failed(struct cmd *c, int status);
  * returns how many. */
 int core_deliver_user(struct core *c, const char *user, chatd_frame *f, uint64_t except);
 
+/* Publish a stored message on the bus and fan it out to members (the
+ * session `origin` excluded; 0: none). */
+void core_publish_message(struct core *c, const struct chatd_message *m, uint64_t origin);
+
 /* Handlers (cmd_send.c, cmd_read.c, cmd_conv.c).  Each gets a stack
  * `struct cmd` to validate from, and clones it when it must wait. */
 void cmd_send(struct cmd *c);
@@ -55,5 +59,7 @@ void cmd_sync(struct cmd *c);
 void cmd_conv_create(struct cmd *c);
 void cmd_conv_list(struct cmd *c);
 void cmd_conv_info(struct cmd *c);
+void cmd_report(struct cmd *c);   /* cmd_mod.c */
+void cmd_appeal(struct cmd *c);
 
 #endif

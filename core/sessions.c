@@ -107,3 +107,10 @@ size_t sessions_count(const struct sessions *s)
 {
 	return s->by_id.count;
 }
+
+void sessions_set_first_seen(struct sessions *s, const char *user, int64_t ts)
+{
+	struct user_sessions *us = hmap_gets(&s->by_user, user);
+	if (us)
+		us->first_seen = ts;
+}

@@ -10,6 +10,7 @@
 struct user_sessions {
 	size_t n, cap;
 	uint64_t *ids;
+	int64_t first_seen;     /* account age basis (storage's user_seen); 0 unknown */
 };
 
 struct sessions {
@@ -25,6 +26,8 @@ int sessions_add(struct sessions *s, uint64_t id, const char *user);
 int sessions_remove(struct sessions *s, uint64_t id);
 /* Borrowed until the next change; NULL when the user has none. */
 const struct user_sessions *sessions_of(const struct sessions *s, const char *user);
+/* Records when user was first seen (while they have sessions here). */
+void sessions_set_first_seen(struct sessions *s, const char *user, int64_t ts);
 const char *sessions_user(const struct sessions *s, uint64_t id);
 size_t sessions_count(const struct sessions *s);
 

@@ -3,6 +3,7 @@
  * and the read-only context proxy. */
 #include <limits.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,16 +43,28 @@ static void *lh_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return p;
 }
 
-static struct lh_set *set_of(lua_State *L)
+struct lh_set *lh_set_of(lua_State *L)
 {
 	void *ud;
 	lua_getallocf(L, &ud);
 	return ud;
 }
 
+int64_t lh_wall_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int64_t lh_now(const struct lh_set *s)
+{
+	return s && s->ctx ? s->ctx->ts : lh_wall_ms();
+}
+
 static void lh_hook(lua_State *L, lua_Debug *ar)
 {
-	struct lh_set *s = set_of(L);
+	struct lh_set *s = lh_set_of(L);
 	if (!s->over) {
 		s->over = true;
 		/* Sticky: every further instruction raises, so a pcall in the rule
@@ -88,9 +101,10 @@ int lh_call(struct lh_set *s, int nargs, int nres)
 
 /* ---- helpers exposed to rules ----------------------------------------- */
 
+/* A verdict is {kind, a, b[, retry_after_ms]} with the helpers' metatable. */
 static int push_verdict(lua_State *L, enum lua_verdict k, int a, int b)
 {
-	lua_createtable(L, 3, 0);
+	lua_createtable(L, 4, 0);
 	lua_pushinteger(L, k);
 	lua_rawseti(L, -2, 1);
 	if (a) {
@@ -112,7 +126,14 @@ static int h_reject(lua_State *L)
 {
 	luaL_checkstring(L, 1);
 	luaL_optstring(L, 2, "");
-	return push_verdict(L, LUA_VERDICT_REJECT, 1, lua_isnoneornil(L, 2) ? 0 : 2);
+	lua_Integer ra = luaL_optinteger(L, 3, 0);
+	luaL_argcheck(L, ra >= 0, 3, "retry_after_ms must be >= 0");
+	push_verdict(L, LUA_VERDICT_REJECT, 1, lua_isnoneornil(L, 2) ? 0 : 2);
+	if (ra > 0) {
+		lua_pushinteger(L, ra);
+		lua_rawseti(L, -2, 4);
+	}
+	return 1;
 }
 
 static int h_shadow(lua_State *L)
@@ -138,7 +159,7 @@ static int h_log(lua_State *L)
 	static const char *const levels[] = { "debug", "info", "warn", "error", NULL };
 	int lv = luaL_checkoption(L, 1, NULL, levels);
 	const char *msg = luaL_checkstring(L, 2);
-	struct lh_set *s = set_of(L);
+	struct lh_set *s = lh_set_of(L);
 	lh_host_log(s->host, s->cur_rule ? s->cur_rule : "?", levels[lv], msg);
 	return 0;
 }
@@ -215,6 +236,10 @@ static int lh_open(lua_State *L)
 	}
 	s->vmt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_register(L, "log", h_log);
+	lh_open_helpers(L);
+	lh_open_re(L);
+	lua_pushboolean(L, 0);              /* placeholder: no subject validated yet */
+	s->utf8_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	/* Per-rule environments inherit the shared globals. */
 	lua_createtable(L, 0, 2);
 	lua_pushglobaltable(L);
@@ -222,7 +247,7 @@ static int lh_open(lua_State *L)
 	lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "__metatable");
 	s->envmt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_createtable(L, 0, 9);
+	lua_createtable(L, 0, 16);
 	lua_pushvalue(L, -1);
 	s->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	make_proxy(L, ro_ctx);
@@ -235,7 +260,8 @@ void lh_set_free(struct lh_set *s)
 	if (!s)
 		return;
 	if (s->L)
-		lua_close(s->L);
+		lua_close(s->L);        /* runs the regex handles' __gc */
+	lh_re_release_tmp(s);
 	free(s);
 }
 

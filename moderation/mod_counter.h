@@ -21,8 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest key accepted, in bytes (excluding the NUL). */
-#define MOD_COUNTER_KEY_MAX 1024
+/* Longest key accepted, in bytes (excluding the NUL): a rule's 1024-byte key
+ * plus the rule host's per-rule prefix. */
+#define MOD_COUNTER_KEY_MAX 1152
 
 struct mod_counter;
 

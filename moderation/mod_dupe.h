@@ -24,7 +24,8 @@
 #include <stdint.h>
 
 #define MOD_DUPE_SHINGLE 3          /* shingle width in normalized bytes */
-#define MOD_DUPE_USER_MAX 256       /* longest user id, bytes */
+#define MOD_DUPE_USER_MAX 384       /* longest user id, bytes (a 256-byte id
+                                       plus the rule host's per-rule prefix) */
 #define MOD_DUPE_TEXT_MAX (1u << 20) /* longest text accepted, bytes */
 #define MOD_DUPE_RING_MAX 256       /* largest ring_size */
 

@@ -256,11 +256,18 @@ int mod_regex_compile(struct mod_regex_cache *c, const char *pattern,
 int mod_regex_match(struct mod_regex *rx, const char *subject, size_t len,
 		    size_t *ovector, size_t max_pairs)
 {
-	if (!rx || (!subject && len > 0) || (!ovector && max_pairs > 0))
+	return mod_regex_match_at(rx, subject, len, 0, ovector, max_pairs);
+}
+
+int mod_regex_match_at(struct mod_regex *rx, const char *subject, size_t len,
+		       size_t start, size_t *ovector, size_t max_pairs)
+{
+	if (!rx || (!subject && len > 0) || (!ovector && max_pairs > 0) ||
+	    start > len)
 		return CHATD_ERR_INVALID;
 	if (!subject)
 		subject = "";
-	int rc = pcre2_match(rx->code, (PCRE2_SPTR)subject, len, 0,
+	int rc = pcre2_match(rx->code, (PCRE2_SPTR)subject, len, start,
 			     PCRE2_NO_UTF_CHECK, rx->md, rx->mctx);
 	if (rc == PCRE2_ERROR_NOMATCH || rc == PCRE2_ERROR_PARTIAL)
 		return 0;
@@ -286,6 +293,11 @@ int mod_regex_match(struct mod_regex *rx, const char *subject, size_t len,
 		ovector[2 * i + 1] = set ? ov[2 * i + 1] : MOD_REGEX_UNSET;
 	}
 	return rc;
+}
+
+const char *mod_regex_pattern(const struct mod_regex *rx)
+{
+	return rx ? rx->pattern : "";
 }
 
 uint32_t mod_regex_capture_count(const struct mod_regex *rx)

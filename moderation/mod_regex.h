@@ -77,6 +77,15 @@ void mod_regex_release(struct mod_regex *rx);
 int mod_regex_match(struct mod_regex *rx, const char *subject, size_t len,
 		    size_t *ovector, size_t max_pairs);
 
+/* mod_regex_match starting at byte offset start (<= len), which must be at
+ * the start of a UTF-8 character.  Text before start is still seen by
+ * lookbehinds and \b; offsets stay relative to subject. */
+int mod_regex_match_at(struct mod_regex *rx, const char *subject, size_t len,
+		       size_t start, size_t *ovector, size_t max_pairs);
+
+/* The pattern text (NUL-terminated, owned by rx). */
+const char *mod_regex_pattern(const struct mod_regex *rx);
+
 /* Number of capture groups in the pattern. */
 uint32_t mod_regex_capture_count(const struct mod_regex *rx);
 

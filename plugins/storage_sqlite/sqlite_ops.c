@@ -1,7 +1,7 @@
 /* sqlite_ops.c — the message ops (precheck, append, history, sync): input
  * checks and copies (core thread), exec (worker thread), completion (core
- * thread).  Conversation ops are in sqlite_ops_conv.c, shared pieces in
- * sqlite_rows.c. */
+ * thread).  Conversation ops are in sqlite_ops_conv.c, moderation ops in
+ * sqlite_ops_mod.c, shared pieces in sqlite_rows.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +93,8 @@ static const char SQL_BUMP[] =
 	"WHERE id = ?1 RETURNING last_seq";
 static const char SQL_MSG_INSERT[] =
 	"INSERT INTO messages(conversation_id, seq, message_id, sender_id, client_message_id, "
-	"text, media_id, reply_to, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+	"text, media_id, reply_to, created_at, visibility, moderation) "
+	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char SQL_READ_ADVANCE[] =
 	"UPDATE members SET last_read_seq = MAX(last_read_seq, ?3) "
 	"WHERE conversation_id = ?1 AND user_id = ?2";
@@ -141,6 +142,8 @@ static int append_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	sqlite_bind_str(st, 7, q->media_id);
 	sqlite3_bind_int64(st, 8, q->reply_to);
 	sqlite3_bind_int64(st, 9, q->ts);
+	sqlite_bind_str(st, 10, q->visibility);
+	sqlite_bind_str(st, 11, q->moderation);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -192,9 +195,11 @@ int sqlite_op_append_new(const struct chatd_send_req *req, chatd_send_cb cb, voi
 	    !sqlite_valid_str(req->sender_id, CHATD_ID_MAX) ||
 	    !sqlite_valid_str(req->client_message_id, CHATD_CMID_MAX) ||
 	    (req->media_id && !sqlite_valid_str(req->media_id, SQLITE_MEDIA_ID_MAX)) ||
-	    (!req->text && !req->media_id) || req->reply_to < 0 || req->ts < 0)
+	    (!req->text && !req->media_id) || req->reply_to < 0 || req->ts < 0 ||
+	    (req->visibility && !sqlite_valid_visibility(req->visibility)))
 		return CHATD_ERR_INVALID;
-	if (req->text && strnlen(req->text, SQLITE_TEXT_MAX + 1) > SQLITE_TEXT_MAX)
+	if ((req->text && strnlen(req->text, SQLITE_TEXT_MAX + 1) > SQLITE_TEXT_MAX) ||
+	    (req->moderation && strnlen(req->moderation, SQLITE_NOTE_MAX + 1) > SQLITE_NOTE_MAX))
 		return CHATD_ERR_TOO_LARGE;
 	struct op_append *o = (struct op_append *)sqlite_req_new(sizeof(*o), &append_type);
 	if (!o)
@@ -206,6 +211,10 @@ int sqlite_op_append_new(const struct chatd_send_req *req, chatd_send_cb cb, voi
 	o->req.client_message_id = sqlite_arena_strdup(a, req->client_message_id, &oom);
 	o->req.text = sqlite_arena_strdup(a, req->text, &oom);
 	o->req.media_id = sqlite_arena_strdup(a, req->media_id, &oom);
+	/* NULL is stored as "normal" (the column is NOT NULL). */
+	o->req.visibility = req->visibility ? sqlite_arena_strdup(a, req->visibility, &oom)
+					    : CHATD_VIS_NORMAL;
+	o->req.moderation = sqlite_arena_strdup(a, req->moderation, &oom);
 	o->req.reply_to = req->reply_to;
 	o->req.ts = req->ts;
 	if (oom) {

@@ -23,6 +23,16 @@
 #define SQLITE_TOTAL_MAX     100000
 #define SQLITE_PAGE_MAX      10000    /* conv_get member_limit */
 #define SQLITE_HISTORY_MAX   200
+/* ABI 1.1 (moderation). */
+#define SQLITE_NOTE_MAX      (64 * 1024) /* free text and JSON: notes, reasons, details,
+                                          * moderation provenance (TOO_LARGE above) */
+#define SQLITE_ACTOR_MAX     (CHATD_ID_MAX + 16) /* a user id, "rule:NAME" (rule names
+                                                  * are < 64 bytes) or "system" */
+#define SQLITE_TOKEN_MAX     64       /* audit events, resolution actions */
+#define SQLITE_SUBJECT_MAX   512      /* audit subjects (may be empty) */
+#define SQLITE_KEY_MAX       512      /* mod item dedupe keys */
+#define SQLITE_LIST_MAX      1000     /* audit_list and mod_item_list limit */
+#define SQLITE_HASH_HEX      64       /* audit hashes: lowercase hex digits */
 
 /* Reader ops. */
 int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
@@ -48,15 +58,44 @@ int sqlite_op_group_new(const char *owner, const char *title, const char *const 
 			size_t n_members, int64_t ts, chatd_conv_cb cb, void *arg,
 			struct sqlite_req **out);
 
+/* Moderation ops (ABI 1.1, sqlite_ops_mod.c).  Readers: */
+int sqlite_op_audit_list_new(int64_t after_id, int limit, bool newest, chatd_audit_list_cb cb,
+			     void *arg, struct sqlite_req **out);
+int sqlite_op_mod_item_list_new(int64_t id, const char *status, const char *kind,
+				int64_t after_id, int limit, chatd_mod_items_cb cb, void *arg,
+				struct sqlite_req **out);
+int sqlite_op_sanction_list_new(int64_t now, chatd_sanctions_cb cb, void *arg,
+				struct sqlite_req **out);
+/* Writers: */
+int sqlite_op_audit_append_new(const struct chatd_audit_entry *e, chatd_status_cb cb, void *arg,
+			       struct sqlite_req **out);
+int sqlite_op_mod_item_add_new(const struct chatd_mod_item *it, chatd_id_cb cb, void *arg,
+			       struct sqlite_req **out);
+int sqlite_op_mod_item_resolve_new(int64_t id, const char *status, const char *action,
+				   const char *actor, const char *note, int64_t ts,
+				   chatd_status_cb cb, void *arg, struct sqlite_req **out);
+int sqlite_op_set_visibility_new(const char *conversation_id, int64_t seq,
+				 const char *visibility, chatd_message_cb cb, void *arg,
+				 struct sqlite_req **out);
+int sqlite_op_sanction_add_new(const struct chatd_sanction *s, chatd_id_cb cb, void *arg,
+			       struct sqlite_req **out);
+int sqlite_op_sanction_lift_new(const char *user_id, const char *kind, int64_t ts,
+				chatd_status_cb cb, void *arg, struct sqlite_req **out);
+int sqlite_op_user_seen_new(const char *user_id, int64_t ts, chatd_id_cb cb, void *arg,
+			    struct sqlite_req **out);
+
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */
-#define SQLITE_SCHEMA_VERSION 1
+#define SQLITE_SCHEMA_VERSION 2
 
 /* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
  * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is
  * newer than this code (*found says which); CHATD_ERR_IO otherwise.  `err`
  * (errlen bytes) receives a message on failure. */
 int sqlite_schema_apply(sqlite3 *db, int *found, char *err, size_t errlen);
+/* The same up to version `target` (1..SQLITE_SCHEMA_VERSION; else
+ * CHATD_ERR_INVALID): tests build files of an older version with it. */
+int sqlite_schema_migrate(sqlite3 *db, int target, int *found, char *err, size_t errlen);
 
 #endif

@@ -35,13 +35,6 @@ static const char SQL_MEMBER_COUNT[] =
 	"UPDATE conversations SET member_count = "
 	"(SELECT COUNT(*) FROM members WHERE conversation_id = ?1) WHERE id = ?1";
 
-static int step_done(struct sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? CHATD_OK : sqlite_db_status(rc);
-}
-
 static int add_member(struct sqlite_conn *c, const char *cid, const char *user,
 		      const char *role, int64_t ts)
 {
@@ -52,7 +45,7 @@ static int add_member(struct sqlite_conn *c, const char *cid, const char *user,
 	sqlite_bind_str(st, 2, user);
 	sqlite_bind_str(st, 3, role);
 	sqlite3_bind_int64(st, 4, ts);
-	return step_done(st);
+	return sqlite_step_done(st);
 }
 
 static int create_exec(struct sqlite_conn *c, struct sqlite_req *r)
@@ -99,7 +92,7 @@ static int create_exec(struct sqlite_conn *c, struct sqlite_req *r)
 		sqlite_bind_str(st, 3, o->direct ? NULL : o->title);
 		sqlite_bind_str(st, 4, key);
 		sqlite3_bind_int64(st, 5, o->ts);
-		status = step_done(st);
+		status = sqlite_step_done(st);
 		if (status == CHATD_OK)
 			break;
 		if (sqlite3_extended_errcode(c->db) != SQLITE_CONSTRAINT_PRIMARYKEY || attempt == 3)
@@ -116,7 +109,7 @@ static int create_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	if (!st)
 		return CHATD_ERR_INTERNAL;
 	sqlite_bind_str(st, 1, o->cid);
-	if ((status = step_done(st)) < 0)
+	if ((status = sqlite_step_done(st)) < 0)
 		return status;
 	o->created = true;
 	return sqlite_load_conv(c, r, o->cid, o->owner, &o->conv);

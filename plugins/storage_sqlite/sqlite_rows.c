@@ -1,7 +1,7 @@
 /* sqlite_rows.c — what the storage ops share: input checks, ids, binding,
  * row readers into the request's arena, and the loads several ops use
  * (a conversation as seen by a member, a duplicate, a membership, a page
- * of messages).  See sqlite_rows.h. */
+ * of messages, one message).  See sqlite_rows.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,25 @@ bool sqlite_valid_str(const char *s, size_t max)
 		return false;
 	size_t n = strnlen(s, max + 1);
 	return n >= 1 && n <= max;
+}
+
+/* s equals one of the NULL-terminated list. */
+bool sqlite_one_of(const char *s, const char *const *list)
+{
+	if (!s)
+		return false;
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+bool sqlite_valid_visibility(const char *s)
+{
+	static const char *const vis[] = {
+		CHATD_VIS_NORMAL, CHATD_VIS_SHADOW, CHATD_VIS_HELD, CHATD_VIS_REJECTED, NULL,
+	};
+	return sqlite_one_of(s, vis);
 }
 
 /* "<prefix>" + 16 lowercase hex digits from getrandom(). */
@@ -49,6 +68,13 @@ int sqlite_db_status(int rc)
 	case SQLITE_TOOBIG: return CHATD_ERR_TOO_LARGE;
 	default: return CHATD_ERR_IO;
 	}
+}
+
+int sqlite_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? CHATD_OK : sqlite_db_status(rc);
 }
 
 void sqlite_bind_str(sqlite3_stmt *st, int i, const char *s)
@@ -108,18 +134,25 @@ const char sqlite_sql_conv_list[] =
 
 #define MSG_COLS \
 	"m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_message_id, m.text, " \
-	"m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted"
-#define NOT_HIDDEN \
+	"m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted, m.visibility, " \
+	"m.moderation"
+/* What viewer ?4 may see: not deleted-for-me, and "normal" unless it is
+ * their own.  No viewer (staff view): everything.  In SQL, so that LIMIT
+ * (take + 1) counts only visible rows and has_more stays exact. */
+#define VISIBLE \
+	"(?4 IS NULL OR ((m.visibility = 'normal' OR m.sender_id = ?4) AND " \
 	"NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?4 " \
-	"AND h.conversation_id = m.conversation_id AND h.seq = m.seq)"
+	"AND h.conversation_id = m.conversation_id AND h.seq = m.seq)))"
 
 /* ?1 conversation, ?2 after, ?3 before (exclusive), ?4 viewer, ?5 limit. */
 static const char SQL_MSGS_ASC[] =
 	"SELECT " MSG_COLS " FROM messages m WHERE m.conversation_id = ?1 AND m.seq > ?2 "
-	"AND m.seq < ?3 AND " NOT_HIDDEN " ORDER BY m.seq ASC LIMIT ?5";
+	"AND m.seq < ?3 AND " VISIBLE " ORDER BY m.seq ASC LIMIT ?5";
 static const char SQL_MSGS_DESC[] =
 	"SELECT " MSG_COLS " FROM messages m WHERE m.conversation_id = ?1 AND m.seq > ?2 "
-	"AND m.seq < ?3 AND " NOT_HIDDEN " ORDER BY m.seq DESC LIMIT ?5";
+	"AND m.seq < ?3 AND " VISIBLE " ORDER BY m.seq DESC LIMIT ?5";
+static const char SQL_MSG_ONE[] =
+	"SELECT " MSG_COLS " FROM messages m WHERE m.conversation_id = ?1 AND m.seq = ?2";
 
 static const char SQL_DUP[] =
 	"SELECT seq, message_id, created_at FROM messages "
@@ -167,6 +200,10 @@ bool sqlite_read_msg(struct sqlite_req *r, sqlite3_stmt *st, void *out)
 	m->reply_to = sqlite3_column_int64(st, 7);
 	m->ts = sqlite3_column_int64(st, 8);
 	m->edited_at = sqlite3_column_int64(st, 9);
+	m->visibility = sqlite_col_text(r, st, 11, &oom);
+	if (!m->visibility && !oom)
+		m->visibility = CHATD_VIS_NORMAL;   /* NOT NULL in the schema; be safe */
+	m->moderation = sqlite_col_text(r, st, 12, &oom);
 	return !oom;
 }
 
@@ -284,9 +321,9 @@ int sqlite_load_member(struct sqlite_conn *c, struct sqlite_req *r, const char *
 	return status;
 }
 
-/* Messages of cid in (after, before) not hidden from viewer, ascending,
- * at most `take`; *more when a further one exists in that range (the
- * direction decides which end is kept). */
+/* Messages of cid in (after, before) that viewer may see (VISIBLE),
+ * ascending, at most `take`; *more when a further one exists in that range
+ * (the direction decides which end is kept). */
 int sqlite_load_msgs(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
 		     const char *viewer, int64_t after, int64_t before, bool latest,
 		     size_t take, struct chatd_message **out, size_t *n, bool *more)
@@ -310,5 +347,27 @@ int sqlite_load_msgs(struct sqlite_conn *c, struct sqlite_req *r, const char *ci
 			(*out)[*n - 1 - i] = t;
 		}
 	}
+	return status;
+}
+
+/* Message (cid, seq) whoever sent it.  CHATD_OK, CHATD_ERR_NOT_FOUND or an
+ * error. */
+int sqlite_load_msg(struct sqlite_conn *c, struct sqlite_req *r, const char *cid, int64_t seq,
+		    struct chatd_message *out)
+{
+	sqlite3_stmt *st = sqlite_conn_stmt(c, SQL_MSG_ONE);
+	if (!st)
+		return CHATD_ERR_INTERNAL;
+	sqlite_bind_str(st, 1, cid);
+	sqlite3_bind_int64(st, 2, seq);
+	int rc = sqlite3_step(st);
+	int status;
+	if (rc == SQLITE_ROW)
+		status = sqlite_read_msg(r, st, out) ? CHATD_OK : CHATD_ERR_NOMEM;
+	else if (rc == SQLITE_DONE)
+		status = CHATD_ERR_NOT_FOUND;
+	else
+		status = sqlite_db_status(rc);
+	sqlite3_reset(st);
 	return status;
 }

@@ -16,10 +16,17 @@
 
 /* s has 1..max bytes. */
 bool sqlite_valid_str(const char *s, size_t max);
+/* s equals one of the NULL-terminated list (NULL s: false). */
+bool sqlite_one_of(const char *s, const char *const *list);
+/* s is one of the CHATD_VIS_* values. */
+bool sqlite_valid_visibility(const char *s);
 /* out = prefix + 16 lowercase hex digits from getrandom(). */
 int sqlite_make_id(char out[18], char prefix);
 /* An SQLite result code as a chatd status. */
 int sqlite_db_status(int rc);
+/* Step a bound statement that returns no row, then reset it: CHATD_OK on
+ * SQLITE_DONE, else the error as a status. */
+int sqlite_step_done(sqlite3_stmt *st);
 /* Bind s as text (borrowed until the statement is reset), or NULL. */
 void sqlite_bind_str(sqlite3_stmt *st, int i, const char *s);
 /* Column i as an arena copy (NULL for SQL NULL; *oom set on failure). */
@@ -54,11 +61,16 @@ int sqlite_find_dup(struct sqlite_conn *c, struct sqlite_req *r, const char *cid
 /* user's membership of cid: CHATD_OK or CHATD_ERR_NOT_FOUND. */
 int sqlite_load_member(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
 		       const char *user, struct chatd_member *out);
-/* Messages of cid in (after, before) not hidden from viewer, ascending, at
+/* Messages of cid in (after, before) that viewer may see (not deleted for
+ * them, and "normal" unless they sent it; viewer NULL: all), ascending, at
  * most `take`; *more when a further one exists in that range (`latest`
  * keeps the newest end, else the oldest). */
 int sqlite_load_msgs(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
 		     const char *viewer, int64_t after, int64_t before, bool latest,
 		     size_t take, struct chatd_message **out, size_t *n, bool *more);
+/* Message (cid, seq), whatever its visibility.  CHATD_OK,
+ * CHATD_ERR_NOT_FOUND or an error. */
+int sqlite_load_msg(struct sqlite_conn *c, struct sqlite_req *r, const char *cid, int64_t seq,
+		    struct chatd_message *out);
 
 #endif

@@ -51,6 +51,55 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	" conversation_id TEXT NOT NULL,"
 	" seq INTEGER NOT NULL,"
 	" PRIMARY KEY (user_id, conversation_id, seq)) WITHOUT ROWID;",
+
+	/* 2 (ABI 1.1): moderation provenance of messages, the audit log, the
+	 * moderation queue, sanctions and first-seen times of users. */
+	"ALTER TABLE messages ADD COLUMN moderation TEXT;"   /* JSON; NULL: plainly allowed */
+	"CREATE TABLE audit_log ("
+	" id INTEGER PRIMARY KEY,"            /* the chain position, given by the core */
+	" ts INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" event TEXT NOT NULL,"
+	" subject TEXT NOT NULL,"
+	" detail TEXT NOT NULL,"
+	" prev_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL);"
+	/* AUTOINCREMENT: an id is never handed out twice, even after a purge,
+	 * since audit entries refer to items and sanctions by id. */
+	"CREATE TABLE mod_items ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" kind TEXT NOT NULL CHECK (kind IN ('report', 'flag', 'hold', 'appeal')),"
+	" status TEXT NOT NULL DEFAULT 'open'"
+	"  CHECK (status IN ('open', 'actioned', 'dismissed')),"
+	" conversation_id TEXT,"
+	" seq INTEGER NOT NULL DEFAULT 0,"
+	" subject_id TEXT NOT NULL,"
+	" filed_by TEXT NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" note TEXT,"
+	" detail TEXT,"
+	" dedupe_key TEXT UNIQUE,"            /* NULLs are distinct: many allowed */
+	" created_at INTEGER NOT NULL,"
+	" actor TEXT,"
+	" action TEXT,"
+	" resolution_note TEXT,"
+	" resolved_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX mod_items_by_status ON mod_items(status, id);"
+	"CREATE TABLE sanctions ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL CHECK (kind IN ('ban', 'shadow', 'block')),"
+	" until INTEGER NOT NULL DEFAULT 0,"  /* 0: permanent */
+	" reason TEXT NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" lifted_at INTEGER NOT NULL DEFAULT 0);"
+	/* Only the sanctions not lifted: lift searches it by (user_id, kind),
+	 * list_active scans it in its order instead of the whole history. */
+	"CREATE INDEX sanctions_active ON sanctions(user_id, kind, until) WHERE lifted_at = 0;"
+	"CREATE TABLE users ("
+	" user_id TEXT PRIMARY KEY,"
+	" first_seen INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 static int read_version(sqlite3 *db, int *version)
@@ -71,9 +120,13 @@ static int fail(sqlite3 *db, char *err, size_t errlen, const char *what, int sta
 	return status;
 }
 
-int sqlite_schema_apply(sqlite3 *db, int *found, char *err, size_t errlen)
+int sqlite_schema_migrate(sqlite3 *db, int target, int *found, char *err, size_t errlen)
 {
 	*found = 0;
+	if (target < 1 || target > SQLITE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "no schema version %d", target);
+		return CHATD_ERR_INVALID;
+	}
 	/* IMMEDIATE: two processes opening a new file must not both migrate. */
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "begin: %s", sqlite3_errmsg(db));
@@ -86,25 +139,33 @@ int sqlite_schema_apply(sqlite3 *db, int *found, char *err, size_t errlen)
 	if (read_version(db, &version) < 0)
 		return fail(db, err, errlen, "read schema_version", CHATD_ERR_IO);
 	*found = version;
-	if (version > SQLITE_SCHEMA_VERSION) {
+	if (version > target) {
 		snprintf(err, errlen,
 			 "database schema version %d is newer than this chatd knows (%d); "
-			 "refusing to open it", version, SQLITE_SCHEMA_VERSION);
+			 "refusing to open it", version, target);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return CHATD_ERR_ABI;
 	}
-	for (int v = version + 1; v <= SQLITE_SCHEMA_VERSION; v++) {
-		if (sqlite3_exec(db, migrations[v - 1], NULL, NULL, NULL) != SQLITE_OK)
-			return fail(db, err, errlen, "migration", CHATD_ERR_IO);
+	for (int v = version + 1; v <= target; v++) {
+		if (sqlite3_exec(db, migrations[v - 1], NULL, NULL, NULL) != SQLITE_OK) {
+			char what[32];
+			snprintf(what, sizeof(what), "migration %d", v);
+			return fail(db, err, errlen, what, CHATD_ERR_IO);
+		}
 	}
-	if (version < SQLITE_SCHEMA_VERSION) {
+	if (version < target) {
 		char sql[96];
 		snprintf(sql, sizeof(sql), "DELETE FROM schema_version; "
-			 "INSERT INTO schema_version(version) VALUES(%d)", SQLITE_SCHEMA_VERSION);
+			 "INSERT INTO schema_version(version) VALUES(%d)", target);
 		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			return fail(db, err, errlen, "write schema_version", CHATD_ERR_IO);
 	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(db, err, errlen, "commit", CHATD_ERR_IO);
 	return CHATD_OK;
+}
+
+int sqlite_schema_apply(sqlite3 *db, int *found, char *err, size_t errlen)
+{
+	return sqlite_schema_migrate(db, SQLITE_SCHEMA_VERSION, found, err, errlen);
 }

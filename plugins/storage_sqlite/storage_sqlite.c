@@ -318,6 +318,97 @@ static int op_conv_get(void *inst, const char *conversation_id, const char *view
 	return submit(s, &s->reader, st, r);
 }
 
+/* ---- ABI 1.1: moderation (sqlite_ops_mod.c) ------------------------ */
+
+static int op_audit_append(void *inst, const struct chatd_audit_entry *e, chatd_status_cb cb,
+			   void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_audit_append_new(e, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_audit_list(void *inst, int64_t after_id, int limit, bool newest,
+			 chatd_audit_list_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_audit_list_new(after_id, limit, newest, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_mod_item_add(void *inst, const struct chatd_mod_item *it, chatd_id_cb cb,
+			   void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_mod_item_add_new(it, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_mod_item_list(void *inst, int64_t id, const char *status, const char *kind,
+			    int64_t after_id, int limit, chatd_mod_items_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_mod_item_list_new(id, status, kind, after_id, limit, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_mod_item_resolve(void *inst, int64_t id, const char *status, const char *action,
+			       const char *actor, const char *note, int64_t ts,
+			       chatd_status_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_mod_item_resolve_new(id, status, action, actor, note, ts, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_set_visibility(void *inst, const char *conversation_id, int64_t seq,
+			     const char *visibility, chatd_message_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_set_visibility_new(conversation_id, seq, visibility, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_sanction_add(void *inst, const struct chatd_sanction *sanction, chatd_id_cb cb,
+			   void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_sanction_add_new(sanction, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_sanction_lift(void *inst, const char *user_id, const char *kind, int64_t ts,
+			    chatd_status_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_sanction_lift_new(user_id, kind, ts, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_sanction_list_active(void *inst, int64_t now, chatd_sanctions_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_sanction_list_new(now, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_user_seen(void *inst, const char *user_id, int64_t ts, chatd_id_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_user_seen_new(user_id, ts, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
 static int op_health(void *inst)
 {
 	struct sqlite_storage *s = storage_of(inst);
@@ -339,13 +430,23 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.conv_list = op_conv_list,
 	.conv_get = op_conv_get,
 	.health = op_health,
+	.audit_append = op_audit_append,
+	.audit_list = op_audit_list,
+	.mod_item_add = op_mod_item_add,
+	.mod_item_list = op_mod_item_list,
+	.mod_item_resolve = op_mod_item_resolve,
+	.message_set_visibility = op_set_visibility,
+	.sanction_add = op_sanction_add,
+	.sanction_lift = op_sanction_lift,
+	.sanction_list_active = op_sanction_list_active,
+	.user_seen = op_user_seen,
 };
 
 static const struct chatd_plugin sqlite_plugin = {
 	CHATD_PLUGIN_HEADER,
 	.kind = CHATD_KIND_STORAGE,
 	.name = "sqlite",
-	.version = "1.0.0",
+	.version = "1.1.0",
 	.description = "SQLite storage (WAL, group commit on a writer thread, separate reader)",
 	.options = sqlite_options,
 	.init = sqlite_init,

@@ -133,7 +133,11 @@ def merge(base, over):
     return out
 
 
-def default_config(tmpdir, port):
+SRC_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+RULES_DIR = os.path.join(SRC_DIR, "moderation", "rules")
+
+
+def default_config(tmpdir, port, admin_port):
     return {
         "node_id": "test",
         "plugin_dir": os.path.join(build_dir(), "plugins"),
@@ -149,6 +153,8 @@ def default_config(tmpdir, port):
                     "fanout": "online"},
         "storage_sqlite": {"path": os.path.join(str(tmpdir), "chatd.db")},
         "log": {"level": "info"},
+        "admin": {"port": admin_port},
+        "moderation": {"rules_dir": RULES_DIR},
     }
 
 
@@ -173,7 +179,8 @@ class ChatdServer:
         self.dir = str(tmpdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = port or free_port()
-        self.cfg = merge(default_config(self.dir, self.port), overrides or {})
+        self.admin_port = free_port()
+        self.cfg = merge(default_config(self.dir, self.port, self.admin_port), overrides or {})
         self.config_path = os.path.join(self.dir, "chatd.conf")
         with open(self.config_path, "w") as f:
             f.write(render_config(self.cfg, extra_lua))
@@ -189,6 +196,34 @@ class ChatdServer:
     @property
     def url(self):
         return "ws://127.0.0.1:%d/ws" % self.port
+
+    def admin(self, method, path, body=None, token=None, role="admin", user="root",
+              timeout=5.0):
+        """Call the admin API; returns (status, parsed JSON body)."""
+        if token is None:
+            token = mint(user, secret=self.secret, roles=[role] if role else None)
+        conn = http.client.HTTPConnection("127.0.0.1", self.cfg["admin"]["port"],
+                                          timeout=timeout)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            headers = {"Authorization": "Bearer " + token}
+            if data is not None:
+                headers["Content-Type"] = "application/json"
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = raw
+            return resp.status, parsed
+        finally:
+            conn.close()
+
+    def admin_ok(self, method, path, body=None, **kw):
+        status, data = self.admin(method, path, body, **kw)
+        assert 200 <= status < 300, "admin %s %s: %s %r" % (method, path, status, data)
+        return data
 
     def log_text(self, limit=20000):
         try:

@@ -6,6 +6,8 @@
 #include <CUnit/CUnit.h>
 #include "sqlite_fixture.h"
 #include "stub_host.h"
+/* sqlite_schema_migrate(): the plugin's sources are linked in. */
+#include "../../plugins/storage_sqlite/sqlite_ops.h"
 
 char g_dir[PATH_MAX];
 int g_pending;               /* callbacks still expected */
@@ -70,6 +72,32 @@ static void send_cb(void *arg, int status, const struct chatd_send_result *res)
 	g_pending--;
 }
 
+static int send_req_async(struct store *s, const struct chatd_send_req *req,
+			  struct send_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->status = 1;
+	int st = s->ops->append(s->inst, req, send_cb, out);
+	if (st == CHATD_OK)
+		g_pending++;
+	return st;
+}
+
+int send_vis_sync(struct store *s, const char *cid, const char *sender, const char *cmid,
+		  const char *text, int64_t ts, const char *vis, const char *mod,
+		  struct send_out *out)
+{
+	struct chatd_send_req req = {
+		.conversation_id = cid, .sender_id = sender, .client_message_id = cmid,
+		.text = text, .ts = ts, .visibility = vis, .moderation = mod,
+	};
+	int st = send_req_async(s, &req, out);
+	if (st < 0)
+		return st;
+	CU_ASSERT_FATAL(wait_all());
+	return out->status;
+}
+
 int send_async(struct store *s, const char *cid, const char *sender, const char *cmid,
 		      const char *text, int64_t ts, struct send_out *out)
 {
@@ -77,12 +105,7 @@ int send_async(struct store *s, const char *cid, const char *sender, const char 
 		.conversation_id = cid, .sender_id = sender, .client_message_id = cmid,
 		.text = text, .ts = ts,
 	};
-	memset(out, 0, sizeof(*out));
-	out->status = 1;
-	int st = s->ops->append(s->inst, &req, send_cb, out);
-	if (st == CHATD_OK)
-		g_pending++;
-	return st;
+	return send_req_async(s, &req, out);
 }
 
 int send_sync(struct store *s, const char *cid, const char *sender, const char *cmid,
@@ -153,8 +176,12 @@ static void hist_cb(void *arg, int status, const struct chatd_message *m, size_t
 	o->status = status;
 	o->n = n;
 	o->has_more = has_more;
-	for (size_t i = 0; i < n && i < HMAX; i++)
+	for (size_t i = 0; i < n && i < HMAX; i++) {
 		o->seqs[i] = m[i].seq;
+		snprintf(o->vis[i], sizeof(o->vis[i]), "%s",
+			 m[i].visibility ? m[i].visibility : "");
+		o->has_mod[i] = m[i].moderation != NULL;
+	}
 	if (n)
 		snprintf(o->first_text, sizeof(o->first_text), "%s", m[0].text ? m[0].text : "");
 	g_pending--;
@@ -211,6 +238,14 @@ static void sync_cb(void *arg, int status, const struct chatd_sync_conv *convs, 
 		for (size_t j = 1; j < sc->n_messages; j++)
 			if (sc->messages[j].seq != sc->messages[j - 1].seq + 1)
 				o->c[i].ascending = false;
+		o->c[i].vis_set = true;
+		for (size_t j = 0; j < sc->n_messages; j++) {
+			const char *v = sc->messages[j].visibility;
+			if (!v)
+				o->c[i].vis_set = false;
+			else if (strcmp(v, CHATD_VIS_NORMAL) != 0)
+				o->c[i].not_normal++;
+		}
 		o->total += sc->n_messages;
 	}
 	g_pending--;
@@ -219,9 +254,15 @@ static void sync_cb(void *arg, int status, const struct chatd_sync_conv *convs, 
 int sync_sync(struct store *s, const char *user, const struct chatd_cursor *cur,
 		     size_t n_cur, struct sync_out *o)
 {
+	return sync_caps_sync(s, user, cur, n_cur, 100, 1000, o);
+}
+
+int sync_caps_sync(struct store *s, const char *user, const struct chatd_cursor *cur,
+		   size_t n_cur, int per_conv, int total, struct sync_out *o)
+{
 	memset(o, 0, sizeof(*o));
 	o->status = 1;
-	int st = s->ops->sync(s->inst, user, cur, n_cur, 100, 1000, sync_cb, o);
+	int st = s->ops->sync(s->inst, user, cur, n_cur, per_conv, total, sync_cb, o);
 	if (st < 0)
 		return st;
 	g_pending++;
@@ -331,4 +372,242 @@ int64_t sql_int(const char *file, const char *sql)
 	return v;
 }
 
+int sql_exec(const char *file, const char *sql)
+{
+	char path[PATH_MAX + 64];
+	db_path(path, sizeof(path), file);
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+int schema_at(const char *file, int version)
+{
+	char path[PATH_MAX + 64], err[256];
+	db_path(path, sizeof(path), file);
+	sqlite3 *db = NULL;
+	int found = 0, st = CHATD_ERR_IO;
+	if (sqlite3_open(path, &db) == SQLITE_OK)
+		st = sqlite_schema_migrate(db, version, &found, err, sizeof(err));
+	sqlite3_close(db);
+	return st;
+}
+
 const char *const g_two[] = { "bob" };
+
+/* ---- ABI 1.1 ops --------------------------------------------------- */
+
+/* The op's refusal, or the callback's status once the loop ran it. */
+static int finish(int queued, const int *status)
+{
+	if (queued < 0)
+		return queued;
+	g_pending++;
+	CU_ASSERT_FATAL(wait_all());
+	return *status;
+}
+
+static int queue_only(int queued)
+{
+	if (queued == CHATD_OK)
+		g_pending++;
+	return queued;
+}
+
+static void st_cb(void *arg, int status)
+{
+	((struct st_out *)arg)->status = status;
+	g_pending--;
+}
+
+static void id_cb(void *arg, int status, int64_t id)
+{
+	struct id_out *o = arg;
+	o->status = status;
+	o->id = id;
+	g_pending--;
+}
+
+#define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src) ? (src) : "")
+
+static void audit_cb(void *arg, int status, const struct chatd_audit_entry *e, size_t n)
+{
+	struct audit_out *o = arg;
+	o->status = status;
+	o->n = n;
+	for (size_t i = 0; i < n && i < AMAX; i++) {
+		o->ids[i] = e[i].id;
+		o->ts[i] = e[i].ts;
+		COPY(o->hash[i], e[i].hash);
+		COPY(o->actor[i], e[i].actor);
+		COPY(o->subject[i], e[i].subject);
+		COPY(o->detail[i], e[i].detail);
+	}
+	g_pending--;
+}
+
+static void items_cb(void *arg, int status, const struct chatd_mod_item *it, size_t n)
+{
+	struct items_out *o = arg;
+	o->status = status;
+	o->n = n;
+	for (size_t i = 0; i < n && i < AMAX; i++) {
+		o->ids[i] = it[i].id;
+		COPY(o->kind[i], it[i].kind);
+		COPY(o->item_status[i], it[i].status);
+	}
+	if (n) {
+		COPY(o->first.cid, it->conversation_id);
+		COPY(o->first.subject, it->subject_id);
+		COPY(o->first.filed_by, it->filed_by);
+		COPY(o->first.reason, it->reason);
+		COPY(o->first.note, it->note);
+		COPY(o->first.detail, it->detail);
+		COPY(o->first.key, it->dedupe_key);
+		COPY(o->first.actor, it->actor);
+		COPY(o->first.action, it->action);
+		COPY(o->first.res_note, it->resolution_note);
+		o->first.has_cid = it->conversation_id != NULL;
+		o->first.has_note = it->note != NULL;
+		o->first.has_detail = it->detail != NULL;
+		o->first.has_key = it->dedupe_key != NULL;
+		o->first.has_actor = it->actor != NULL;
+		o->first.has_action = it->action != NULL;
+		o->first.has_res_note = it->resolution_note != NULL;
+		o->first.seq = it->seq;
+		o->first.created_at = it->created_at;
+		o->first.resolved_at = it->resolved_at;
+	}
+	g_pending--;
+}
+
+static void sanctions_cb(void *arg, int status, const struct chatd_sanction *sa, size_t n)
+{
+	struct sanctions_out *o = arg;
+	o->status = status;
+	o->n = n;
+	for (size_t i = 0; i < n && i < AMAX; i++) {
+		o->ids[i] = sa[i].id;
+		o->until[i] = sa[i].until;
+		o->created_at[i] = sa[i].created_at;
+		o->lifted_at[i] = sa[i].lifted_at;
+		COPY(o->user[i], sa[i].user_id);
+		COPY(o->kind[i], sa[i].kind);
+		COPY(o->reason[i], sa[i].reason);
+		COPY(o->actor[i], sa[i].actor);
+	}
+	g_pending--;
+}
+
+static void msg_cb(void *arg, int status, const struct chatd_message *m)
+{
+	struct msg_out *o = arg;
+	o->status = status;
+	o->has_msg = m != NULL;
+	if (m) {
+		o->seq = m->seq;
+		COPY(o->sender, m->sender_id);
+		COPY(o->vis, m->visibility);
+		COPY(o->text, m->text);
+		COPY(o->mod, m->moderation);
+		o->has_mod = m->moderation != NULL;
+	}
+	g_pending--;
+}
+
+int audit_append_async(struct store *s, const struct chatd_audit_entry *e, struct st_out *o)
+{
+	o->status = 1;
+	return queue_only(s->ops->audit_append(s->inst, e, st_cb, o));
+}
+
+int audit_append_sync(struct store *s, const struct chatd_audit_entry *e, struct st_out *o)
+{
+	o->status = 1;
+	return finish(s->ops->audit_append(s->inst, e, st_cb, o), &o->status);
+}
+
+int audit_list_sync(struct store *s, int64_t after, int limit, bool newest, struct audit_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->audit_list(s->inst, after, limit, newest, audit_cb, o), &o->status);
+}
+
+int item_add_async(struct store *s, const struct chatd_mod_item *it, struct id_out *o)
+{
+	o->status = 1;
+	o->id = -1;
+	return queue_only(s->ops->mod_item_add(s->inst, it, id_cb, o));
+}
+
+int item_add_sync(struct store *s, const struct chatd_mod_item *it, struct id_out *o)
+{
+	o->status = 1;
+	o->id = -1;
+	return finish(s->ops->mod_item_add(s->inst, it, id_cb, o), &o->status);
+}
+
+int item_list_sync(struct store *s, int64_t id, const char *status, const char *kind,
+		   int64_t after, int limit, struct items_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->mod_item_list(s->inst, id, status, kind, after, limit, items_cb, o),
+		      &o->status);
+}
+
+int item_resolve_sync(struct store *s, int64_t id, const char *status, const char *action,
+		      const char *actor, const char *note, int64_t ts, struct st_out *o)
+{
+	o->status = 1;
+	return finish(s->ops->mod_item_resolve(s->inst, id, status, action, actor, note, ts,
+					       st_cb, o), &o->status);
+}
+
+int set_vis_sync(struct store *s, const char *cid, int64_t seq, const char *vis,
+		 struct msg_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->message_set_visibility(s->inst, cid, seq, vis, msg_cb, o),
+		      &o->status);
+}
+
+int sanction_add_sync(struct store *s, const struct chatd_sanction *sa, struct id_out *o)
+{
+	o->status = 1;
+	o->id = -1;
+	return finish(s->ops->sanction_add(s->inst, sa, id_cb, o), &o->status);
+}
+
+int sanction_lift_sync(struct store *s, const char *user, const char *kind, int64_t ts,
+		       struct st_out *o)
+{
+	o->status = 1;
+	return finish(s->ops->sanction_lift(s->inst, user, kind, ts, st_cb, o), &o->status);
+}
+
+int sanctions_sync(struct store *s, int64_t now, struct sanctions_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->sanction_list_active(s->inst, now, sanctions_cb, o), &o->status);
+}
+
+int user_seen_async(struct store *s, const char *user, int64_t ts, struct id_out *o)
+{
+	o->status = 1;
+	o->id = -1;
+	return queue_only(s->ops->user_seen(s->inst, user, ts, id_cb, o));
+}
+
+int user_seen_sync(struct store *s, const char *user, int64_t ts, struct id_out *o)
+{
+	o->status = 1;
+	o->id = -1;
+	return finish(s->ops->user_seen(s->inst, user, ts, id_cb, o), &o->status);
+}

@@ -17,6 +17,7 @@ const struct chatd_plugin *chatd_plugin_describe(void);
 #define WAIT_MS 30000
 #define HMAX 256
 #define SMAX 32
+#define AMAX 64          /* audit entries, mod items, sanctions kept by the outs */
 
 extern char g_dir[PATH_MAX];     /* the suite's mkdtemp directory */
 extern int g_pending;            /* callbacks still expected */
@@ -47,6 +48,8 @@ struct hist_out {
 	int status;
 	size_t n;
 	int64_t seqs[HMAX];
+	char vis[HMAX][12];      /* "" when NULL */
+	bool has_mod[HMAX];      /* moderation != NULL */
 	char first_text[32];
 	bool has_more;
 };
@@ -61,6 +64,8 @@ struct sync_out {
 		size_t n;
 		int64_t first, last, last_seq, read_seq;
 		bool has_more, ascending;
+		size_t not_normal;   /* messages whose visibility is not "normal" */
+		bool vis_set;        /* every message has a visibility */
 	} c[SMAX];
 };
 
@@ -86,6 +91,50 @@ struct pre_out {
 	char role[16];
 };
 
+/* ABI 1.1 outs. */
+struct st_out {
+	int status;
+};
+
+struct id_out {
+	int status;
+	int64_t id;
+};
+
+struct msg_out {
+	int status;
+	int64_t seq;
+	char sender[16], vis[12], text[32], mod[64];
+	bool has_msg, has_mod;
+};
+
+struct audit_out {
+	int status;
+	size_t n;
+	int64_t ids[AMAX], ts[AMAX];
+	char hash[AMAX][68], actor[AMAX][80], subject[AMAX][16], detail[AMAX][32];
+};
+
+struct items_out {
+	int status;
+	size_t n;
+	int64_t ids[AMAX];
+	char kind[AMAX][8], item_status[AMAX][12];
+	struct {             /* everything of the first item */
+		char cid[32], subject[16], filed_by[80], reason[16], note[32], detail[32],
+		     key[64], actor[16], action[16], res_note[32];
+		bool has_cid, has_note, has_detail, has_key, has_actor, has_action, has_res_note;
+		int64_t seq, created_at, resolved_at;
+	} first;
+};
+
+struct sanctions_out {
+	int status;
+	size_t n;
+	int64_t ids[AMAX], until[AMAX], created_at[AMAX], lifted_at[AMAX];
+	char user[AMAX][16], kind[AMAX][8], reason[AMAX][16], actor[AMAX][16];
+};
+
 bool wait_all(void);
 void db_path(char *buf, size_t len, const char *file);
 void host_up(const char *file, const char *const *extra);
@@ -95,6 +144,10 @@ int send_async(struct store *s, const char *cid, const char *sender, const char 
 		      const char *text, int64_t ts, struct send_out *out);
 int send_sync(struct store *s, const char *cid, const char *sender, const char *cmid,
 		     const char *text, int64_t ts, struct send_out *out);
+/* A send with visibility and moderation (ABI 1.1); NULLs as in the request. */
+int send_vis_sync(struct store *s, const char *cid, const char *sender, const char *cmid,
+		  const char *text, int64_t ts, const char *vis, const char *mod,
+		  struct send_out *out);
 int direct_async(struct store *s, const char *a, const char *b, int64_t ts,
 			struct conv_out *o);
 int group_sync(struct store *s, const char *owner, const char *title,
@@ -104,11 +157,39 @@ int history_sync(struct store *s, const char *cid, const char *viewer, int64_t b
 bool seqs_are(const struct hist_out *o, int64_t from, int64_t to);
 int sync_sync(struct store *s, const char *user, const struct chatd_cursor *cur,
 		     size_t n_cur, struct sync_out *o);
+int sync_caps_sync(struct store *s, const char *user, const struct chatd_cursor *cur,
+		   size_t n_cur, int per_conv, int total, struct sync_out *o);
 int list_sync(struct store *s, const char *user, struct list_out *o);
 int get_sync(struct store *s, const char *cid, const char *viewer, size_t off,
 		    size_t lim, struct get_out *o);
 int pre_sync(struct store *s, const char *cid, const char *sender, const char *cmid,
 		    struct pre_out *o);
 int64_t sql_int(const char *file, const char *sql);
+/* Run sql on the file with a connection of the test's own: SQLITE_OK or not. */
+int sql_exec(const char *file, const char *sql);
+/* Create (or migrate) the file at schema `version` with the plugin's own
+ * migrations, without the plugin: the old files an upgrade starts from. */
+int schema_at(const char *file, int version);
+
+/* ABI 1.1 ops.  *_sync: queue, run the loop until the callback ran, and
+ * return its status (or the op's refusal, then nothing was queued).
+ * *_async: queue only (g_pending counts it); wait_all() runs them. */
+int audit_append_async(struct store *s, const struct chatd_audit_entry *e, struct st_out *o);
+int audit_append_sync(struct store *s, const struct chatd_audit_entry *e, struct st_out *o);
+int audit_list_sync(struct store *s, int64_t after, int limit, bool newest, struct audit_out *o);
+int item_add_async(struct store *s, const struct chatd_mod_item *it, struct id_out *o);
+int item_add_sync(struct store *s, const struct chatd_mod_item *it, struct id_out *o);
+int item_list_sync(struct store *s, int64_t id, const char *status, const char *kind,
+		   int64_t after, int limit, struct items_out *o);
+int item_resolve_sync(struct store *s, int64_t id, const char *status, const char *action,
+		      const char *actor, const char *note, int64_t ts, struct st_out *o);
+int set_vis_sync(struct store *s, const char *cid, int64_t seq, const char *vis,
+		 struct msg_out *o);
+int sanction_add_sync(struct store *s, const struct chatd_sanction *sa, struct id_out *o);
+int sanction_lift_sync(struct store *s, const char *user, const char *kind, int64_t ts,
+		       struct st_out *o);
+int sanctions_sync(struct store *s, int64_t now, struct sanctions_out *o);
+int user_seen_async(struct store *s, const char *user, int64_t ts, struct id_out *o);
+int user_seen_sync(struct store *s, const char *user, int64_t ts, struct id_out *o);
 
 #endif

@@ -12,6 +12,9 @@
 
 /* Declared here until unit.h lists it (unit.h is not this module's file). */
 void unit_register_lua_host(void);
+/* More tests of this suite, in test_lua_helpers.c and test_rules_test.c. */
+void unit_add_lua_helper_tests(CU_pSuite s);
+void unit_add_rules_test_tests(CU_pSuite s);
 
 static char path_buf[LUA_HOST_MAX_RULES][512];
 
@@ -371,4 +374,6 @@ void unit_register_lua_host(void)
 	CU_add_test(s, "load errors keep old set", test_load_errors_keep_old_set);
 	CU_add_test(s, "sandbox surface and context", test_sandbox_and_context);
 	CU_add_test(s, "bad options", test_bad_opts);
+	unit_add_lua_helper_tests(s);
+	unit_add_rules_test_tests(s);
 }

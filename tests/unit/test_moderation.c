@@ -1,7 +1,9 @@
 /* test_moderation.c — unit tests for the moderation building blocks:
- * token buckets, TTL counters, near-duplicate detection, the PCRE2 cache
- * and the audit hash chain.  Time is simulated everywhere. */
+ * token buckets, TTL counters, near-duplicate detection, the PCRE2 cache,
+ * the audit hash chain, the helpers' env and the sanctions table.  Time is
+ * simulated everywhere. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <CUnit/CUnit.h>
@@ -13,6 +15,8 @@
 #include "mod_dupe.h"
 #include "mod_regex.h"
 #include "mod_auditchain.h"
+#include "mod_env.h"
+#include "mod_sanctions.h"
 
 void unit_register_moderation(void);
 
@@ -116,6 +120,35 @@ static void test_limiter_many_keys_eviction(void)
 	mod_limiter_free(l);
 }
 
+static void test_limiter_burst_change(void)
+{
+	struct mod_limiter *l = mod_limiter_new(4);
+	int64_t ra;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	/* A burst lowered by a later call clamps the bucket at once. */
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_TRUE(mod_limiter_take(l, "k", 1, 10, 0, &ra));
+	CU_ASSERT_TRUE(mod_limiter_take(l, "k", 1, 2, 0, &ra));   /* 5 left -> 2 -> 1 */
+	CU_ASSERT_TRUE(mod_limiter_take(l, "k", 1, 2, 0, &ra));
+	CU_ASSERT_FALSE(mod_limiter_take(l, "k", 1, 2, 0, &ra));
+	CU_ASSERT_EQUAL(ra, 1000);
+	/* Fractional rates: 0.5/s needs 2 s per token. */
+	CU_ASSERT_TRUE(mod_limiter_take(l, "half", 0.5, 1, 0, &ra));
+	CU_ASSERT_FALSE(mod_limiter_take(l, "half", 0.5, 1, 1999, &ra));
+	CU_ASSERT_EQUAL(ra, 1);
+	CU_ASSERT_TRUE(mod_limiter_take(l, "half", 0.5, 1, 2000, &ra));
+	/* The longest key is accepted, one more byte is not. */
+	char key[MOD_LIMITER_KEY_MAX + 2];
+	memset(key, 'k', MOD_LIMITER_KEY_MAX);
+	key[MOD_LIMITER_KEY_MAX] = '\0';
+	CU_ASSERT_TRUE(mod_limiter_take(l, key, 1, 1, 0, &ra));
+	key[MOD_LIMITER_KEY_MAX] = 'k';
+	key[MOD_LIMITER_KEY_MAX + 1] = '\0';
+	CU_ASSERT_FALSE(mod_limiter_take(l, key, 1, 1, 0, &ra));
+	CU_ASSERT_EQUAL(ra, -1);
+	mod_limiter_free(l);
+}
+
 /* ---- TTL counters ---- */
 
 static void test_counter_window(void)
@@ -176,6 +209,30 @@ static void test_counter_expiry_bound(void)
 	CU_ASSERT_EQUAL(mod_counter_expire(c, 10000000, 1000), 40);
 	CU_ASSERT_EQUAL(mod_counter_count(c), 0);
 	mod_counter_free(c);
+}
+
+static void test_counter_keys_ttl(void)
+{
+	struct mod_counter *c = mod_counter_new(4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	char key[MOD_COUNTER_KEY_MAX + 2];
+	memset(key, 'k', MOD_COUNTER_KEY_MAX);
+	key[MOD_COUNTER_KEY_MAX] = '\0';
+	CU_ASSERT_EQUAL(mod_counter_incr(c, key, 1, 100, 0), 1);
+	CU_ASSERT_EQUAL(mod_counter_get(c, key, 50), 1);
+	key[MOD_COUNTER_KEY_MAX] = 'k';
+	key[MOD_COUNTER_KEY_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(mod_counter_incr(c, key, 1, 100, 0), CHATD_ERR_INVALID);
+	CU_ASSERT_EQUAL(mod_counter_get(c, key, 0), CHATD_ERR_INVALID);
+	/* A window far in the future does not overflow. */
+	CU_ASSERT_EQUAL(mod_counter_incr(c, "late", 1, INT64_MAX, INT64_MAX - 5), 1);
+	CU_ASSERT_EQUAL(mod_counter_get(c, "late", INT64_MAX - 1), 1);
+	CU_ASSERT_EQUAL(mod_counter_ttl(c, "late", INT64_MAX - 5), 5);
+	/* Absent keys. */
+	CU_ASSERT_EQUAL(mod_counter_ttl(c, "none", 0), 0);
+	CU_ASSERT_EQUAL(mod_counter_expire(c, 0, 10), 0);
+	mod_counter_free(c);
+	CU_ASSERT_PTR_NULL(mod_counter_new(0));
 }
 
 /* ---- near duplicates ---- */
@@ -265,6 +322,43 @@ static void test_dupe_ttl_ring_bound(void)
 	CU_ASSERT_EQUAL(dupe(d, "user99", "hello there", 7001), 1);
 	CU_ASSERT_EQUAL(dupe(d, "user0", "hello there", 7001), 0);
 	cfg.ring_size = 0;
+	CU_ASSERT_PTR_NULL(mod_dupe_new(&cfg));
+	mod_dupe_free(d);
+}
+
+static void test_dupe_limits(void)
+{
+	struct mod_dupe_config cfg;
+	mod_dupe_config_default(&cfg);
+	struct mod_dupe *d = mod_dupe_new(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	char user[MOD_DUPE_USER_MAX + 2];
+	memset(user, 'u', MOD_DUPE_USER_MAX);
+	user[MOD_DUPE_USER_MAX] = '\0';
+	CU_ASSERT_EQUAL(dupe(d, user, "hello", 0), 0);
+	user[MOD_DUPE_USER_MAX] = 'u';
+	user[MOD_DUPE_USER_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(dupe(d, user, "hello", 0), CHATD_ERR_INVALID);
+	CU_ASSERT_EQUAL(mod_dupe_check_and_add(d, "u", "x", MOD_DUPE_TEXT_MAX + 1, 0),
+			CHATD_ERR_TOO_LARGE);
+	/* Punctuation-only texts all share fingerprint 0. */
+	CU_ASSERT_EQUAL(mod_dupe_simhash("!!!", 3), 0);
+	CU_ASSERT_EQUAL(dupe(d, "p", "...", 0), 0);
+	CU_ASSERT_EQUAL(dupe(d, "p", "?!", 1), 1);
+	CU_ASSERT_EQUAL(mod_dupe_distance(0, ~0ULL), 64);
+	CU_ASSERT_EQUAL(mod_dupe_distance(5, 4), 1);
+	/* Distance 0: only identical normalized texts match. */
+	cfg.max_distance = 0;
+	struct mod_dupe *z = mod_dupe_new(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(z);
+	CU_ASSERT_EQUAL(dupe(z, "a", LONG_MSG, 0), 0);
+	CU_ASSERT_EQUAL(dupe(z, "a", LONG_MSG, 1), 1);
+	CU_ASSERT_EQUAL(dupe(z, "a",
+		"Hey everyone, check out my new crypto trading channel, we have "
+		"daily signals and massive profits guaranteed, join now at the "
+		"link in my bio", 2), 0);
+	mod_dupe_free(z);
+	cfg.max_distance = 33;
 	CU_ASSERT_PTR_NULL(mod_dupe_new(&cfg));
 	mod_dupe_free(d);
 }
@@ -392,6 +486,217 @@ static void test_regex_catastrophic(void)
 	mod_regex_cache_free(c);
 }
 
+static void test_regex_match_at_flags(void)
+{
+	struct mod_regex_cache *c = mod_regex_cache_new(8, NULL);
+	struct mod_regex *rx = NULL;
+	char err[256];
+	size_t ov[4];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(mod_regex_compile(c, "\\b(\\w)", 0, &rx, err, sizeof(err)),
+			      CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(mod_regex_pattern(rx), "\\b(\\w)");
+	const char *s = "ab cd";
+	CU_ASSERT_EQUAL(mod_regex_match_at(rx, s, 5, 0, ov, 2), 2);
+	CU_ASSERT_EQUAL(ov[0], 0);
+	/* From offset 1, \b still sees "a" before it: the next word starts at 3. */
+	CU_ASSERT_EQUAL(mod_regex_match_at(rx, s, 5, 1, ov, 2), 2);
+	CU_ASSERT_EQUAL(ov[0], 3);
+	CU_ASSERT_EQUAL(ov[2], 3);
+	CU_ASSERT_EQUAL(mod_regex_match_at(rx, s, 5, 5, ov, 2), 0);
+	CU_ASSERT_EQUAL(mod_regex_match_at(rx, s, 5, 6, ov, 2), CHATD_ERR_INVALID);
+	mod_regex_release(rx);
+	/* Multiline and dotall. */
+	CU_ASSERT_EQUAL_FATAL(mod_regex_compile(c, "^b$", MOD_REGEX_MULTILINE, &rx, err,
+						sizeof(err)), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_regex_match(rx, "a\nb\nc", 5, ov, 1), 1);
+	CU_ASSERT_EQUAL(ov[0], 2);
+	mod_regex_release(rx);
+	CU_ASSERT_EQUAL_FATAL(mod_regex_compile(c, "^b$", 0, &rx, err, sizeof(err)), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_regex_match(rx, "a\nb\nc", 5, ov, 1), 0);
+	mod_regex_release(rx);
+	CU_ASSERT_EQUAL_FATAL(mod_regex_compile(c, "a.c", MOD_REGEX_DOTALL, &rx, err,
+						sizeof(err)), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_regex_match(rx, "a\nc", 3, ov, 1), 1);
+	mod_regex_release(rx);
+	CU_ASSERT_EQUAL_FATAL(mod_regex_compile(c, "a.c", 0, &rx, err, sizeof(err)), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_regex_match(rx, "a\nc", 3, ov, 1), 0);
+	mod_regex_release(rx);
+	/* Longest pattern accepted, one byte more refused. */
+	char *pat = malloc(MOD_REGEX_PATTERN_MAX + 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pat);
+	memset(pat, 'a', MOD_REGEX_PATTERN_MAX);
+	pat[MOD_REGEX_PATTERN_MAX] = '\0';
+	CU_ASSERT_EQUAL(mod_regex_compile(c, pat, 0, &rx, err, sizeof(err)), CHATD_OK);
+	mod_regex_release(rx);
+	pat[MOD_REGEX_PATTERN_MAX] = 'a';
+	pat[MOD_REGEX_PATTERN_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(mod_regex_compile(c, pat, 0, &rx, err, sizeof(err)),
+			CHATD_ERR_TOO_LARGE);
+	CU_ASSERT_PTR_NULL(rx);
+	free(pat);
+	/* Bad limits and sizes. */
+	struct mod_regex_limits lim = { 0, 1, 1 };
+	CU_ASSERT_PTR_NULL(mod_regex_cache_new(8, &lim));
+	CU_ASSERT_PTR_NULL(mod_regex_cache_new(0, NULL));
+	CU_ASSERT_PTR_NULL(mod_regex_cache_new(65537, NULL));
+	mod_regex_cache_free(c);
+}
+
+/* ---- helpers' env ---- */
+
+static void test_env(void)
+{
+	struct mod_env *e = mod_env_new(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL(mod_env_limiter(e));
+	CU_ASSERT_PTR_NOT_NULL(mod_env_counter(e));
+	CU_ASSERT_PTR_NOT_NULL(mod_env_regex(e));
+	CU_ASSERT_PTR_NOT_NULL(mod_env_dupe(e));
+	CU_ASSERT_EQUAL(mod_counter_incr(mod_env_counter(e), "a", 1, 10, 0), 1);
+	CU_ASSERT_EQUAL(mod_counter_incr(mod_env_counter(e), "b", 1, 1000, 0), 1);
+	CU_ASSERT_EQUAL(mod_env_sweep(e, 100, 10), 1);
+	CU_ASSERT_EQUAL(mod_counter_count(mod_env_counter(e)), 1);
+	mod_env_free(e);
+	mod_env_free(NULL);
+	/* Sizes: zero fields take defaults; a bad size is refused. */
+	struct mod_env_config cfg = { .limiter_keys = 2, .regex_entries = 1 };
+	e = mod_env_new(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	int64_t ra;
+	CU_ASSERT_TRUE(mod_limiter_take(mod_env_limiter(e), "x", 1, 1, 0, &ra));
+	CU_ASSERT_TRUE(mod_limiter_take(mod_env_limiter(e), "y", 1, 1, 0, &ra));
+	CU_ASSERT_TRUE(mod_limiter_take(mod_env_limiter(e), "z", 1, 1, 0, &ra));
+	CU_ASSERT_EQUAL(mod_limiter_count(mod_env_limiter(e)), 2);
+	mod_env_free(e);
+	cfg.regex_entries = 100000;
+	CU_ASSERT_PTR_NULL(mod_env_new(&cfg));
+	cfg.regex_entries = 0;
+	cfg.dupe.ring_size = MOD_DUPE_RING_MAX + 1;
+	CU_ASSERT_PTR_NULL(mod_env_new(&cfg));
+	struct mod_env_config def;
+	mod_env_config_default(&def);
+	CU_ASSERT(def.limiter_keys > 0 && def.counter_keys > 0 && def.regex_entries > 0);
+	CU_ASSERT_EQUAL(def.regex_limits.match_limit, 100000);
+}
+
+/* ---- sanctions ---- */
+
+struct seen {
+	int n;
+	char users[8][32], kinds[8][8];
+	int64_t until[8];
+	int stop_after;
+};
+
+static int see(void *ud, const char *user, const char *kind, int64_t until)
+{
+	struct seen *s = ud;
+	if (s->n < 8) {
+		snprintf(s->users[s->n], sizeof(s->users[0]), "%s", user);
+		snprintf(s->kinds[s->n], sizeof(s->kinds[0]), "%s", kind);
+		s->until[s->n] = until;
+	}
+	s->n++;
+	return s->stop_after && s->n >= s->stop_after;
+}
+
+static void test_sanctions_basic(void)
+{
+	struct mod_sanctions *t = mod_sanctions_new(0);
+	int64_t until = -1;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_PTR_NULL(mod_sanctions_blocking(t, "alice", 0, &until));
+	CU_ASSERT_EQUAL(until, 0);
+	CU_ASSERT_FALSE(mod_sanctions_shadowed(t, "alice", 0));
+	/* A block until 1000; a ban wins over a block. */
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "alice", "block", 1000), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_blocking(t, "alice", 999, &until), "block");
+	CU_ASSERT_EQUAL(until, 1000);
+	CU_ASSERT_PTR_NULL(mod_sanctions_blocking(t, "alice", 1000, &until));
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "alice", "ban", 0), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_blocking(t, "alice", 500, &until), "ban");
+	CU_ASSERT_EQUAL(until, 0);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_blocking(t, "alice", 1 << 30, NULL), "ban");
+	CU_ASSERT_FALSE(mod_sanctions_shadowed(t, "alice", 0));
+	/* Lift one kind; the other stays. */
+	CU_ASSERT_EQUAL(mod_sanctions_lift(t, "alice", "ban"), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_lift(t, "alice", "ban"), CHATD_ERR_NOT_FOUND);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_blocking(t, "alice", 10, &until), "block");
+	/* Shadow: not blocking; set again replaces the end. */
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "bob", "shadow", 2000), CHATD_OK);
+	CU_ASSERT_TRUE(mod_sanctions_shadowed(t, "bob", 1999));
+	CU_ASSERT_FALSE(mod_sanctions_shadowed(t, "bob", 2000));
+	CU_ASSERT_PTR_NULL(mod_sanctions_blocking(t, "bob", 0, &until));
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "bob", "shadow", 0), CHATD_OK);
+	CU_ASSERT_TRUE(mod_sanctions_shadowed(t, "bob", 1 << 30));
+	CU_ASSERT_EQUAL(mod_sanctions_last_now(t), 1 << 30);
+	/* Bad input. */
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "bob", "mute", 0), CHATD_ERR_INVALID);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "", "ban", 0), CHATD_ERR_INVALID);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, NULL, "ban", 0), CHATD_ERR_INVALID);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "bob", "ban", -1), CHATD_ERR_INVALID);
+	CU_ASSERT_EQUAL(mod_sanctions_lift(t, "bob", NULL), CHATD_ERR_INVALID);
+	char big[MOD_SANCTIONS_USER_MAX + 2];
+	memset(big, 'u', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, big, "ban", 0), CHATD_ERR_INVALID);
+	CU_ASSERT_PTR_NULL(mod_sanctions_blocking(t, big, 0, NULL));
+	big[MOD_SANCTIONS_USER_MAX] = '\0';
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, big, "ban", 0), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_blocking(t, big, 0, NULL), "ban");
+	CU_ASSERT_EQUAL(mod_sanctions_count(t), 3);
+	mod_sanctions_free(t);
+	mod_sanctions_free(NULL);
+}
+
+static void test_sanctions_expire_list_bound(void)
+{
+	struct mod_sanctions *t = mod_sanctions_new(3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "a", "ban", 100), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "a", "shadow", 0), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "b", "block", 50), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "c", "shadow", 0), CHATD_OK);
+	/* Full of active sanctions: a fourth user is refused, never evicted. */
+	mod_sanctions_expire(t, 10);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "d", "ban", 0), CHATD_ERR_TOO_LARGE);
+	CU_ASSERT_EQUAL(mod_sanctions_count(t), 3);
+	/* Listing: most recently set user first, kinds ban, shadow, block. */
+	struct seen s = { 0 };
+	CU_ASSERT_EQUAL(mod_sanctions_foreach(t, NULL, 10, see, &s), 4);
+	CU_ASSERT_EQUAL_FATAL(s.n, 4);
+	CU_ASSERT_STRING_EQUAL(s.users[0], "c");
+	CU_ASSERT_STRING_EQUAL(s.users[1], "b");
+	CU_ASSERT_STRING_EQUAL(s.kinds[1], "block");
+	CU_ASSERT_EQUAL(s.until[1], 50);
+	CU_ASSERT_STRING_EQUAL(s.users[2], "a");
+	CU_ASSERT_STRING_EQUAL(s.kinds[2], "ban");
+	CU_ASSERT_STRING_EQUAL(s.kinds[3], "shadow");
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL(mod_sanctions_foreach(t, "a", 10, see, &s), 2);
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 1;
+	CU_ASSERT_EQUAL(mod_sanctions_foreach(t, NULL, 10, see, &s), 1);
+	/* Listing skips ended ones; the now also lets a new user take the place
+	 * of an all-expired one (b's block ended at 50). */
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL(mod_sanctions_foreach(t, NULL, 60, see, &s), 3);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "d", "ban", 0), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_count(t), 3);
+	CU_ASSERT_PTR_NULL(mod_sanctions_blocking(t, "b", 0, NULL));
+	/* Expire drops ended sanctions and users left with none. */
+	CU_ASSERT_EQUAL(mod_sanctions_expire(t, 100), 1);    /* a's ban */
+	CU_ASSERT_EQUAL(mod_sanctions_count(t), 3);          /* a keeps its shadow */
+	CU_ASSERT_EQUAL(mod_sanctions_lift(t, "a", "shadow"), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_count(t), 2);
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "e", "block", 200), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_expire(t, 200), 1);
+	CU_ASSERT_EQUAL(mod_sanctions_count(t), 2);
+	CU_ASSERT_PTR_NULL(mod_sanctions_new(((size_t)1 << 24) + 1));
+	mod_sanctions_free(t);
+}
+
 /* ---- audit hash chain ---- */
 
 static void test_audit_vectors_hex(void)
@@ -497,13 +802,20 @@ void unit_register_moderation(void)
 	CU_add_test(s, "limiter retry_after exact", test_limiter_retry_exact);
 	CU_add_test(s, "limiter many keys/eviction",
 		    test_limiter_many_keys_eviction);
+	CU_add_test(s, "limiter burst change/key size", test_limiter_burst_change);
 	CU_add_test(s, "counter window", test_counter_window);
 	CU_add_test(s, "counter expiry/bound", test_counter_expiry_bound);
+	CU_add_test(s, "counter key size/ttl edges", test_counter_keys_ttl);
 	CU_add_test(s, "dupe variants", test_dupe_variants);
 	CU_add_test(s, "dupe ttl/ring/bound", test_dupe_ttl_ring_bound);
+	CU_add_test(s, "dupe limits/distance", test_dupe_limits);
 	CU_add_test(s, "regex cache/captures", test_regex_cache_captures);
 	CU_add_test(s, "regex errors/utf8/caseless", test_regex_errors_utf8);
 	CU_add_test(s, "regex catastrophic", test_regex_catastrophic);
+	CU_add_test(s, "regex match_at/flags/limits", test_regex_match_at_flags);
+	CU_add_test(s, "env", test_env);
+	CU_add_test(s, "sanctions set/lift/blocking/shadow", test_sanctions_basic);
+	CU_add_test(s, "sanctions expire/list/bound", test_sanctions_expire_list_bound);
 	CU_add_test(s, "audit vectors/hex", test_audit_vectors_hex);
 	CU_add_test(s, "audit chain verify", test_audit_chain);
 }

@@ -1,0 +1,40 @@
+/* moderation_priv.h — state shared by moderation.c, audit.c and
+ * sanctions.c.  Not for other modules: they use moderation.h. */
+#ifndef CHATD_MODERATION_PRIV_H
+#define CHATD_MODERATION_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "lua_host.h"
+#include "mod_auditchain.h"
+
+struct mod_env;
+struct mod_sanctions;
+
+struct moderation {
+	struct core *c;
+	struct lua_host *host;
+	struct mod_env *env;                 /* helpers' state: survives reloads */
+	struct mod_sanctions *sanctions;     /* in-memory copy of storage's */
+	bool storage_ok;                     /* storage has the ABI 1.1 ops */
+	bool sanctions_loaded;
+
+	/* the audit chain's tail */
+	bool audit_ready, audit_tail_retry;
+	int64_t audit_last_id;
+	unsigned char audit_last_hash[MOD_AUDIT_HASH_LEN];
+	json_t *audit_pending;               /* entries made before the tail was known */
+	unsigned audit_inflight;
+	uint64_t audit_failures;
+
+	/* the run in progress (helpers call back into it) */
+	const struct lua_msg_ctx *run_ctx;
+	enum lua_hook run_hook;
+	int64_t run_audit_id;
+	uint64_t rule_failures;              /* every failed hook call since start */
+};
+
+void audit_load_tail(struct core *c);
+
+#endif
