@@ -28,6 +28,8 @@ struct send_cmd {
 	enum lua_verdict verdict;
 	char rule[LUA_HOST_NAME_MAX];
 	char reason[LUA_HOST_REASON_MAX];
+	struct chatd_send_result res;  /* kept while the review item is written */
+	char mid[CHATD_ID_MAX + 1];
 };
 
 static void send_free(struct send_cmd *s)
@@ -104,19 +106,35 @@ static void deliver_to_sender_only(struct send_cmd *s, const struct chatd_send_r
 	frame_unref(f);
 }
 
-static void on_queued(void *arg, int status, int64_t id)
+/* Ack, then deliver: to members, or for a shadowed or held message to the
+ * sender's other sessions only. */
+static void finish(struct send_cmd *s, const struct chatd_send_result *r)
 {
-	char *what = arg;
-	if (status != CHATD_OK && status != CHATD_ERR_EXISTS)
-		log_error("moderation", "queue.write_failed", "%s not queued for review: %s", what,
-			  chatd_strerror(status));
+	cmd_reply(&s->base, ack(s, r));
+	if (r->duplicate)
+		return;
+	if (strcmp(s->visibility, CHATD_VIS_NORMAL) == 0)
+		publish_and_fan_out(s, r);
 	else
-		log_debug("moderation", "queue.added", "%s queued as item %lld", what, (long long)id);
-	free(what);
+		deliver_to_sender_only(s, r);
 }
 
-/* Flagged and held messages go to the moderators' queue. */
-static void queue_for_review(struct send_cmd *s, const struct chatd_send_result *r)
+static void on_queued(void *arg, int status, int64_t id)
+{
+	struct send_cmd *s = arg;
+	if (status != CHATD_OK && status != CHATD_ERR_EXISTS)
+		log_error("moderation", "queue.write_failed", "%s/%lld not queued for review: %s",
+			  s->conv, (long long)s->res.seq, chatd_strerror(status));
+	else
+		log_debug("moderation", "queue.added", "%s/%lld queued as item %lld", s->conv,
+			  (long long)s->res.seq, (long long)id);
+	finish(s, &s->res);
+	send_free(s);
+}
+
+/* Flagged and held messages go to the moderators' queue before the ack, so
+ * a moderator who looks right after it finds them.  False: not queued. */
+static bool queue_for_review(struct send_cmd *s, const struct chatd_send_result *r)
 {
 	struct core *c = s->base.core;
 	const char *kind = s->verdict == LUA_VERDICT_HOLD ? "hold" : "flag";
@@ -129,26 +147,24 @@ static void queue_for_review(struct send_cmd *s, const struct chatd_send_result 
 		.subject_id = s->base.user, .filed_by = "moderation", .reason = s->reason,
 		.detail = detail, .dedupe_key = key, .created_at = r->ts,
 	};
-	char *what = strdup(key);
-	if (c->storage->mod_item_add(c->storage_inst, &it, on_queued, what) != CHATD_OK) {
-		log_error("moderation", "queue.write_failed", "%s not queued for review", key);
-		free(what);
-	}
+	s->res = *r;
+	snprintf(s->mid, sizeof s->mid, "%s", r->message_id);
+	s->res.message_id = s->mid;
+	if (c->storage->mod_item_add(c->storage_inst, &it, on_queued, s) == CHATD_OK)
+		return true;
+	log_error("moderation", "queue.write_failed", "%s not queued for review", key);
+	return false;
 }
 
 static void on_appended(void *arg, int status, const struct chatd_send_result *r)
 {
 	struct send_cmd *s = arg;
 	if (!cmd_failed(&s->base, status)) {
-		cmd_reply(&s->base, ack(s, r));
-		if (!r->duplicate) {
-			if (strcmp(s->visibility, CHATD_VIS_NORMAL) == 0)
-				publish_and_fan_out(s, r);
-			else
-				deliver_to_sender_only(s, r);
-			if (s->verdict == LUA_VERDICT_HOLD || s->verdict == LUA_VERDICT_FLAG)
-				queue_for_review(s, r);
-		}
+		if (!r->duplicate &&
+		    (s->verdict == LUA_VERDICT_HOLD || s->verdict == LUA_VERDICT_FLAG) &&
+		    queue_for_review(s, r))
+			return;
+		finish(s, r);
 	}
 	send_free(s);
 }

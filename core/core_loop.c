@@ -7,6 +7,7 @@
 #include "core_loop.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/thread.h>
@@ -274,7 +275,8 @@ int core_load_plugins(struct core *c)
 	}
 	/* Phase 2: init in order; a failure undoes everything. */
 	static const size_t ops_size[] = {
-		sizeof(struct chatd_storage_ops), sizeof(struct chatd_presence_ops),
+		/* storage: the 1.0 table; the 1.1 ops are checked where used */
+		offsetof(struct chatd_storage_ops, audit_append), sizeof(struct chatd_presence_ops),
 		sizeof(struct chatd_bus_ops), sizeof(struct chatd_fanout_ops), 0, 0,
 	};
 	for (size_t i = 0; i < sizeof load_order / sizeof load_order[0]; i++) {

@@ -89,7 +89,9 @@ def test_spam_escalates_to_shadow_ban_then_block(chatd):
     assert kinds == ["block", "shadow"], s
     events = audit_events(srv)
     assert events.count("sanction") == 2, events
-    assert events.count("verdict") >= 4, events     # throttle, shadow, shadow, reject
+    # Rule verdicts: throttle, shadow, reject.  The innocent message was shadowed
+    # by the sanction, not by a rule (its provenance says so).
+    assert events.count("verdict") == 3, events
     v = verify(srv)
     assert v["ok"] is True and v["entries"] == len(events), v
 
@@ -165,6 +167,7 @@ def test_report_lands_in_the_queue(chatd):
         m = await Client.login(srv, "mallory")
         conv = await m.group(["alice", "bob"])
         ack = await send(m, conv, "something nasty")
+        await b.expect("message", seq=ack["seq"])
         r = await b.call({"type": "report", "conversation_id": conv, "seq": ack["seq"],
                           "reason": "harassment", "note": "not ok"}, "result")
         assert r["ok"] is True and isinstance(r["report_id"], str) and r["report_id"], r
