@@ -118,6 +118,7 @@ static bool read_entry(lua_State *L, struct cfg_rule *r, struct cfg_ctx *c, cons
 			return false;
 		}
 		r->name = strdup(s);
+		r->mode = -1;
 		r->options_json = strdup("{}");
 		return true;
 	}

@@ -70,6 +70,58 @@ static char *read_sample(size_t *len)
 	return buf;
 }
 
+static void test_moderation_rules(void)
+{
+	struct chatd_config *cfg = NULL;
+	struct cfg_errors e = { 0 };
+	CU_ASSERT_EQUAL_FATAL(load(BASE "moderation = { fail_mode = \"closed\", rules = {\n"
+				   "  \"audit\",\n"
+				   "  { name = \"ratelimit\", mode = \"observe\",\n"
+				   "    options = { per_second = 2, words = { \"a\", \"b\" }, on = true } },\n"
+				   "} }\n", &cfg, &e), CHATD_OK);
+	dump_errs(&e);
+	CU_ASSERT_STRING_EQUAL(cfg->mod_fail_mode, "closed");
+	CU_ASSERT_EQUAL_FATAL(cfg->n_mod_rules, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->mod_rules[0].name, "audit");
+	CU_ASSERT_EQUAL(cfg->mod_rules[0].mode, -1);
+	CU_ASSERT_STRING_EQUAL(cfg->mod_rules[0].options_json, "{}");
+	CU_ASSERT_STRING_EQUAL(cfg->mod_rules[1].name, "ratelimit");
+	CU_ASSERT_EQUAL(cfg->mod_rules[1].mode, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg->mod_rules[1].options_json, "\"per_second\":2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg->mod_rules[1].options_json, "\"words\":[\"a\",\"b\"]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg->mod_rules[1].options_json, "\"on\":true"));
+	cfg_free(cfg);
+	cfg_errors_clear(&e);
+
+	/* Defaults: no rules, fail open. */
+	cfg = NULL;
+	CU_ASSERT_EQUAL_FATAL(load(BASE, &cfg, &e), CHATD_OK);
+	CU_ASSERT_EQUAL(cfg->n_mod_rules, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->mod_fail_mode, "open");
+	cfg_free(cfg);
+
+	/* Every bad entry is named. */
+	expect_fail(BASE "moderation = { rules = {\n"
+		    "  \"Bad Name\", { name = \"x\", mode = \"loud\" },\n"
+		    "  { name = \"y\", options = { f = function() end } },\n"
+		    "  { name = \"z\", colour = 1 }, \"audit\", \"audit\", 42,\n"
+		    "  { name = \"w\", options = { 1, 2 } },\n"
+		    "} }\n", &e);
+	dump_errs(&e);
+	CU_ASSERT_TRUE(has_err(&e, "moderation.rules[1]: a rule name is"));
+	CU_ASSERT_TRUE(has_err(&e, "moderation.rules[2]: mode: expected"));
+	CU_ASSERT_TRUE(has_err(&e, "moderation.rules[3]: options: a value that is not"));
+	CU_ASSERT_TRUE(has_err(&e, "moderation.rules[4]: unknown key \"colour\""));
+	CU_ASSERT_TRUE(has_err(&e, "moderation.rules[6]: rule \"audit\" is listed twice"));
+	CU_ASSERT_TRUE(has_err(&e, "moderation.rules[7]: expected a rule name or a table"));
+	CU_ASSERT_TRUE(has_err(&e, "moderation.rules[8]: options: a list where"));
+	cfg_errors_clear(&e);
+	expect_fail(BASE "moderation = { rules = \"audit\", fail_mode = \"maybe\" }\n", &e);
+	CU_ASSERT_TRUE(has_err(&e, "moderation.rules: expected a list of rules"));
+	CU_ASSERT_TRUE(has_err(&e, "moderation.fail_mode"));
+	cfg_errors_clear(&e);
+}
+
 static void test_sample_loads(void)
 {
 	size_t len = 0;
@@ -85,6 +137,8 @@ static void test_sample_loads(void)
 		CU_ASSERT_STRING_EQUAL(cfg->plugin_name[CHATD_KIND_FANOUT - 1], "online");
 		CU_ASSERT_EQUAL(cfg->listen_port, 8080);
 		CU_ASSERT_PTR_NOT_NULL(cfg->auth_secret);
+		CU_ASSERT_EQUAL(cfg->n_mod_rules, 4);
+		CU_ASSERT_TRUE(cfg->admin_enabled);
 	}
 	cfg_free(cfg);
 
@@ -451,6 +505,7 @@ void unit_register_config(void)
 	if (!s)
 		return;
 	CU_add_test(s, "sample config loads", test_sample_loads);
+	CU_add_test(s, "moderation.rules", test_moderation_rules);
 	CU_add_test(s, "defaults filled", test_defaults);
 	CU_add_test(s, "values set", test_values_set);
 	CU_add_test(s, "unknown key named", test_unknown_key);
