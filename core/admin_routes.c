@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "log.h"
 #include "pipeline.h"
+#include "rules_dryrun.h"
 #include "sessions.h"
 
 #define LIST_MAX 1000
@@ -62,6 +63,39 @@ static void post_rules_reload(struct admin_req *r)
 	}
 	admin_reply(r, 200, json_pack("{s:b, s:I}", "ok", 1, "version",
 				      (json_int_t)moderation_rules_version(r->core)));
+}
+
+static void on_dryrun(void *arg, int status, json_t *result)
+{
+	struct admin_req *r = arg;
+	if (status != CHATD_OK) {
+		admin_status_error(r, status);
+		return;
+	}
+	admin_reply(r, 200, result);
+}
+
+static void post_rules_dryrun(struct admin_req *r)
+{
+	if (!need_role(r, ADMIN_ROLE_ADMIN))
+		return;
+	const char *conv = body_str(r, "conversation_id");
+	json_t *lim = json_object_get(r->body, "limit");
+	if (!conv || strlen(conv) > CHATD_ID_MAX ||
+	    (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
+		     json_integer_value(lim) > 200))) {
+		admin_error(r, 400, "bad_request", "body: {\"conversation_id\": …, \"limit\"?: 1..200 "
+			    "(default 200)}");
+		return;
+	}
+	char err[512];
+	int st = rules_dryrun(r->core, conv, lim ? (int)json_integer_value(lim) : 200, on_dryrun,
+			      r, err, sizeof err);
+	if (st == CHATD_ERR_INVALID)
+		admin_reply(r, 422, json_pack("{s:{s:s, s:s}}", "error", "code", "rules_invalid",
+					      "message", err));
+	else if (st != CHATD_OK)
+		admin_status_error(r, st);
 }
 
 /* ---- queue ---- */
@@ -509,6 +543,8 @@ void admin_route(struct admin_req *r)
 		get_rules(r);
 	else if (match(r, "POST", "/v1/rules/reload"))
 		post_rules_reload(r);
+	else if (match(r, "POST", "/v1/rules/dry-run"))
+		post_rules_dryrun(r);
 	else if (match(r, "GET", "/v1/queue"))
 		get_queue(r);
 	else if (match(r, "GET", "/v1/queue/#"))

@@ -371,3 +371,36 @@ def test_admin_api_roles_and_errors(chatd):
     assert st == 400, (st, e)
     st, e = srv.admin("POST", "/v1/queue/77/approve")
     assert st == 404, (st, e)
+
+
+def test_dry_run_replays_history_through_candidate_rules(chatd):
+    import chatclient
+    srv = chatd(**rules("audit"))
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        conv = await a.direct("bob")
+        await send(a, conv, "darn it")
+        await send(a, conv, "all clean")
+        return conv
+    conv = run(body())
+    srv.cfg["moderation"]["rules"] = [{"name": "wordfilter", "options": {"words": ["darn"]}},
+                                      "audit"]
+    with open(srv.config_path, "w") as f:
+        f.write(chatclient.render_config(srv.cfg))
+    r = srv.admin_ok("POST", "/v1/rules/dry-run", {"conversation_id": conv})
+    assert r["messages"] == 2 and r["would"] == {"allow": 1, "rewrite": 1}, r
+    assert r["changed_total"] == 1
+    ch = r["changed"][0]
+    assert (ch["seq"], ch["was"], ch["would"], ch["rule"], ch["text"]) == \
+        (1, "allow", "rewrite", "wordfilter", "**** it"), ch
+    # Nothing live changed: no reload happened, nothing was audited.
+    assert srv.admin_ok("GET", "/v1/rules")["rules"][0]["name"] == "audit"
+    assert "verdict" not in audit_events(srv)
+    st, e = srv.admin("POST", "/v1/rules/dry-run", {"conversation_id": conv},
+                      role="moderator")
+    assert st == 403
+    with open(srv.config_path, "a") as f:
+        f.write("moderation.rules = { 'nosuchrule' }\n")
+    st, e = srv.admin("POST", "/v1/rules/dry-run", {"conversation_id": conv})
+    assert st == 422 and "nosuchrule.lua" in e["error"]["message"], (st, e)
