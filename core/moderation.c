@@ -199,10 +199,54 @@ void moderation_start(struct core *c)
 		 c->cfg->mod_fail_mode);
 }
 
+static void seen_unlink(struct moderation *m, struct seen_req *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		m->seen = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	free(q);
+}
+
+static void on_user_seen(void *arg, int status, int64_t first_seen)
+{
+	struct seen_req *q = arg;
+	struct core *c = q->c;
+	if (status == CHATD_OK)
+		sessions_set_first_seen(&c->sessions, q->user, first_seen);
+	else
+		log_warn("moderation", "user_seen.failed", "first-seen time of %s unknown: %s",
+			 q->user, chatd_strerror(status));
+	seen_unlink(c->mod, q);
+}
+
+void moderation_user_seen(struct core *c, const char *user)
+{
+	struct moderation *m = c->mod;
+	if (!m || !m->storage_ok)
+		return;
+	size_t ul = strlen(user) + 1;
+	struct seen_req *q = calloc(1, sizeof *q + ul);
+	if (!q)
+		return;
+	q->c = c;
+	memcpy(q->user, user, ul);
+	q->next = m->seen;
+	if (m->seen)
+		m->seen->prev = q;
+	m->seen = q;
+	if (c->storage->user_seen(c->storage_inst, user, mod_now_ms(), on_user_seen, q) != CHATD_OK)
+		seen_unlink(m, q);
+}
+
 void moderation_free(struct moderation *m)
 {
 	if (!m)
 		return;
+	while (m->seen)
+		seen_unlink(m, m->seen);
 	lua_host_free(m->host);
 	mod_env_free(m->env);
 	mod_sanctions_free(m->sanctions);

@@ -54,6 +54,10 @@ uint64_t moderation_rules_version(struct core *c);
 /* Rules' state, for the admin API: version, per-rule stats, samples. */
 json_t *moderation_rules_json(struct core *c);
 
+/* Asks storage when user was first seen (recording now if never) and
+ * keeps it with their sessions: the basis of account_age_ms(). */
+void moderation_user_seen(struct core *c, const char *user);
+
 /* ---- sanctions ---- */
 /* "ban" or "block" when one stops user now (*until: its end, 0 permanent). */
 const char *moderation_blocking(struct core *c, const char *user, int64_t now, int64_t *until);

@@ -10,6 +10,15 @@
 #include "mod_auditchain.h"
 
 struct mod_env;
+
+/* A user_seen request in flight.  Kept on a list: storage drops the
+ * completions still queued when it stops, and moderation_free frees what
+ * never came back. */
+struct seen_req {
+	struct seen_req *prev, *next;
+	struct core *c;
+	char user[];
+};
 struct mod_sanctions;
 
 struct moderation {
@@ -33,6 +42,7 @@ struct moderation {
 	enum lua_hook run_hook;
 	int64_t run_audit_id;
 	uint64_t rule_failures;              /* every failed hook call since start */
+	struct seen_req *seen;               /* user_seen requests in flight */
 };
 
 void audit_load_tail(struct core *c);

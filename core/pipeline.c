@@ -7,22 +7,6 @@
 #include "moderation.h"
 #include "proto_decode.h"
 
-struct seen_arg {
-	struct core *c;
-	char user[];
-};
-
-static void on_user_seen(void *arg, int status, int64_t first_seen)
-{
-	struct seen_arg *a = arg;
-	if (status == CHATD_OK)
-		sessions_set_first_seen(&a->c->sessions, a->user, first_seen);
-	else
-		log_warn("core", "user_seen.failed", "first-seen time of %s unknown: %s", a->user,
-			 chatd_strerror(status));
-	free(a);
-}
-
 /* Sanctions and on_connect rules.  False when the session was refused. */
 static bool admit(struct core *c, uint64_t session, const char *user)
 {
@@ -65,18 +49,8 @@ void pipeline_session_open(struct core *c, uint64_t session, const char *user)
 		return;
 	}
 	const struct user_sessions *us = sessions_of(&c->sessions, user);
-	if (c->mod && c->storage->struct_size >= sizeof(struct chatd_storage_ops) && us &&
-	    us->first_seen == 0) {
-		size_t ul = strlen(user) + 1;
-		struct seen_arg *a = malloc(sizeof *a + ul);
-		if (a) {
-			a->c = c;
-			memcpy(a->user, user, ul);
-			if (c->storage->user_seen(c->storage_inst, user, mod_now_ms(), on_user_seen, a) !=
-			    CHATD_OK)
-				free(a);
-		}
-	}
+	if (us && us->first_seen == 0)
+		moderation_user_seen(c, user);
 	if (c->presence)
 		c->presence->session_up(c->presence_inst, user, session);
 }

@@ -28,25 +28,24 @@ static bool kind_ok(const char *kind)
 			strcmp(kind, "block") == 0);
 }
 
+/* No heap argument: storage drops completions still queued at shutdown. */
 static void on_written(void *arg, int status, int64_t id)
 {
+	(void)arg;
 	(void)id;
-	char *what = arg;
 	if (status != CHATD_OK)
 		log_error("moderation", "sanction.write_failed",
-			  "sanction %s not stored (%s): it holds until restart", what,
-			  chatd_strerror(status));
-	free(what);
+			  "a sanction was not stored (%s): it holds until restart (see the "
+			  "sanction.applied line before)", chatd_strerror(status));
 }
 
 static void on_lifted(void *arg, int status)
 {
-	char *what = arg;
+	(void)arg;
 	if (status != CHATD_OK)
 		log_error("moderation", "sanction.write_failed",
-			  "lifting %s not stored (%s): it returns after a restart", what,
+			  "lifting a sanction was not stored (%s): it returns after a restart",
 			  chatd_strerror(status));
-	free(what);
 }
 
 static void disconnect_user(struct core *c, const char *user)
@@ -85,15 +84,9 @@ int moderation_sanction(struct core *c, const char *user, const char *kind, int6
 		.user_id = user, .kind = kind, .until = until, .reason = reason ? reason : "",
 		.actor = actor, .created_at = now,
 	};
-	size_t wl = strlen(user) + strlen(kind) + 2;
-	char *what = malloc(wl);
-	if (what)
-		snprintf(what, wl, "%s/%s", kind, user);
-	if (c->storage->sanction_add(c->storage_inst, &s, on_written, what) != CHATD_OK) {
+	if (c->storage->sanction_add(c->storage_inst, &s, on_written, NULL) != CHATD_OK)
 		log_error("moderation", "sanction.write_failed", "sanction %s/%s not stored",
 			  kind, user);
-		free(what);
-	}
 	audit_record(c, actor, "sanction", user,
 		     json_pack("{s:s, s:I, s:s}", "kind", kind, "until", (json_int_t)until,
 			       "reason", reason ? reason : ""));
@@ -112,13 +105,10 @@ int moderation_lift(struct core *c, const char *user, const char *kind, const ch
 	if (!user || !*user || strlen(user) > CHATD_ID_MAX || !kind_ok(kind))
 		return CHATD_ERR_INVALID;
 	mod_sanctions_lift(m->sanctions, user, kind);
-	size_t wl = strlen(user) + strlen(kind) + 2;
-	char *what = malloc(wl);
-	if (what)
-		snprintf(what, wl, "%s/%s", kind, user);
-	if (c->storage->sanction_lift(c->storage_inst, user, kind, mod_now_ms(), on_lifted, what) !=
+	if (c->storage->sanction_lift(c->storage_inst, user, kind, mod_now_ms(), on_lifted, NULL) !=
 	    CHATD_OK)
-		free(what);
+		log_error("moderation", "sanction.write_failed", "lifting %s/%s not stored", kind,
+			  user);
 	audit_record(c, actor, "sanction.lift", user, json_pack("{s:s}", "kind", kind));
 	return CHATD_OK;
 }
