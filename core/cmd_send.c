@@ -28,6 +28,7 @@ struct send_cmd {
 	enum lua_verdict verdict;
 	char rule[LUA_HOST_NAME_MAX];
 	char reason[LUA_HOST_REASON_MAX];
+	bool flagged;         /* a rule flagged it (maybe before a rewrite) */
 	struct chatd_send_result res;  /* kept while the review item is written */
 	char mid[CHATD_ID_MAX + 1];
 };
@@ -161,12 +162,26 @@ static void on_appended(void *arg, int status, const struct chatd_send_result *r
 	struct send_cmd *s = arg;
 	if (!cmd_failed(&s->base, status)) {
 		if (!r->duplicate &&
-		    (s->verdict == LUA_VERDICT_HOLD || s->verdict == LUA_VERDICT_FLAG) &&
+		    (s->verdict == LUA_VERDICT_HOLD || s->flagged) &&
 		    queue_for_review(s, r))
 			return;
 		finish(s, r);
 	}
 	send_free(s);
+}
+
+/* Rewritten text must be valid UTF-8 within max_text, like a client's. */
+static bool rewrite_ok(struct core *c, const struct lua_decision *d)
+{
+	size_t n = utf8_codepoints(d->text, d->text_len);
+	if (!utf8_valid(d->text, d->text_len) || memchr(d->text, '\0', d->text_len) ||
+	    n > (size_t)c->cfg->max_text) {
+		log_error("rules", "rule.bad_rewrite", "%s: rewrite() gave %s; ignored", d->rule,
+			  n > (size_t)c->cfg->max_text ? "text longer than max_text"
+			  : "invalid UTF-8");
+		return false;
+	}
+	return true;
 }
 
 /* The rules' say on a send.  Returns false when the send ends here (the
@@ -207,6 +222,16 @@ static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 		lua_decision_clear(&d);
 		return false;
 	}
+	if (d.text && !rewrite_ok(c, &d)) {
+		/* A rule produced text we cannot store: a rule failure. */
+		if (c->mod && strcmp(c->cfg->mod_fail_mode, "closed") == 0) {
+			cmd_error(&s->base, "unavailable", "moderation is unavailable; try again");
+			lua_decision_clear(&d);
+			return false;
+		}
+		free(d.text);
+		d.text = NULL;
+	}
 	if (d.text) {
 		if (d.text_len == 0 && !s->media_id) {
 			cmd_error(&s->base, "bad_request", "the message is empty after moderation");
@@ -219,6 +244,8 @@ static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 	}
 	bool shadowed = moderation_shadowed(c, s->base.user, s->ts);
 	s->verdict = d.kind;
+	/* A flag raised before a rewrite (or a shadow) still goes to review. */
+	s->flagged = d.kind == LUA_VERDICT_FLAG || (d.nflags > 0 && d.kind != LUA_VERDICT_HOLD);
 	snprintf(s->rule, sizeof s->rule, "%s", d.rule);
 	snprintf(s->reason, sizeof s->reason, "%s",
 		 d.reason[0] ? d.reason : d.nflags ? d.flags[0] : "");

@@ -25,12 +25,10 @@ int64_t mod_now_ms(void)
 
 static void on_rule_log(void *ud, const char *rule, const char *level, const char *msg)
 {
-	struct core *c = ud;
+	(void)ud;
 	enum log_level lv = strcmp(level, "error") == 0 ? LOG_ERROR
 			    : strcmp(level, "warn") == 0 ? LOG_WARN
 			    : strcmp(level, "debug") == 0 ? LOG_DEBUG : LOG_INFO;
-	if (lv == LOG_ERROR && c->mod)
-		c->mod->rule_failures++;
 	log_msg(lv, "rules", "rule.log", "%s: %s", rule ? rule : "?", msg);
 }
 
@@ -272,13 +270,27 @@ static struct chatd_config *reread_config(struct core *c, char *err, size_t errl
 	return fresh;
 }
 
+/* Failures counted by the current set's rules (reset when a set is swapped). */
+static uint64_t set_failures(const struct moderation *m)
+{
+	struct lua_rule_stats st[LUA_HOST_MAX_RULES];
+	size_t n = lua_host_stats(m->host, st, LUA_HOST_MAX_RULES);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n && i < LUA_HOST_MAX_RULES; i++)
+		sum += st[i].failures;
+	return sum;
+}
+
 int moderation_reload(struct core *c, const char *actor, char *err, size_t errlen)
 {
 	struct moderation *m = c->mod;
 	uint64_t before = lua_host_version(m->host);
+	uint64_t old_failures = set_failures(m);
 	err[0] = '\0';
 	struct chatd_config *fresh = reread_config(c, err, errlen);
 	int rc = err[0] ? -1 : moderation_compile(fresh ? fresh : c->cfg, m->host, err, errlen);
+	if (rc == 0)
+		m->rule_failures += old_failures;   /* keep the total across sets */
 	if (rc == 0 && fresh) {
 		/* The new list is in force: keep it (and its rules_dir). */
 		struct cfg_rule *r = c->cfg->mod_rules;
@@ -416,7 +428,7 @@ json_t *moderation_rules_json(struct core *c)
 		json_array_append_new(log, json_string(lines[i]));
 	return json_pack("{s:I, s:s, s:I, s:I, s:o, s:o, s:o}", "version",
 			 (json_int_t)lua_host_version(m->host), "fail_mode", c->cfg->mod_fail_mode,
-			 "failures_total", (json_int_t)m->rule_failures, "mem_used",
+			 "failures_total", (json_int_t)(m->rule_failures + set_failures(m)), "mem_used",
 			 (json_int_t)lua_host_mem_used(m->host), "rules", rules, "samples", samples,
 			 "log", log);
 }

@@ -41,7 +41,7 @@ struct moderation {
 	const struct lua_msg_ctx *run_ctx;
 	enum lua_hook run_hook;
 	int64_t run_audit_id;
-	uint64_t rule_failures;              /* every failed hook call since start */
+	uint64_t rule_failures;              /* failures of rule sets swapped out */
 	struct seen_req *seen;               /* user_seen requests in flight */
 };
 

@@ -404,3 +404,31 @@ def test_dry_run_replays_history_through_candidate_rules(chatd):
         f.write("moderation.rules = { 'nosuchrule' }\n")
     st, e = srv.admin("POST", "/v1/rules/dry-run", {"conversation_id": conv})
     assert st == 422 and "nosuchrule.lua" in e["error"]["message"], (st, e)
+
+
+def test_flag_then_rewrite_is_queued_and_bad_rewrites_are_ignored(chatd, tmp_path):
+    d = str(tmp_path / "rules")
+    write_rules(d, {
+        "flagger": 'return { name = "flagger", on_message = function(ctx)\n'
+                   '  if ctx.text:find("flagme", 1, true) then return flag("looks odd") end end }\n',
+        "masker": 'return { name = "masker", on_message = function(ctx)\n'
+                  '  if ctx.text:find("bad", 1, true) then return rewrite("\\xff\\xfe") end\n'
+                  '  if ctx.text:find("long", 1, true) then return rewrite(string.rep("x", 5000)) end\n'
+                  '  return rewrite(ctx.text .. "!") end }\n',
+    })
+    srv = chatd(moderation={"rules_dir": d, "rules": ["flagger", "masker"]})
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        b = await Client.login(srv, "bob")
+        conv = await a.direct("bob")
+        ack = await send(a, conv, "flagme please")
+        assert (await b.expect("message", seq=ack["seq"]))["text"] == "flagme please!"
+        items = srv.admin_ok("GET", "/v1/queue?kind=flag")["items"]
+        assert [(i["seq"], i["reason"]) for i in items] == [(ack["seq"], "looks odd")], items
+        for text in ("bad text", "long text"):
+            ack = await send(a, conv, text)
+            assert ack["type"] == "ack", ack
+            assert (await b.expect("message", seq=ack["seq"]))["text"] == text
+    run(body())
+    assert "rule.bad_rewrite" in srv.log_text()
