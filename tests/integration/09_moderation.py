@@ -432,3 +432,33 @@ def test_flag_then_rewrite_is_queued_and_bad_rewrites_are_ignored(chatd, tmp_pat
             assert (await b.expect("message", seq=ack["seq"]))["text"] == text
     run(body())
     assert "rule.bad_rewrite" in srv.log_text()
+
+
+CASE_FILES = sorted(f[:-6] for f in os.listdir(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "moderation", "rules", "tests"))
+    if f.endswith(".jsonl"))
+
+
+def test_shipped_rules_pass_their_case_files():
+    import chatclient
+    assert CASE_FILES == ["ratelimit", "spam", "wordfilter"], CASE_FILES
+    for name in CASE_FILES:
+        cases = os.path.join(chatclient.RULES_DIR, "tests", name + ".jsonl")
+        r = chatclient.run_tool([chatclient.chatd_bin(), "rules", "test", "--rules-dir",
+                                 chatclient.RULES_DIR, "--rule", name, cases], timeout=60)
+        assert r.returncode == 0, "%s:\n%s%s" % (name, r.stdout, r.stderr)
+        assert " 0 failed" in r.stdout, r.stdout
+    ex = os.path.join(chatclient.SRC_DIR, "docs", "examples", "rules")
+    r = chatclient.run_tool([chatclient.chatd_bin(), "rules", "test", "--rules-dir", ex,
+                             "--rule", "capslock", os.path.join(ex, "capslock.jsonl")])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_rules_test_reports_a_failing_case(tmp_path):
+    import chatclient
+    f = tmp_path / "cases.jsonl"
+    f.write_text('{"sender":"a","text":"darn","expect":"allow"}\nnot json\n')
+    r = chatclient.run_tool([chatclient.chatd_bin(), "rules", "test", "--rules-dir",
+                             chatclient.RULES_DIR, "--rule", "wordfilter", str(f)])
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "2 cases, 0 passed, 2 failed" in r.stdout, r.stdout
