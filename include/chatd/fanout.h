@@ -31,6 +31,28 @@ struct chatd_fanout_ops {
 	 * anything the plugin keeps about its members is stale.  Called by
 	 * the core after the change is stored, before the next message. */
 	void (*members_changed)(void *inst, const char *conversation_id);
+
+	/* ---- ABI 1.2, optional (NULL or past struct_size: not called). */
+
+	/* Fan-out on write?  Asked before each append: true makes storage
+	 * write an inbox entry per member along with the message. */
+	bool (*write_inbox)(void *inst, const char *conversation_id, int64_t member_count);
+	/* user_id's first session on this node came up.  The plugin calls
+	 * ready(arg, user_id, status) exactly once when it can push to the
+	 * user (possibly before returning), but never after user_offline for
+	 * that user.  The core holds the user's commands until then, so a
+	 * `sync` cannot overtake the registration and a message pushed
+	 * before it is one that sync returns.  Returns CHATD_OK, or a
+	 * negative status (then ready is not called). */
+	int (*user_online)(void *inst, const char *user_id,
+			   void (*ready)(void *arg, const char *user_id, int status), void *arg);
+	/* The last session of user_id on this node closed. */
+	void (*user_offline)(void *inst, const char *user_id);
+	/* user_id joined / left conversation_id (the change is stored); also
+	 * for every member of a newly created conversation.  Called in
+	 * addition to members_changed. */
+	void (*member_joined)(void *inst, const char *conversation_id, const char *user_id);
+	void (*member_left)(void *inst, const char *conversation_id, const char *user_id);
 };
 
 #endif

@@ -6,6 +6,11 @@
  *   1.1  2026-11-28  storage: message visibility and moderation provenance,
  *                    history with no viewer (staff view), audit log,
  *                    moderation queue, sanctions, user_seen.
+ *   1.2  2026-11-28  storage: group management (conv_change, members_get),
+ *                    edit, delete for everyone / for me, retention purge,
+ *                    history from join, inbox rows on append; fanout:
+ *                    write_inbox, user_online/offline, member_joined/left;
+ *                    status CHATD_ERR_CONFLICT.
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
@@ -28,7 +33,7 @@
 #include "chatd/status.h"
 
 #define CHATD_ABI_MAJOR 1
-#define CHATD_ABI_MINOR 1
+#define CHATD_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define CHATD_EXPORT __attribute__((visibility("default")))

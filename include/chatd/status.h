@@ -18,6 +18,7 @@ typedef enum chatd_status {
 	CHATD_ERR_INTERNAL = -9,    /* a bug */
 	CHATD_ERR_ABI = -10,        /* plugin ABI or kind mismatch */
 	CHATD_ERR_SHUTDOWN = -11,   /* refused: shutting down */
+	CHATD_ERR_CONFLICT = -12,   /* what the caller read changed meanwhile (ABI 1.2) */
 } chatd_status;
 
 static inline const char *chatd_strerror(int st)
@@ -35,6 +36,7 @@ static inline const char *chatd_strerror(int st)
 	case CHATD_ERR_INTERNAL: return "internal error";
 	case CHATD_ERR_ABI: return "plugin ABI mismatch";
 	case CHATD_ERR_SHUTDOWN: return "shutting down";
+	case CHATD_ERR_CONFLICT: return "changed meanwhile";
 	default: return "unknown status";
 	}
 }

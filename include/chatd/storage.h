@@ -95,6 +95,11 @@ struct chatd_send_req {
 	/* ABI 1.1 */
 	const char *visibility;        /* CHATD_VIS_*; NULL: normal */
 	const char *moderation;        /* provenance JSON text stored with the row; NULL: none */
+	/* ABI 1.2 */
+	bool inbox;                    /* fan-out on write: also set every member's inbox
+	                                * entry for the conversation to this seq.  false:
+	                                * none, and the conversation's inbox entries (if an
+	                                * earlier append wrote some) are dropped. */
 };
 
 /* Append: in one transaction, assign seq = last_seq + 1, insert, advance the
@@ -218,6 +223,79 @@ struct chatd_sanction {
 typedef void (*chatd_sanctions_cb)(void *arg, int status,
 				   const struct chatd_sanction *items, size_t n);
 
+/* ---- groups, edits, deletes (ABI 1.2) ------------------------------ */
+
+/* A change to a group's membership or settings, made in one transaction.
+ * The core decides permissions from what it read (members_get); storage
+ * re-checks, inside the transaction, that the roles it was told still hold
+ * (actor_role, target_role) and refuses with CHATD_ERR_CONFLICT when one
+ * changed, so two racing changes never both act on stale roles.
+ *
+ * Errors: NOT_FOUND: no such conversation, the actor is not a member, or
+ * (REMOVE, ROLE, MUTE) users[0] is not; INVALID: a direct conversation
+ * (membership and roles fixed), or bad arguments; EXISTS (ADD): a user is
+ * already a member (nothing is added; the result names the first such
+ * user); TOO_LARGE (ADD): the group would pass max_members; CONFLICT. */
+enum chatd_conv_change_kind {
+	CHATD_CHANGE_ADD = 1,          /* users[0..n) join with role member */
+	CHATD_CHANGE_REMOVE = 2,       /* users[0] stops being a member */
+	CHATD_CHANGE_LEAVE = 3,        /* the actor leaves; when the owner leaves, the
+	                                * longest-standing admin (else member of any
+	                                * role) becomes owner */
+	CHATD_CHANGE_ROLE = 4,         /* users[0] gets `role` */
+	CHATD_CHANGE_MUTE = 5,         /* users[0]'s muted_until becomes muted_until */
+	CHATD_CHANGE_SETTINGS = 6,     /* title, locked, typing, receipts */
+};
+
+struct chatd_conv_change {
+	int kind;                      /* enum chatd_conv_change_kind */
+	const char *conversation_id;
+	const char *actor;             /* the member acting */
+	const char *actor_role;        /* the actor's role as read; NULL: not re-checked */
+	const char *const *users;      /* ADD: 1..n (duplicates ignored); REMOVE, ROLE,
+	                                * MUTE: exactly one; LEAVE, SETTINGS: none */
+	size_t n_users;
+	const char *target_role;       /* REMOVE, ROLE, MUTE: users[0]'s role as read;
+	                                * NULL: not re-checked */
+	const char *role;              /* ROLE: "admin" | "moderator" | "member" */
+	int64_t muted_until;           /* MUTE: ms since the epoch; 0 unmutes */
+	int64_t max_members;           /* ADD: the group's size limit; 0: none */
+	bool history_from_join;        /* ADD: the new members see only messages
+	                                * after the add (else the whole history) */
+	const char *title;             /* SETTINGS: NULL unchanged; "" clears */
+	int locked, typing, receipts;  /* SETTINGS: -1 unchanged, else 0 or 1 */
+	int64_t ts;
+};
+
+struct chatd_conv_change_result {
+	const struct chatd_conversation *conv;  /* after the change, as the actor sees it
+	                                         * (role NULL after LEAVE) */
+	const char *const *users;      /* ADD: the users added, in order; REMOVE, ROLE,
+	                                * MUTE: users[0]; LEAVE: the actor; EXISTS: the
+	                                * first user already a member */
+	size_t n_users;
+	const char *new_owner;         /* LEAVE by the owner: the new owner, if any */
+};
+/* res is non-NULL on CHATD_OK and on EXISTS (then only users/n_users). */
+typedef void (*chatd_conv_change_cb)(void *arg, int status,
+				     const struct chatd_conv_change_result *res);
+
+/* A stored message with its sender's current role in the conversation
+ * (NULL when the sender is no longer a member). */
+typedef void (*chatd_message_role_cb)(void *arg, int status, const struct chatd_message *m,
+				      const char *sender_role);
+
+/* An edit by the message's sender. */
+struct chatd_message_edit {
+	const char *conversation_id;
+	int64_t seq;
+	const char *editor;            /* must be the sender: else FORBIDDEN */
+	const char *text;              /* the new text (required) */
+	const char *moderation;        /* provenance of the edit; NULL: keep the stored one */
+	const char *visibility;        /* CHATD_VIS_*; NULL: unchanged */
+	int64_t ts;                    /* becomes edited_at */
+};
+
 struct chatd_storage_ops {
 	uint32_t struct_size;
 
@@ -280,6 +358,42 @@ struct chatd_storage_ops {
 	/* Records the first time a user was seen (kept if already there); cb
 	 * gets it as the id argument.  The basis of "account age". */
 	int (*user_seen)(void *inst, const char *user_id, int64_t ts, chatd_id_cb cb, void *arg);
+
+	/* ---- ABI 1.2: groups, edits, deletes.  The core checks struct_size. */
+
+	/* A group management change (see struct chatd_conv_change). */
+	int (*conv_change)(void *inst, const struct chatd_conv_change *ch,
+			   chatd_conv_change_cb cb, void *arg);
+	/* The conversation as viewer sees it, plus the member rows of those of
+	 * users[0..n) (n <= 1000) who are members, in the order given.
+	 * NOT_FOUND when there is no such conversation or viewer is not a
+	 * member. */
+	int (*members_get)(void *inst, const char *conversation_id, const char *viewer,
+			   const char *const *users, size_t n_users,
+			   chatd_conv_get_cb cb, void *arg);
+	/* One message, whatever its visibility (NOT_FOUND: none).  A message
+	 * deleted for everyone reads as deleted, with no text or media. */
+	int (*message_get)(void *inst, const char *conversation_id, int64_t seq,
+			   chatd_message_role_cb cb, void *arg);
+	/* Edit (see struct chatd_message_edit).  NOT_FOUND: no such message;
+	 * FORBIDDEN: not the sender's; INVALID: deleted.  cb gets the message
+	 * as stored after the edit. */
+	int (*message_edit)(void *inst, const struct chatd_message_edit *e,
+			    chatd_message_cb cb, void *arg);
+	/* Delete for everyone: the message reads as deleted from now on (no
+	 * text or media for any reader); its content stays stored until
+	 * purge_deleted.  Deleting a deleted message is OK and changes
+	 * nothing.  NOT_FOUND: no such message. */
+	int (*message_delete)(void *inst, const char *conversation_id, int64_t seq, int64_t ts,
+			      chatd_message_cb cb, void *arg);
+	/* Delete for me: user_id's history and sync omit the message from now
+	 * on.  Idempotent.  NOT_FOUND: no such message. */
+	int (*message_hide)(void *inst, const char *user_id, const char *conversation_id,
+			    int64_t seq, chatd_status_cb cb, void *arg);
+	/* Retention: erase for real the content (text, media, provenance) of
+	 * messages deleted for everyone at or before `before`; the bytes must
+	 * not survive in the store's files.  cb gets how many were erased. */
+	int (*purge_deleted)(void *inst, int64_t before, chatd_id_cb cb, void *arg);
 };
 
 #endif
