@@ -19,6 +19,9 @@ int main(int argc, char **argv)
 	unit_register_chatbench();
 	unit_register_moderation();
 	unit_register_lua_host();
+	unit_register_storage_sqlite_mod();
+	unit_register_storage_groups();
+	unit_register_online_set();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */
