@@ -49,6 +49,19 @@ static void announce_members(struct create_cmd *k, const char *conv_id)
 	}
 }
 
+/* Every member of a new conversation, for the fan-out plugin. */
+static void joined(struct create_cmd *k, const struct chatd_conversation *conv)
+{
+	struct core *c = k->base.core;
+	const char *creator = k->base.user;
+	core_members_joined(c, conv->conversation_id, &creator, 1);
+	if (conv->peer_id)
+		core_members_joined(c, conv->conversation_id, &conv->peer_id, 1);
+	for (size_t i = 0; i < k->n_members; i++)
+		if (strcmp(k->members[i], creator) != 0)
+			core_members_joined(c, conv->conversation_id, &k->members[i], 1);
+}
+
 static void on_created(void *arg, int status, const struct chatd_conversation *conv,
 		       bool created)
 {
@@ -56,6 +69,8 @@ static void on_created(void *arg, int status, const struct chatd_conversation *c
 	if (!cmd_failed(&k->base, status)) {
 		cmd_reply(&k->base, json_pack("{s:s, s:o}", "type", "conversation", "conversation",
 					      proto_conversation(conv)));
+		if (created)
+			joined(k, conv);
 		if (created && strcmp(conv->kind, "group") == 0)
 			announce_members(k, conv->conversation_id);
 	}
@@ -169,6 +184,14 @@ void cmd_conv_create(struct cmd *c)
 		list[i] = u;
 	}
 	n = (size_t)dedupe(list, n);
+	size_t others = 0;
+	for (size_t i = 0; i < n; i++)
+		others += strcmp(list[i], c->user) != 0;
+	if ((int64_t)others + 1 > core->cfg->conv_max_members) {
+		free(list);
+		cmd_error(c, "too_large", "more members than the group size limit");
+		return;
+	}
 	if (!create_allowed(c, kind, title, n, NULL)) {
 		free(list);
 		return;

@@ -161,7 +161,7 @@ void cmd_report(struct cmd *c)
 {
 	struct core *core = c->core;
 	struct report_cmd v = { .base = *c };
-	if (!core->mod || core->storage->struct_size < sizeof(struct chatd_storage_ops)) {
+	if (!core->mod || !CORE_HAS_OP(core->storage, struct chatd_storage_ops, user_seen)) {
 		cmd_error(c, "unavailable", "reports need a storage plugin with ABI 1.1");
 		return;
 	}
@@ -253,7 +253,7 @@ void cmd_appeal(struct cmd *c)
 {
 	struct core *core = c->core;
 	const char *text = NULL;
-	if (!core->mod || core->storage->struct_size < sizeof(struct chatd_storage_ops)) {
+	if (!core->mod || !CORE_HAS_OP(core->storage, struct chatd_storage_ops, user_seen)) {
 		cmd_error(c, "unavailable", "appeals need a storage plugin with ABI 1.1");
 		return;
 	}

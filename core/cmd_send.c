@@ -170,20 +170,6 @@ static void on_appended(void *arg, int status, const struct chatd_send_result *r
 	send_free(s);
 }
 
-/* Rewritten text must be valid UTF-8 within max_text, like a client's. */
-static bool rewrite_ok(struct core *c, const struct lua_decision *d)
-{
-	size_t n = utf8_codepoints(d->text, d->text_len);
-	if (!utf8_valid(d->text, d->text_len) || memchr(d->text, '\0', d->text_len) ||
-	    n > (size_t)c->cfg->max_text) {
-		log_error("rules", "rule.bad_rewrite", "%s: rewrite() gave %s; ignored", d->rule,
-			  n > (size_t)c->cfg->max_text ? "text longer than max_text"
-			  : "invalid UTF-8");
-		return false;
-	}
-	return true;
-}
-
 /* The rules' say on a send.  Returns false when the send ends here (the
  * error has been sent). */
 static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
@@ -222,7 +208,7 @@ static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 		lua_decision_clear(&d);
 		return false;
 	}
-	if (d.text && !rewrite_ok(c, &d)) {
+	if (d.text && !moderation_rewrite_ok(c, &d)) {
 		/* A rule produced text we cannot store: a rule failure. */
 		if (c->mod && strcmp(c->cfg->mod_fail_mode, "closed") == 0) {
 			cmd_error(&s->base, "unavailable", "moderation is unavailable; try again");
@@ -302,6 +288,8 @@ static void on_prechecked(void *arg, int status, const struct chatd_send_result 
 		.ts = s->ts,
 		.visibility = s->visibility,
 		.moderation = provenance,
+		.inbox = CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, write_inbox) &&
+			 c->fanout->write_inbox(c->fanout_inst, s->conv, conv->member_count),
 	};
 	int st = c->storage->append(c->storage_inst, &req, on_appended, s);
 	free(provenance);

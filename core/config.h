@@ -86,6 +86,14 @@ struct chatd_config {
 	struct cfg_rule *mod_rules; /* moderation.rules, in order */
 	size_t n_mod_rules;
 
+	/* conversations = { … } */
+	int64_t conv_max_members; /* conversations.max_members, default 10000 */
+	char *conv_new_member_history; /* "all" (default) | "join" */
+
+	/* retention = { … } */
+	int64_t retention_purge_after_s; /* default 2592000 (30 days) */
+	int64_t retention_interval_s;    /* default 3600 */
+
 	/* admin = { … } */
 	bool admin_enabled;      /* admin.enabled, default true */
 	char *admin_host;        /* admin.host, default "127.0.0.1" */

@@ -36,6 +36,7 @@ struct cfg_row {
 static const char *const algorithms[] = { "HS256", "RS256", "ES256", NULL };
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const fail_modes[] = { "open", "closed", NULL };
+static const char *const history_modes[] = { "all", "join", NULL };
 
 #define OFF(f) offsetof(struct chatd_config, f)
 #define STR(path, def, req, secret, field, choices, flags, help) \
@@ -103,6 +104,18 @@ static const struct cfg_row rows[] = {
 	    "Lua VM instructions a rule may run per call"),
 	INT("moderation.mem_cap_kib", "8192", 256, 1048576, mod_mem_cap_kib, F_I64,
 	    "memory of the rule set's Lua state, KiB"),
+
+	INT("conversations.max_members", "10000", 2, 1000000, conv_max_members, F_I64,
+	    "largest group, members (conv.add past it: too_large)"),
+	STR("conversations.new_member_history", "all", false, false, conv_new_member_history,
+	    history_modes, 0,
+	    "what a member added to a group sees: all = the whole history, join = from the add"),
+
+	INT("retention.purge_deleted_after_s", "2592000", 0, INT64_C(3153600000),
+	    retention_purge_after_s, F_I64,
+	    "erase the content of messages deleted for everyone this long after the delete"),
+	INT("retention.interval_s", "3600", 1, 604800, retention_interval_s, F_I64,
+	    "how often the retention job runs, seconds"),
 
 	BOOL("admin.enabled", "true", admin_enabled, "serve the admin API"),
 	STR("admin.host", "127.0.0.1", false, false, admin_host, NULL, 0,

@@ -100,6 +100,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("core", "shutdown.start", "signal %d: closing sessions, finishing writes", (int)sig);
 	c->shutting_down = true;
+	retention_stop(c);
 	struct bridge_out *o = bridge_out_new(BOUT_SHUTDOWN, NULL, NULL, 0, 1001);
 	if (o)
 		push_out(c, o);
@@ -277,7 +278,9 @@ int core_load_plugins(struct core *c)
 	static const size_t ops_size[] = {
 		/* storage: the 1.0 table; the 1.1 ops are checked where used */
 		offsetof(struct chatd_storage_ops, audit_append), sizeof(struct chatd_presence_ops),
-		sizeof(struct chatd_bus_ops), sizeof(struct chatd_fanout_ops), 0, 0,
+		sizeof(struct chatd_bus_ops),
+		/* fanout: the 1.0 table; the 1.2 ops are optional */
+		offsetof(struct chatd_fanout_ops, write_inbox), 0, 0,
 	};
 	for (size_t i = 0; i < sizeof load_order / sizeof load_order[0]; i++) {
 		chatd_plugin_kind k = load_order[i];
@@ -327,6 +330,18 @@ int core_load_plugins(struct core *c)
 		}
 	}
 	c->storage_ready = c->storage->health(c->storage_inst) == CHATD_OK;
+	/* Groups, edits and deletes need the whole ABI 1.2 storage table. */
+	c->storage_groups = CORE_HAS_OP(c->storage, struct chatd_storage_ops, conv_change) &&
+			    CORE_HAS_OP(c->storage, struct chatd_storage_ops, members_get) &&
+			    CORE_HAS_OP(c->storage, struct chatd_storage_ops, message_get) &&
+			    CORE_HAS_OP(c->storage, struct chatd_storage_ops, message_edit) &&
+			    CORE_HAS_OP(c->storage, struct chatd_storage_ops, message_delete) &&
+			    CORE_HAS_OP(c->storage, struct chatd_storage_ops, message_hide) &&
+			    CORE_HAS_OP(c->storage, struct chatd_storage_ops, purge_deleted);
+	if (!c->storage_groups)
+		log_warn("core", "storage.no_groups",
+			 "storage plugin has no group, edit or delete ops (ABI < 1.2): "
+			 "those commands answer `unavailable`");
 	char err[1024];
 	if (moderation_new(c, &c->mod, err, sizeof err) < 0) {
 		log_error("moderation", "rules.invalid", "%s", err);
@@ -339,6 +354,14 @@ int core_load_plugins(struct core *c)
 		unload_all(c);
 		return -1;
 	}
+	if (retention_start(c) < 0) {
+		admin_free(c->admin);
+		c->admin = NULL;
+		moderation_free(c->mod);
+		c->mod = NULL;
+		unload_all(c);
+		return -1;
+	}
 	return 0;
 }
 
@@ -346,6 +369,7 @@ int core_run(struct core *c)
 {
 	moderation_start(c);
 	event_base_dispatch(c->base);
+	retention_stop(c);
 	/* The gateway is done: no session is left.  Stop plugins; storage's
 	 * fini commits every queued write before it returns.  Moderation goes
 	 * after them: their last callbacks (audit writes) still reach it. */
@@ -360,6 +384,7 @@ int core_run(struct core *c)
 
 void core_destroy(struct core *c)
 {
+	retention_stop(c);
 	admin_free(c->admin);
 	c->admin = NULL;
 	unload_all(c);

@@ -50,10 +50,18 @@ struct core {
 	struct gateway *gw;
 	struct moderation *mod;              /* rules, sanctions, audit log */
 	struct admin *admin;                 /* admin API listener, or NULL */
+	struct event *retention_ev;          /* the retention job's timer, or NULL */
+	bool retention_running;              /* a purge is in flight */
+	bool storage_groups;                 /* storage has the ABI 1.2 ops */
 	bool shutting_down;
 	bool storage_ready;
 	int exit_code;
 };
+
+/* An optional op of a plugin's ops table: inside its struct_size, and set. */
+#define CORE_HAS_OP(ops, type, field)                                              \
+	((ops) && (ops)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field) && \
+	 (ops)->field)
 
 /* Create the loop and queues (no plugins yet).  Returns 0 or -1. */
 int core_init(struct core *c, struct chatd_config *cfg);

@@ -13,6 +13,7 @@
 #include "moderation.h"
 #include "moderation_priv.h"
 #include "pipeline.h"
+#include "utf8.h"
 
 int64_t mod_now_ms(void)
 {
@@ -125,7 +126,7 @@ int moderation_new(struct core *c, struct moderation **out, char *err, size_t er
 		return -1;
 	}
 	m->c = c;
-	m->storage_ok = c->storage && c->storage->struct_size >= sizeof(struct chatd_storage_ops);
+	m->storage_ok = CORE_HAS_OP(c->storage, struct chatd_storage_ops, user_seen);
 	m->env = mod_env_new(NULL);
 	m->sanctions = mod_sanctions_new(0);
 	if (!m->env || !m->sanctions) {
@@ -431,4 +432,18 @@ json_t *moderation_rules_json(struct core *c)
 			 "failures_total", (json_int_t)(m->rule_failures + set_failures(m)), "mem_used",
 			 (json_int_t)lua_host_mem_used(m->host), "rules", rules, "samples", samples,
 			 "log", log);
+}
+
+/* Rewritten text must be valid UTF-8 within max_text, like a client's. */
+bool moderation_rewrite_ok(struct core *c, const struct lua_decision *d)
+{
+	size_t n = utf8_codepoints(d->text, d->text_len);
+	if (!utf8_valid(d->text, d->text_len) || memchr(d->text, '\0', d->text_len) ||
+	    n > (size_t)c->cfg->max_text) {
+		log_error("rules", "rule.bad_rewrite", "%s: rewrite() gave %s; ignored", d->rule,
+			  n > (size_t)c->cfg->max_text ? "text longer than max_text"
+			  : "invalid UTF-8");
+		return false;
+	}
+	return true;
 }

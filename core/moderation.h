@@ -47,6 +47,9 @@ char *moderation_provenance(const struct lua_decision *d, int64_t audit_id, bool
  * unavailable, or rejected with its reason). */
 struct cmd;
 void moderation_reply_reject(struct cmd *cmd, const struct lua_decision *d);
+/* A rule's rewritten text must be valid UTF-8 within max_text, like a
+ * client's; false (logged) when it is not. */
+bool moderation_rewrite_ok(struct core *c, const struct lua_decision *d);
 
 /* The rule set's version (0: none loaded yet). */
 uint64_t moderation_rules_version(struct core *c);

@@ -36,6 +36,47 @@ static bool admit(struct core *c, uint64_t session, const char *user)
 	return ok;
 }
 
+/* The fan-out plugin can push to user now: run what their sessions sent
+ * meanwhile, in order.  Never called after user_offline (fanout.h). */
+static void on_fanout_ready(void *arg, const char *user_id, int status)
+{
+	struct core *c = arg;
+	const struct user_sessions *us = sessions_of(&c->sessions, user_id);
+	if (!us || !us->registering)
+		return;
+	if (status != CHATD_OK)
+		log_warn("core", "fanout.register_failed",
+			 "%s: %s; their sessions get messages on sync only", user_id,
+			 chatd_strerror(status));
+	char user[BRIDGE_USER_MAX + 1];
+	snprintf(user, sizeof user, "%s", user_id);   /* user_id may die with a session */
+	struct held_cmd *h = sessions_release(&c->sessions, user);
+	while (h) {
+		struct held_cmd *next = h->next;
+		if (sessions_user(&c->sessions, h->session) && !c->shutting_down)
+			pipeline_dispatch(c, h->session, user, h->msg);
+		else
+			json_decref(h->msg);
+		free(h);
+		h = next;
+	}
+}
+
+/* A user's first session here: tell the fan-out plugin, and hold the
+ * user's commands until it is ready to push to them. */
+static void register_user(struct core *c, const char *user)
+{
+	if (!CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, user_online))
+		return;
+	sessions_set_registering(&c->sessions, user, true);
+	int st = c->fanout->user_online(c->fanout_inst, user, on_fanout_ready, c);
+	if (st != CHATD_OK) {
+		log_warn("core", "fanout.register_failed", "%s: %s; their sessions get messages "
+			 "on sync only", user, chatd_strerror(st));
+		held_cmd_free_list(sessions_release(&c->sessions, user));
+	}
+}
+
 void pipeline_session_open(struct core *c, uint64_t session, const char *user)
 {
 	if (sessions_add(&c->sessions, session, user) < 0) {
@@ -53,6 +94,8 @@ void pipeline_session_open(struct core *c, uint64_t session, const char *user)
 		moderation_user_seen(c, user);
 	if (c->presence)
 		c->presence->session_up(c->presence_inst, user, session);
+	if (us && us->n == 1)
+		register_user(c, user);
 }
 
 void pipeline_session_close(struct core *c, uint64_t session)
@@ -62,6 +105,9 @@ void pipeline_session_close(struct core *c, uint64_t session)
 		return;
 	if (c->presence)
 		c->presence->session_down(c->presence_inst, u, session);
+	const struct user_sessions *us = sessions_of(&c->sessions, u);
+	if (us && us->n == 1 && CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, user_offline))
+		c->fanout->user_offline(c->fanout_inst, u);
 	sessions_remove(&c->sessions, session);
 }
 
@@ -77,12 +123,34 @@ static const struct {
 	{ "conv.info", cmd_conv_info },
 	{ "report", cmd_report },
 	{ "appeal", cmd_appeal },
+	{ "conv.add", cmd_conv_add },
+	{ "conv.remove", cmd_conv_remove },
+	{ "conv.leave", cmd_conv_leave },
+	{ "conv.role", cmd_conv_role },
+	{ "conv.settings", cmd_conv_settings },
+	{ "conv.mute", cmd_conv_mute },
+	{ "edit", cmd_edit },
+	{ "delete", cmd_delete },
 };
 
 void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_t *msg)
 {
 	if (!sessions_user(&c->sessions, session)) {
 		/* Refused at admission (ban, on_connect): its close is on the way. */
+		json_decref(msg);
+		return;
+	}
+	const struct user_sessions *us = sessions_of(&c->sessions, user);
+	if (us && us->registering) {
+		if (sessions_hold(&c->sessions, user, session, msg) == 0)
+			return;
+		struct cmd busy = { .core = c, .session = session };
+		json_t *id = json_object_get(msg, "id");
+		if (json_is_string(id)) {
+			snprintf(busy.id, sizeof busy.id, "%s", json_string_value(id));
+			busy.has_id = true;
+		}
+		cmd_error(&busy, "unavailable", "the session is still starting; retry");
 		json_decref(msg);
 		return;
 	}
@@ -201,4 +269,41 @@ int core_deliver_user(struct core *c, const char *user, chatd_frame *f, uint64_t
 	if (list != small)
 		free(list);
 	return (int)n;
+}
+
+void cmd_result_ok(struct cmd *c)
+{
+	cmd_reply(c, json_pack("{s:s, s:b}", "type", "result", "ok", 1));
+}
+
+void core_members_joined(struct core *c, const char *conv, const char *const *users, size_t n)
+{
+	if (!c->fanout)
+		return;
+	c->fanout->members_changed(c->fanout_inst, conv);
+	if (!CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, member_joined))
+		return;
+	for (size_t i = 0; i < n; i++)
+		c->fanout->member_joined(c->fanout_inst, conv, users[i]);
+}
+
+void core_member_left(struct core *c, const char *conv, const char *user)
+{
+	if (!c->fanout)
+		return;
+	c->fanout->members_changed(c->fanout_inst, conv);
+	if (CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, member_left))
+		c->fanout->member_left(c->fanout_inst, conv, user);
+}
+
+void core_deliver_members(struct core *c, const char *conv, json_t *obj, uint64_t except)
+{
+	chatd_frame *f = core_encode(obj);
+	if (!f) {
+		log_error("core", "event.nomem", "an event of %s was not delivered", conv);
+		return;
+	}
+	if (c->fanout)
+		c->fanout->deliver_members(c->fanout_inst, conv, f, except);
+	frame_unref(f);
 }

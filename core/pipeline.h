@@ -61,5 +61,28 @@ void cmd_conv_list(struct cmd *c);
 void cmd_conv_info(struct cmd *c);
 void cmd_report(struct cmd *c);   /* cmd_mod.c */
 void cmd_appeal(struct cmd *c);
+void cmd_conv_add(struct cmd *c);  /* cmd_group.c */
+void cmd_conv_remove(struct cmd *c);
+void cmd_conv_leave(struct cmd *c);
+void cmd_conv_role(struct cmd *c);
+void cmd_conv_settings(struct cmd *c);
+void cmd_conv_mute(struct cmd *c);
+void cmd_edit(struct cmd *c);      /* cmd_edit.c */
+void cmd_delete(struct cmd *c);
+
+/* {"type":"result","ok":true} with the command's id. */
+void cmd_result_ok(struct cmd *c);
+/* Tell the fan-out plugin that users joined / a user left conv (after the
+ * change is stored). */
+void core_members_joined(struct core *c, const char *conv, const char *const *users, size_t n);
+void core_member_left(struct core *c, const char *conv, const char *user);
+/* Encode obj (stolen) once and deliver it to every online member of conv
+ * (except the session `except`, 0: none). */
+void core_deliver_members(struct core *c, const char *conv, json_t *obj, uint64_t except);
+
+/* The retention job (retention.c): a timer that erases the content of
+ * messages deleted for everyone once they are old enough. */
+int retention_start(struct core *c);
+void retention_stop(struct core *c);
 
 #endif

@@ -23,6 +23,7 @@ void sessions_destroy(struct sessions *s)
 	for (struct hmap_entry *e = hmap_first(&s->by_user, &it); e;
 	     e = hmap_next(&s->by_user, e, &it)) {
 		struct user_sessions *us = e->value;
+		held_cmd_free_list(us->held);
 		free(us->ids);
 		free(us);
 	}
@@ -83,6 +84,7 @@ int sessions_remove(struct sessions *s, uint64_t id)
 			}
 		if (us->n == 0) {
 			hmap_del(&s->by_user, u, strlen(u));
+			held_cmd_free_list(us->held);
 			free(us->ids);
 			free(us);
 		} else {
@@ -113,4 +115,53 @@ void sessions_set_first_seen(struct sessions *s, const char *user, int64_t ts)
 	struct user_sessions *us = hmap_gets(&s->by_user, user);
 	if (us)
 		us->first_seen = ts;
+}
+
+void held_cmd_free_list(struct held_cmd *h)
+{
+	while (h) {
+		struct held_cmd *next = h->next;
+		json_decref(h->msg);
+		free(h);
+		h = next;
+	}
+}
+
+void sessions_set_registering(struct sessions *s, const char *user, bool on)
+{
+	struct user_sessions *us = hmap_gets(&s->by_user, user);
+	if (us)
+		us->registering = on;
+}
+
+int sessions_hold(struct sessions *s, const char *user, uint64_t session, json_t *msg)
+{
+	struct user_sessions *us = hmap_gets(&s->by_user, user);
+	if (!us || us->n_held >= SESSIONS_HELD_MAX)
+		return -1;
+	struct held_cmd *h = malloc(sizeof *h);
+	if (!h)
+		return -1;
+	h->next = NULL;
+	h->session = session;
+	h->msg = msg;
+	if (!us->held)
+		us->held_tail = &us->held;
+	*us->held_tail = h;
+	us->held_tail = &h->next;
+	us->n_held++;
+	return 0;
+}
+
+struct held_cmd *sessions_release(struct sessions *s, const char *user)
+{
+	struct user_sessions *us = hmap_gets(&s->by_user, user);
+	if (!us)
+		return NULL;
+	struct held_cmd *h = us->held;
+	us->held = NULL;
+	us->held_tail = &us->held;
+	us->n_held = 0;
+	us->registering = false;
+	return h;
 }

@@ -22,6 +22,7 @@ int main(int argc, char **argv)
 	unit_register_storage_sqlite_mod();
 	unit_register_storage_groups();
 	unit_register_online_set();
+	unit_register_roles();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */
