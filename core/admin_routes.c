@@ -6,6 +6,7 @@
 #include <string.h>
 #include "admin.h"
 #include "auth.h"
+#include "host_api.h"
 #include "log.h"
 #include "pipeline.h"
 #include "rules_dryrun.h"
@@ -43,6 +44,22 @@ static void get_status(struct admin_req *r)
 				      (json_int_t)sessions_count(&c->sessions), "storage_ready",
 				      c->storage_ready, "rules_version",
 				      (json_int_t)moderation_rules_version(c)));
+}
+
+/* Every plugin's counters, "<kind>_<name>.<counter>": value. */
+static void get_metrics(struct admin_req *r)
+{
+	struct core *c = r->core;
+	json_t *m = json_object();
+	for (int k = 0; m && k < CFG_N_KINDS; k++) {
+		const struct chatd_plugin_handle *h = c->plugins[k].handle;
+		for (size_t i = 0; h && i < h->n_metrics; i++) {
+			char key[sizeof h->section + sizeof h->metrics[i].name + 1];
+			snprintf(key, sizeof key, "%s.%s", h->section, h->metrics[i].name);
+			json_object_set_new(m, key, json_integer(h->metrics[i].value));
+		}
+	}
+	admin_reply(r, 200, m ? json_pack("{s:o}", "metrics", m) : NULL);
 }
 
 static void get_rules(struct admin_req *r)
@@ -539,6 +556,8 @@ void admin_route(struct admin_req *r)
 		return;
 	if (match(r, "GET", "/v1/status"))
 		get_status(r);
+	else if (match(r, "GET", "/v1/metrics"))
+		get_metrics(r);
 	else if (match(r, "GET", "/v1/rules"))
 		get_rules(r);
 	else if (match(r, "POST", "/v1/rules/reload"))

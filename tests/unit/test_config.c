@@ -499,6 +499,40 @@ static void test_kind_names(void)
 	cfg_errors_clear(NULL);
 }
 
+/* conversations and retention: defaults, values, choices and ranges. */
+static void test_groups_retention(void)
+{
+	struct chatd_config *cfg = NULL;
+	struct cfg_errors e = { 0 };
+	CU_ASSERT_EQUAL_FATAL(load(BASE, &cfg, &e), CHATD_OK);
+	CU_ASSERT_EQUAL(cfg->conv_max_members, 10000);
+	CU_ASSERT_STRING_EQUAL(cfg->conv_new_member_history, "all");
+	CU_ASSERT_EQUAL(cfg->retention_purge_after_s, 2592000);
+	CU_ASSERT_EQUAL(cfg->retention_interval_s, 3600);
+	cfg_free(cfg);
+	cfg = NULL;
+	CU_ASSERT_EQUAL_FATAL(load(BASE "conversations = { max_members = 50, "
+				   "new_member_history = \"join\" }\n"
+				   "retention = { purge_deleted_after_s = 0, interval_s = 1 }\n",
+				   &cfg, &e), CHATD_OK);
+	CU_ASSERT_EQUAL(cfg->conv_max_members, 50);
+	CU_ASSERT_STRING_EQUAL(cfg->conv_new_member_history, "join");
+	CU_ASSERT_EQUAL(cfg->retention_purge_after_s, 0);
+	CU_ASSERT_EQUAL(cfg->retention_interval_s, 1);
+	cfg_free(cfg);
+	expect_fail(BASE "conversations = { new_member_history = \"some\" }\n", &e);
+	CU_ASSERT_TRUE(has_err(&e, "conversations.new_member_history"));
+	cfg_errors_clear(&e);
+	expect_fail(BASE "conversations = { max_members = 1 }\n", &e);
+	CU_ASSERT_TRUE(has_err(&e, "conversations.max_members"));
+	cfg_errors_clear(&e);
+	expect_fail(BASE "retention = { interval_s = 0, every = 3 }\n", &e);
+	dump_errs(&e);
+	CU_ASSERT_TRUE(has_err(&e, "retention.interval_s"));
+	CU_ASSERT_TRUE(has_err(&e, "retention.every"));
+	cfg_errors_clear(&e);
+}
+
 void unit_register_config(void)
 {
 	CU_pSuite s = CU_add_suite("config", NULL, NULL);
@@ -520,4 +554,5 @@ void unit_register_config(void)
 	CU_add_test(s, "plugin section checks", test_plugin_section);
 	CU_add_test(s, "section for a plugin not enabled", test_section_not_enabled);
 	CU_add_test(s, "kind names", test_kind_names);
+	CU_add_test(s, "conversations and retention", test_groups_retention);
 }
