@@ -1,7 +1,9 @@
 /* sqlite_fixture.c — see sqlite_fixture.h. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <CUnit/CUnit.h>
 #include "sqlite_fixture.h"
@@ -11,6 +13,31 @@
 
 char g_dir[PATH_MAX];
 int g_pending;               /* callbacks still expected */
+
+int sqlite_suite_init(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(g_dir, sizeof(g_dir), "%s/chatd-sqlite-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	return mkdtemp(g_dir) ? 0 : -1;
+}
+
+int sqlite_suite_clean(void)
+{
+	DIR *d = opendir(g_dir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			char path[PATH_MAX + 300];
+			snprintf(path, sizeof(path), "%s/%s", g_dir, e->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(g_dir);
+	return 0;
+}
 
 static bool none_pending(void *arg)
 {
@@ -217,6 +244,15 @@ bool seqs_are(const struct hist_out *o, int64_t from, int64_t to)
 	return true;
 }
 
+bool seqs_list(const struct hist_out *h, const int64_t *want, size_t n)
+{
+	if (h->n != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (h->seqs[i] != want[i])
+			return false;
+	return true;
+}
 
 static void sync_cb(void *arg, int status, const struct chatd_sync_conv *convs, size_t n,
 		    bool has_more)

@@ -1,7 +1,8 @@
 /* sqlite_fixture.h — the storage_sqlite plugin under test: open a store on
  * a real file in the suite's temporary directory, and call every op
  * synchronously (the stub host's loop runs until the callback has copied
- * its results).  Used by test_storage_sqlite.c. */
+ * its results).  Used by test_storage_sqlite.c, test_storage_sqlite_mod.c
+ * and test_storage_groups.c. */
 #ifndef CHATD_SQLITE_FIXTURE_H
 #define CHATD_SQLITE_FIXTURE_H
 
@@ -135,6 +136,11 @@ struct sanctions_out {
 	char user[AMAX][16], kind[AMAX][8], reason[AMAX][16], actor[AMAX][16];
 };
 
+/* CUnit suite init/clean: a fresh mkdtemp directory in g_dir ($TMPDIR or
+ * /tmp), removed with its files. */
+int sqlite_suite_init(void);
+int sqlite_suite_clean(void);
+
 bool wait_all(void);
 void db_path(char *buf, size_t len, const char *file);
 void host_up(const char *file, const char *const *extra);
@@ -155,6 +161,8 @@ int group_sync(struct store *s, const char *owner, const char *title,
 int history_sync(struct store *s, const char *cid, const char *viewer, int64_t before,
 			int64_t after, int limit, struct hist_out *o);
 bool seqs_are(const struct hist_out *o, int64_t from, int64_t to);
+/* The seqs of h are exactly want[0..n). */
+bool seqs_list(const struct hist_out *h, const int64_t *want, size_t n);
 int sync_sync(struct store *s, const char *user, const struct chatd_cursor *cur,
 		     size_t n_cur, struct sync_out *o);
 int sync_caps_sync(struct store *s, const char *user, const struct chatd_cursor *cur,
