@@ -921,3 +921,83 @@ def in_thread(fn, *args):
     t = threading.Thread(target=target, daemon=True)
     t.start()
     return t, result
+
+
+# --------------------------------------------------------------------------
+# helpers for groups, edit/delete and fan-out (10_groups, 11_edit_delete,
+# 12_fanout)
+
+async def collect(client, window=0.5, types=None, **match):
+    """Every frame (buffered ones first) of these types / matching that is
+    there or arrives within `window` s, in order; other frames stay
+    buffered."""
+    def want(f):
+        return (types is None or f.get("type") in types) and \
+            all(f.get(k) == v for k, v in match.items())
+    got = [f for f in client.buf if want(f)]
+    client.buf = [f for f in client.buf if not want(f)]
+    deadline = time.monotonic() + window
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return got
+        try:
+            f = await client._read(left)
+        except asyncio.TimeoutError:
+            return got
+        if want(f):
+            got.append(f)
+        else:
+            client.buf.append(f)
+
+
+async def call_result(client, frame, timeout=5.0):
+    """A management command answered by {"type":"result","ok":true}."""
+    r = await client.call(frame, "result", timeout)
+    assert r.get("ok") is True, "%s: %s: result without ok:true: %r" % (
+        client.name, frame.get("type"), r)
+    return r
+
+
+def sync_map(reply):
+    """A sync reply's conversations by id (each listed once)."""
+    assert reply.get("type") == "sync", reply
+    out = {}
+    for c in reply["conversations"]:
+        assert c["conversation_id"] not in out, "conversation listed twice: %r" % c
+        out[c["conversation_id"]] = c
+    return out
+
+
+def db_path(server):
+    return server.cfg["storage_sqlite"]["path"]
+
+
+def db_file_bytes(server):
+    """The raw bytes of the SQLite database and its -wal / -journal files
+    (those that exist), concatenated."""
+    out = b""
+    base = db_path(server)
+    for p in (base, base + "-wal", base + "-journal"):
+        try:
+            with open(p, "rb") as f:
+                out += f.read()
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def db_query(server, sql, args=()):
+    """Rows of a read-only query on the server's SQLite file (safe while
+    the server runs: WAL readers do not block the writer)."""
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(db_path(server)),
+                         uri=True, timeout=5)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def now_ms():
+    return int(time.time() * 1000)
