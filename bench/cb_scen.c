@@ -21,7 +21,7 @@ int cb_mint_targets(struct bench *b, int from, int to)
 	int64_t ttl = (int64_t)(b->o.warmup + b->o.duration) + 3600;
 	for (int i = from; i < to; i++) {
 		struct conn *c = &b->c[i];
-		snprintf(c->user, sizeof c->user, "%s%d", b->o.prefix, i);
+		snprintf(c->user, sizeof c->user, "%s%d", b->o.prefix, b->user_num ? b->user_num[i] : i);
 		free(c->target);
 		c->target = NULL;
 		char *t = NULL;
@@ -176,6 +176,14 @@ static void on_json(struct bench *b, struct conn *c, const char *data, size_t le
 			c->inflight--;
 		else if (id && b->rs)
 			cb_resync_on_json(b, c, type, j);
+		else if (id && b->grp)
+			cb_group_on_json(b, c, type, j);
+	} else if (b->grp && (strcmp(type, "result") == 0 || strcmp(type, "conversations") == 0)) {
+		cb_group_on_json(b, c, type, j);
+	} else if (b->grp && strcmp(type, "message") == 0) {
+		cb_group_on_message(b, c, data, len);   /* not in the usual key order */
+	} else if (b->grp && strcmp(type, "ack") == 0) {
+		cb_group_on_ack(b, c, data, len);
 	} else if (b->rs && (strcmp(type, "sync") == 0 || strcmp(type, "history") == 0 ||
 			     strcmp(type, "ack") == 0)) {
 		cb_resync_on_json(b, c, type, j);
@@ -194,12 +202,17 @@ void cb_scen_on_text(struct bench *b, struct conn *c, const char *data, size_t l
 		const char *t = data + 9;
 		size_t rest = len - 9;
 		if (rest > 8 && memcmp(t, "message\"", 8) == 0) {
-			if (!b->rs)
+			if (b->grp)
+				cb_group_on_message(b, c, data, len);
+			else if (!b->rs)
 				on_delivery(b, data, len);
 			return;
 		}
 		if (rest > 4 && memcmp(t, "ack\"", 4) == 0 && !b->rs) {
-			on_ack(b, c, data, len);
+			if (b->grp)
+				cb_group_on_ack(b, c, data, len);
+			else
+				on_ack(b, c, data, len);
 			return;
 		}
 	}

@@ -25,7 +25,7 @@ static void usage(FILE *f)
 "  --config FILE        read auth.secret from a chatd config instead\n"
 "  --target chatd|relay relay = the raw-transport baseline (ws://H:P/?room=K, no auth,\n"
 "                       every text frame relayed to the other room members, no acks)\n"
-"  --scenario fanout|pairs|idle|resync   (default fanout)\n"
+"  --scenario fanout|pairs|idle|resync|group   (default fanout)\n"
 "  -n N                 connections (default 100)\n"
 "  -m M                 conversation (group / room) size for fanout (default 10)\n"
 "  --rate R             aggregate sends/s, open loop; 0 = as fast as the window allows\n"
@@ -33,7 +33,8 @@ static void usage(FILE *f)
 "  --window W           un-acked sends per connection with --rate 0, and per peer in\n"
 "                       resync (default 8)\n"
 "  --size BYTES         message text size, >= 32 (default 100)\n"
-"  --duration SECONDS   measured interval (default 10); idle: how long to hold\n"
+"  --duration SECONDS   measured interval (default 10); idle: how long to hold;\n"
+"                       group: the most the measured phase may take (default 120)\n"
 "  --warmup SECONDS     sending before the measured interval (default 1)\n"
 "  --drain SECONDS      wait for late acks/deliveries after it (default 2)\n"
 "  --server-pid PID     sample the server's CPU and RSS from /proc\n"
@@ -45,18 +46,28 @@ static void usage(FILE *f)
 "  --resync-convs C     resync: conversations of user A (default 100)\n"
 "  --resync-msgs K      resync: messages per conversation (default 100)\n"
 "  --resync-history     resync: page with `history` after the first `sync`\n"
+"  --group-members M    group: members including the owner (default 1000); the group\n"
+"                       is created with up to 999 others, then grown with conv.add\n"
+"  --online-pct P       group: percent of the members connected, evenly spread, the\n"
+"                       owner and at least one other among them (default 10)\n"
+"  --group-messages K   group: messages the owner sends, one at a time (default 50)\n"
+"  --group-timeout S    group: seconds a message may take to reach every online\n"
+"                       member before it counts as undelivered (default 5)\n"
+"  --admin-url URL      group: http://127.0.0.1:PORT of chatd's admin API, to report\n"
+"                       storage rows written per message (GET /v1/metrics)\n"
 "  -v, --verbose        log connection problems to stderr\n"
 "  -h, --help           this text\n"
 "\n"
 "Exit status: 0 run complete, 1 usage, 2 set-up failure, 3 could not connect/\n"
-"create conversations, 4 resync not verified.\n");
+"create conversations (group: or add the members), 4 resync not verified.\n"
+"-n is ignored by resync and group (they open the connections they need).\n");
 }
 
 static int parse_opts(struct cb_opts *o, int argc, char **argv)
 {
 	enum { O_URL = 256, O_SECRET, O_CONFIG, O_TARGET, O_SCEN, O_RATE, O_WINDOW, O_SIZE,
 	       O_DUR, O_WARM, O_DRAIN, O_PID, O_JSON, O_PREFIX, O_CRATE, O_CPAR, O_RTO,
-	       O_RCONV, O_RMSG, O_RHIST };
+	       O_RCONV, O_RMSG, O_RHIST, O_GMEM, O_GPCT, O_GMSG, O_GTO, O_ADMIN };
 	static const struct option lo[] = {
 		{ "url", 1, 0, O_URL }, { "secret", 1, 0, O_SECRET }, { "config", 1, 0, O_CONFIG },
 		{ "target", 1, 0, O_TARGET }, { "scenario", 1, 0, O_SCEN }, { "rate", 1, 0, O_RATE },
@@ -66,6 +77,9 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 		{ "connect-rate", 1, 0, O_CRATE }, { "connect-parallel", 1, 0, O_CPAR },
 		{ "ready-timeout", 1, 0, O_RTO }, { "resync-convs", 1, 0, O_RCONV },
 		{ "resync-msgs", 1, 0, O_RMSG }, { "resync-history", 0, 0, O_RHIST },
+		{ "group-members", 1, 0, O_GMEM }, { "online-pct", 1, 0, O_GPCT },
+		{ "group-messages", 1, 0, O_GMSG }, { "group-timeout", 1, 0, O_GTO },
+		{ "admin-url", 1, 0, O_ADMIN },
 		{ "verbose", 0, 0, 'v' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	o->target = TG_CHATD;
@@ -84,6 +98,10 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 	o->ready_timeout = 30;
 	o->resync_convs = 100;
 	o->resync_msgs = 100;
+	o->group_members = 1000;
+	o->online_pct = 10;
+	o->group_msgs = 50;
+	o->group_timeout = 5;
 	bool url = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "n:m:vh", lo, NULL)) != -1) {
@@ -101,14 +119,15 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 			else if (strcmp(optarg, "pairs") == 0) o->scenario = SC_PAIRS;
 			else if (strcmp(optarg, "idle") == 0) o->scenario = SC_IDLE;
 			else if (strcmp(optarg, "resync") == 0) o->scenario = SC_RESYNC;
-			else { fprintf(stderr, "chatbench: --scenario fanout|pairs|idle|resync\n"); return -1; }
+			else if (strcmp(optarg, "group") == 0) o->scenario = SC_GROUP;
+			else { fprintf(stderr, "chatbench: --scenario fanout|pairs|idle|resync|group\n"); return -1; }
 			break;
 		case 'n': o->n = atoi(optarg); break;
 		case 'm': o->m = atoi(optarg); break;
 		case O_RATE: o->rate = atof(optarg); break;
 		case O_WINDOW: o->window = atoi(optarg); break;
 		case O_SIZE: o->size = atoi(optarg); break;
-		case O_DUR: o->duration = atof(optarg); break;
+		case O_DUR: o->duration = atof(optarg); o->duration_set = true; break;
 		case O_WARM: o->warmup = atof(optarg); break;
 		case O_DRAIN: o->drain = atof(optarg); break;
 		case O_PID: o->server_pid = (pid_t)atoi(optarg); break;
@@ -120,6 +139,11 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 		case O_RCONV: o->resync_convs = atoi(optarg); break;
 		case O_RMSG: o->resync_msgs = atoi(optarg); break;
 		case O_RHIST: o->resync_history = true; break;
+		case O_GMEM: o->group_members = atoi(optarg); break;
+		case O_GPCT: o->online_pct = atof(optarg); break;
+		case O_GMSG: o->group_msgs = atoi(optarg); break;
+		case O_GTO: o->group_timeout = atof(optarg); break;
+		case O_ADMIN: snprintf(o->admin_url, sizeof o->admin_url, "%s", optarg); break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -137,6 +161,13 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 	else if (o->warmup < 0 || o->drain < 0) bad = "--warmup/--drain must be >= 0";
 	else if (o->connect_rate <= 0 || o->connect_parallel < 1) bad = "bad --connect-rate/--connect-parallel";
 	else if (o->resync_convs < 1 || o->resync_msgs < 1) bad = "--resync-convs/--resync-msgs must be >= 1";
+	else if (o->group_members < 2 || o->group_members > 1000000) bad = "--group-members must be 2..1000000";
+	else if (!(o->online_pct > 0 && o->online_pct <= 100)) bad = "--online-pct must be in (0, 100]";
+	else if (o->group_msgs < 1 || o->group_msgs > 1000000) bad = "--group-messages must be 1..1000000";
+	else if (!(o->group_timeout > 0 && o->group_timeout <= 3600)) bad = "--group-timeout must be in (0, 3600]";
+	else if (o->admin_url[0] && strncmp(o->admin_url, "http://", 7) != 0)
+		bad = "--admin-url must start with http://";
+	else if (o->target == TG_RELAY && o->scenario == SC_GROUP) bad = "--target relay has no groups";
 	else if (o->target == TG_RELAY && o->scenario != SC_FANOUT && o->scenario != SC_IDLE)
 		bad = "--target relay supports the fanout and idle scenarios";
 	else if (o->target == TG_RELAY && o->rate == 0 && o->scenario == SC_FANOUT)
@@ -149,6 +180,12 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 		o->m = 2;
 	if (o->scenario == SC_RESYNC)
 		o->n = o->resync_convs + 1;
+	if (o->scenario == SC_GROUP) {
+		o->n = cb_group_online(o->group_members, o->online_pct);
+		o->m = o->group_members;
+		if (!o->duration_set)
+			o->duration = 120;
+	}
 	char err[256];
 	if (cb_parse_url(o, err, sizeof err) < 0) {
 		fprintf(stderr, "chatbench: %s\n", err);
@@ -194,10 +231,11 @@ static void raise_nofile(int need)
 
 static const char *scen_name(enum cb_scenario s)
 {
-	return s == SC_FANOUT ? "fanout" : s == SC_PAIRS ? "pairs" : s == SC_IDLE ? "idle" : "resync";
+	return s == SC_FANOUT ? "fanout" : s == SC_PAIRS ? "pairs" : s == SC_IDLE ? "idle"
+	     : s == SC_RESYNC ? "resync" : "group";
 }
 
-static json_t *lat_json(const struct cb_hist *h)
+void *cb_lat_json(const struct cb_hist *h)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "count", json_integer((json_int_t)h->count));
@@ -209,7 +247,7 @@ static json_t *lat_json(const struct cb_hist *h)
 	return o;
 }
 
-static void lat_line(const char *what, const struct cb_hist *h)
+void cb_lat_line(const char *what, const struct cb_hist *h)
 {
 	if (!h->count) {
 		printf("  %-18s (no samples)\n", what);
@@ -266,8 +304,8 @@ static int report(struct bench *b)
 		json_object_set_new(j, "deliveries_per_s", load ? json_real(b->deliveries / secs) : json_null());
 		json_object_set_new(j, "skipped_sends", json_integer((json_int_t)(b->rate.skipped + b->backpressure_skips)));
 		json_t *lat = json_object();
-		json_object_set_new(lat, "ack", relay ? json_null() : lat_json(&b->h_ack));
-		json_object_set_new(lat, "delivery", lat_json(&b->h_del));
+		json_object_set_new(lat, "ack", relay ? json_null() : cb_lat_json(&b->h_ack));
+		json_object_set_new(lat, "delivery", cb_lat_json(&b->h_del));
 		json_object_set_new(j, "latency_ms", lat);
 		json_t *errs = json_object();
 		for (int i = 0; i < b->err.n; i++)
@@ -293,14 +331,20 @@ static int report(struct bench *b)
 		json_object_set_new(j, "generator", gen);
 		if (o->scenario == SC_RESYNC)
 			cb_resync_report(b, j, false);
+		if (o->scenario == SC_GROUP)
+			cb_group_report(b, j, false);
 		char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
 		printf("%s\n", s ? s : "{}");
 		free(s);
 		json_decref(j);
 	} else {
-		printf("chatbench %s -> %s %s: n=%d m=%d rate=%g%s size=%d\n", scen_name(o->scenario),
-		       relay ? "relay" : "chatd", o->url, o->n, o->m, o->rate,
-		       o->rate == 0 ? " (window)" : "", o->size);
+		if (o->scenario == SC_GROUP)
+			printf("chatbench group -> chatd %s: members=%d online=%d messages=%d size=%d\n",
+			       o->url, o->group_members, o->n, o->group_msgs, o->size);
+		else
+			printf("chatbench %s -> %s %s: n=%d m=%d rate=%g%s size=%d\n", scen_name(o->scenario),
+			       relay ? "relay" : "chatd", o->url, o->n, o->m, o->rate,
+			       o->rate == 0 ? " (window)" : "", o->size);
 		printf("  connected %d in %.2f s (%d still open at the end); measured %.2f s\n", b->connected,
 		       (double)(b->connect_t1 - b->connect_t0) / 1e9, b->n_ready, secs);
 		if (load) {
@@ -316,11 +360,13 @@ static int report(struct bench *b)
 				printf("  skipped sends: %llu (generator behind schedule or output full)\n",
 				       (unsigned long long)(b->rate.skipped + b->backpressure_skips));
 			if (!relay)
-				lat_line("send->ack", &b->h_ack);
-			lat_line("send->delivery", &b->h_del);
+				cb_lat_line("send->ack", &b->h_ack);
+			cb_lat_line("send->delivery", &b->h_del);
 		}
 		if (o->scenario == SC_RESYNC)
 			cb_resync_report(b, NULL, true);
+		if (o->scenario == SC_GROUP)
+			cb_group_report(b, NULL, true);
 		printf("  errors: %llu", (unsigned long long)cb_err_total(b));
 		for (int i = 0; i < b->err.n; i++)
 			printf("  %s=%llu", b->err.name[i], (unsigned long long)b->err.count[i]);
@@ -368,6 +414,7 @@ int main(int argc, char **argv)
 	switch (b.o.scenario) {
 	case SC_IDLE: rc = cb_run_idle(&b); break;
 	case SC_RESYNC: rc = cb_run_resync(&b); break;
+	case SC_GROUP: rc = cb_run_group(&b); break;
 	default: rc = cb_run_load(&b); break;
 	}
 	if (rc == 0 || rc == 4 || (b.o.scenario == SC_RESYNC && rc == 3 && b.rs)) {
@@ -379,6 +426,7 @@ int main(int argc, char **argv)
 		cb_net_close(&b, &b.c[i], true);
 	cb_net_free(&b);
 	cb_resync_free(&b);
+	cb_group_free(&b);
 	for (int g = 0; b.conv_id && g < b.nconv; g++)
 		free(b.conv_id[g]);
 	free(b.conv_id);

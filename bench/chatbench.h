@@ -1,7 +1,8 @@
 /* chatbench.h — state shared by the chatbench sources: options, the
  * connection table, counters.  chatbench is one process and one thread:
  * an epoll loop over non-blocking sockets (cb_net.c), scenario drivers
- * (cb_scen.c, cb_resync.c), and main/options/report (chatbench.c). */
+ * (cb_scen.c, cb_resync.c, cb_group.c), and main/options/report
+ * (chatbench.c). */
 #ifndef CHATBENCH_H
 #define CHATBENCH_H
 
@@ -16,7 +17,7 @@
 #include "cb_rate.h"
 #include "cb_ws.h"
 
-enum cb_scenario { SC_FANOUT, SC_PAIRS, SC_IDLE, SC_RESYNC };
+enum cb_scenario { SC_FANOUT, SC_PAIRS, SC_IDLE, SC_RESYNC, SC_GROUP };
 enum cb_target { TG_CHATD, TG_RELAY };
 
 struct cb_opts {
@@ -43,6 +44,12 @@ struct cb_opts {
 	double ready_timeout;    /* seconds to wait for every ready */
 	int resync_convs, resync_msgs;
 	bool resync_history;     /* page with history instead of repeated sync */
+	int group_members;       /* group: M, members including the owner */
+	double online_pct;       /* group: share of the members connected */
+	int group_msgs;          /* group: K, messages sent one at a time */
+	double group_timeout;    /* group: seconds a message may take to reach everyone */
+	char admin_url[256];     /* group: http://HOST:PORT of the admin API, "" none */
+	bool duration_set;       /* --duration given (group: caps the measured phase) */
 	bool verbose;
 };
 
@@ -115,6 +122,10 @@ struct bench {
 	/* resync (cb_resync.c) */
 	struct cb_resync *rs;
 
+	/* group (cb_group.c) */
+	struct cb_group *grp;
+	int *user_num;           /* conn i is user <prefix><user_num[i]>; NULL: <prefix><i> */
+
 	/* resource samples */
 	struct cb_proc_sample srv_a, srv_b, srv_idle0, srv_idle1, srv_idle2, self_a, self_b;
 	bool srv_ok;
@@ -154,5 +165,22 @@ void cb_resync_on_json(struct bench *b, struct conn *c, const char *type, void *
 void cb_resync_report(struct bench *b, void *json_obj, bool human);
 void cb_resync_free(struct bench *b);
 bool cb_resync_ok(const struct bench *b);
+
+/* ---- cb_group.c: one owner, a group of M members, P % of them online ---- */
+/* Number of connections the group scenario opens for M members and P %. */
+int cb_group_online(int members, double pct);
+int cb_run_group(struct bench *b);
+/* The hot frames of the owner (ack) and of the members (message). */
+void cb_group_on_ack(struct bench *b, struct conn *c, const char *data, size_t len);
+void cb_group_on_message(struct bench *b, struct conn *c, const char *data, size_t len);
+/* result / error frames whose id the group scenario made ("ga…", "m…"). */
+void cb_group_on_json(struct bench *b, struct conn *c, const char *type, void *json);
+void cb_group_report(struct bench *b, void *json_obj, bool human);
+void cb_group_free(struct bench *b);
+
+/* ---- chatbench.c: report helpers shared with the scenario reports ---- */
+/* {count, p50, p95, p99, max, mean} in ms (a new jansson object). */
+void *cb_lat_json(const struct cb_hist *h);
+void cb_lat_line(const char *what, const struct cb_hist *h);
 
 #endif
