@@ -352,7 +352,8 @@ void cmd_conv_add(struct cmd *c)
 		}
 		if (strcmp(u, c->user) == 0) {
 			free(v.users);
-			cmd_error(c, "bad_request", "you are already a member");
+			snprintf(c->err, sizeof c->err, "%s (you) is already a member", u);
+			cmd_error(c, "bad_request", c->err);
 			return;
 		}
 		bool seen = false;
