@@ -1,7 +1,8 @@
 """08 — the load generator, bench/chatbench, as a smoke test against a real
 chatd: a tiny fanout (every ack delivered to the other group members, no
-errors), a tiny pairs run, a tiny resync (verified count), the loopback-only
-refusal, and a server that dies under it (clean report, no crash).
+errors), a tiny pairs run, a tiny resync (verified count), a tiny group
+(every message reached every online member), the loopback-only refusal, and
+a server that dies under it (clean report, no crash).
 
 The binary must be at $CHATD_BUILD_DIR/bench/chatbench; a missing binary is a
 failure, not a skip."""
@@ -50,7 +51,8 @@ def test_help_lists_options():
     assert p.returncode == 0
     for opt in ("--url", "--secret", "--config", "--target", "--scenario", "-n", "-m",
                 "--rate", "--window", "--size", "--duration", "--warmup", "--server-pid",
-                "--json", "--user-prefix", "--resync-convs", "--resync-msgs"):
+                "--json", "--user-prefix", "--resync-convs", "--resync-msgs",
+                "--group-members", "--online-pct", "--group-messages", "--admin-url"):
         assert opt in p.stdout, opt
 
 
@@ -105,6 +107,38 @@ def test_resync_pages_with_history(server):
     assert rs["verified"] is True, rs
     assert rs["received"] == 450
     assert rs["history_requests"] >= 3
+
+
+def test_group_smoke(server):
+    # 30 members, 20 % online: the owner and 5 others; 5 messages one at a time
+    r = result(bench(server, "--scenario", "group", "--group-members", 30, "--online-pct", 20,
+                     "--group-messages", 5, "--duration", 20, "--user-prefix", "gs",
+                     "--admin-url", "http://127.0.0.1:%d" % server.admin_port))
+    g = r["group"]
+    assert (g["members"], g["online"], g["messages"]) == (30, 6, 5), g
+    assert r["connected"] == 6 and r["ready_at_end"] == 6
+    assert g["sent"] == g["acked"] == 5, g
+    assert g["delivered_fully"] == 5 and g["undelivered"] == 0, g
+    assert g["missing_deliveries"] == 0 and g["duplicate_deliveries"] == 0, g
+    assert r["deliveries"] == r["expected_deliveries"] == 5 * 5, r
+    t = g["time_to_last_member_ms"]
+    assert t["count"] == 5 and 0 < t["p50"] <= t["max"], t
+    assert r["latency_ms"]["delivery"]["count"] == 5
+    assert g["ack_ms"]["count"] == 5
+    # the storage counter may not exist yet: a number or null, never a failure
+    per = g["rows_written_per_message"]
+    assert per is None or per >= 1, g
+    assert r["error_total"] == 0, r["errors"]
+
+
+def test_group_grows_with_conv_add(server):
+    # past conv.create's 1000 members: the group is grown with conv.add
+    r = result(bench(server, "--scenario", "group", "--group-members", 1200, "--online-pct", 1,
+                     "--group-messages", 3, "--duration", 30, "--user-prefix", "ga"))
+    g = r["group"]
+    assert g["setup"]["adds"] == 1, g
+    assert g["online"] == 12 and g["delivered_fully"] == 3, g
+    assert r["error_total"] == 0, r["errors"]
 
 
 def test_refuses_non_loopback(server):
