@@ -1,7 +1,8 @@
 /* sqlite_ops.c — the message ops (precheck, append, history, sync): input
  * checks and copies (core thread), exec (worker thread), completion (core
  * thread).  Conversation ops are in sqlite_ops_conv.c, moderation ops in
- * sqlite_ops_mod.c, shared pieces in sqlite_rows.c. */
+ * sqlite_ops_mod.c, group management in sqlite_ops_group.c, edits and
+ * deletes in sqlite_ops_msg.c, shared pieces in sqlite_rows.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,9 +89,11 @@ struct op_append {
 	struct chatd_send_result res;
 };
 
+/* RETURNING gives the row after the update: inbox is not changed by it,
+ * so it is the conversation's current inbox state. */
 static const char SQL_BUMP[] =
 	"UPDATE conversations SET last_seq = last_seq + 1, last_activity = ?2 "
-	"WHERE id = ?1 RETURNING last_seq";
+	"WHERE id = ?1 RETURNING last_seq, inbox";
 static const char SQL_MSG_INSERT[] =
 	"INSERT INTO messages(conversation_id, seq, message_id, sender_id, client_message_id, "
 	"text, media_id, reply_to, created_at, visibility, moderation) "
@@ -98,6 +101,52 @@ static const char SQL_MSG_INSERT[] =
 static const char SQL_READ_ADVANCE[] =
 	"UPDATE members SET last_read_seq = MAX(last_read_seq, ?3) "
 	"WHERE conversation_id = ?1 AND user_id = ?2";
+/* Fan-out on write: every member's inbox row for the conversation points
+ * at the new message (one statement, the members' primary key). */
+static const char SQL_INBOX_UPSERT[] =
+	"INSERT INTO inbox(user_id, conversation_id, last_seq, ts) "
+	"SELECT user_id, conversation_id, ?2, ?3 FROM members WHERE conversation_id = ?1 "
+	"ON CONFLICT(user_id, conversation_id) DO UPDATE SET last_seq = excluded.last_seq, "
+	"ts = excluded.ts";
+/* Inbox rows exist only for current members (conv_change deletes a
+ * leaver's), so members finds them all without an index on inbox by
+ * conversation. */
+static const char SQL_INBOX_DROP[] =
+	"DELETE FROM inbox WHERE conversation_id = ?1 AND user_id IN "
+	"(SELECT user_id FROM members WHERE conversation_id = ?1)";
+static const char SQL_CONV_INBOX[] = "UPDATE conversations SET inbox = ?2 WHERE id = ?1";
+
+/* The inbox side of an append of seq: with inbox, set every member's row
+ * (and mark the conversation, once); without, drop the rows an earlier
+ * append wrote (once, when the conversation switches strategy). */
+static int append_inbox(struct sqlite_conn *c, const struct chatd_send_req *q, int64_t seq,
+			bool had_inbox)
+{
+	sqlite3_stmt *st;
+	int status;
+	if (q->inbox) {
+		if (!(st = sqlite_conn_stmt(c, SQL_INBOX_UPSERT)))
+			return CHATD_ERR_INTERNAL;
+		sqlite_bind_str(st, 1, q->conversation_id);
+		sqlite3_bind_int64(st, 2, seq);
+		sqlite3_bind_int64(st, 3, q->ts);
+		if ((status = sqlite_step_done(st)) < 0 || had_inbox)
+			return status;
+	} else {
+		if (!had_inbox)
+			return CHATD_OK;
+		if (!(st = sqlite_conn_stmt(c, SQL_INBOX_DROP)))
+			return CHATD_ERR_INTERNAL;
+		sqlite_bind_str(st, 1, q->conversation_id);
+		if ((status = sqlite_step_done(st)) < 0)
+			return status;
+	}
+	if (!(st = sqlite_conn_stmt(c, SQL_CONV_INBOX)))
+		return CHATD_ERR_INTERNAL;
+	sqlite_bind_str(st, 1, q->conversation_id);
+	sqlite3_bind_int(st, 2, q->inbox ? 1 : 0);
+	return sqlite_step_done(st);
+}
 
 static int append_exec(struct sqlite_conn *c, struct sqlite_req *r)
 {
@@ -122,6 +171,7 @@ static int append_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	sqlite3_bind_int64(st, 2, q->ts);
 	int rc = sqlite3_step(st);
 	int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	bool had_inbox = rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? CHATD_ERR_NOT_FOUND : sqlite_db_status(rc);
@@ -167,6 +217,8 @@ static int append_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return sqlite_db_status(rc);
+	if ((status = append_inbox(c, q, seq, had_inbox)) < 0)
+		return status;
 
 	o->res.seq = seq;
 	o->res.message_id = o->mid;
@@ -217,6 +269,7 @@ int sqlite_op_append_new(const struct chatd_send_req *req, chatd_send_cb cb, voi
 	o->req.moderation = sqlite_arena_strdup(a, req->moderation, &oom);
 	o->req.reply_to = req->reply_to;
 	o->req.ts = req->ts;
+	o->req.inbox = req->inbox;
 	if (oom) {
 		sqlite_req_free(&o->base);
 		return CHATD_ERR_NOMEM;
@@ -229,7 +282,11 @@ int sqlite_op_append_new(const struct chatd_send_req *req, chatd_send_cb cb, voi
 
 /* ---- history ------------------------------------------------------- */
 
-static const char SQL_CONV_EXISTS[] = "SELECT 1 FROM conversations WHERE id = ?1";
+/* A row when the conversation exists: the viewer's history_from (NULL
+ * when ?2 is NULL or not a member). */
+static const char SQL_HISTORY_FROM[] =
+	"SELECT (SELECT history_from FROM members WHERE conversation_id = ?1 AND user_id = ?2) "
+	"FROM conversations WHERE id = ?1";
 
 struct op_history {
 	struct sqlite_req base;
@@ -246,18 +303,25 @@ struct op_history {
 static int history_exec(struct sqlite_conn *c, struct sqlite_req *r)
 {
 	struct op_history *o = (struct op_history *)r;
-	sqlite3_stmt *st = sqlite_conn_stmt(c, SQL_CONV_EXISTS);
+	sqlite3_stmt *st = sqlite_conn_stmt(c, SQL_HISTORY_FROM);
 	if (!st)
 		return CHATD_ERR_INTERNAL;
 	sqlite_bind_str(st, 1, o->cid);
+	sqlite_bind_str(st, 2, o->viewer);
 	int rc = sqlite3_step(st);
+	int64_t from = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? CHATD_ERR_NOT_FOUND : sqlite_db_status(rc);
 	/* With `after`, the first `limit` above it; else the latest below
-	 * `before`. */
+	 * `before`.  A viewer added with history from join sees nothing up
+	 * to history_from: a bound in the range (not a filter) so the scan
+	 * stops there. */
 	bool latest = o->after < 0;
-	return sqlite_load_msgs(c, r, o->cid, o->viewer, latest ? 0 : o->after,
+	int64_t after = latest ? 0 : o->after;
+	if (after < from)
+		after = from;
+	return sqlite_load_msgs(c, r, o->cid, o->viewer, after,
 			 o->before > 0 ? o->before : INT64_MAX,
 			 latest, (size_t)o->limit, &o->msgs, &o->n, &o->has_more);
 }
@@ -301,6 +365,19 @@ int sqlite_op_history_new(const struct chatd_history_req *req, chatd_history_cb 
 
 /* ---- sync ---------------------------------------------------------- */
 
+/* A conversation of the user and their history_from in it. */
+struct sync_row {
+	struct chatd_conversation conv;
+	int64_t history_from;
+};
+
+static bool read_sync_row(struct sqlite_req *r, sqlite3_stmt *st, void *out)
+{
+	struct sync_row *row = out;
+	row->history_from = sqlite3_column_int64(st, SQLITE_CONV_COL_HISTORY_FROM);
+	return sqlite_read_conv(r, st, &row->conv);
+}
+
 struct op_sync {
 	struct sqlite_req base;
 	char *user;
@@ -309,7 +386,7 @@ struct op_sync {
 	int per_conv, total;
 	chatd_sync_cb cb;
 	void *arg;
-	struct chatd_conversation *convs;
+	struct sync_row *convs;
 	struct chatd_sync_conv *items;
 	size_t n;
 	bool has_more;
@@ -321,16 +398,19 @@ static int cursor_cmp(const void *a, const void *b)
 		      ((const struct chatd_cursor *)b)->conversation_id);
 }
 
-static int64_t sync_cursor(const struct op_sync *o, const struct chatd_conversation *conv)
+/* Messages after this seq: the cursor, else the read cursor; never at or
+ * below history_from. */
+static int64_t sync_cursor(const struct op_sync *o, const struct sync_row *row)
 {
+	int64_t after = row->conv.read_seq;
 	if (o->n_cursors) {
-		struct chatd_cursor key = { .conversation_id = conv->conversation_id };
+		struct chatd_cursor key = { .conversation_id = row->conv.conversation_id };
 		const struct chatd_cursor *cur = bsearch(&key, o->cursors, o->n_cursors,
 							 sizeof(key), cursor_cmp);
 		if (cur && cur->seq > 0)
-			return cur->seq;
+			after = cur->seq;
 	}
-	return conv->read_seq;
+	return after > row->history_from ? after : row->history_from;
 }
 
 static int sync_exec(struct sqlite_conn *c, struct sqlite_req *r)
@@ -341,8 +421,8 @@ static int sync_exec(struct sqlite_conn *c, struct sqlite_req *r)
 		return CHATD_ERR_INTERNAL;
 	sqlite_bind_str(st, 1, o->user);
 	size_t n = 0;
-	int status = sqlite_read_rows(r, st, SIZE_MAX, sizeof(*o->convs), sqlite_read_conv, (void **)&o->convs,
-			       &n, NULL);
+	int status = sqlite_read_rows(r, st, SIZE_MAX, sizeof(*o->convs), read_sync_row,
+				      (void **)&o->convs, &n, NULL);
 	if (status < 0)
 		return status;
 	if (n) {
@@ -355,10 +435,10 @@ static int sync_exec(struct sqlite_conn *c, struct sqlite_req *r)
 		struct chatd_sync_conv *it = &o->items[i];
 		struct chatd_message *msgs;
 		size_t take = left < (size_t)o->per_conv ? left : (size_t)o->per_conv;
-		it->conv = &o->convs[i];
+		it->conv = &o->convs[i].conv;
 		/* With nothing left (take 0) this still asks for one row, so
 		 * has_more is set only where messages were really left out. */
-		status = sqlite_load_msgs(c, r, o->convs[i].conversation_id, o->user,
+		status = sqlite_load_msgs(c, r, o->convs[i].conv.conversation_id, o->user,
 				   sync_cursor(o, &o->convs[i]), INT64_MAX, false, take,
 				   &msgs, &it->n_messages, &it->has_more);
 		if (status < 0)

@@ -33,6 +33,9 @@
 #define SQLITE_KEY_MAX       512      /* mod item dedupe keys */
 #define SQLITE_LIST_MAX      1000     /* audit_list and mod_item_list limit */
 #define SQLITE_HASH_HEX      64       /* audit hashes: lowercase hex digits */
+/* ABI 1.2 (groups, edits, deletes). */
+#define SQLITE_CHANGE_USERS_MAX 1000  /* conv_change ADD and members_get users
+                                       * (TOO_LARGE above) */
 
 /* Reader ops. */
 int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
@@ -84,10 +87,32 @@ int sqlite_op_sanction_lift_new(const char *user_id, const char *kind, int64_t t
 int sqlite_op_user_seen_new(const char *user_id, int64_t ts, chatd_id_cb cb, void *arg,
 			    struct sqlite_req **out);
 
+/* Group ops (ABI 1.2, sqlite_ops_group.c).  Reader: */
+int sqlite_op_members_get_new(const char *conversation_id, const char *viewer,
+			      const char *const *users, size_t n_users, chatd_conv_get_cb cb,
+			      void *arg, struct sqlite_req **out);
+/* Writer: */
+int sqlite_op_conv_change_new(const struct chatd_conv_change *ch, chatd_conv_change_cb cb,
+			      void *arg, struct sqlite_req **out);
+
+/* Message ops (ABI 1.2, sqlite_ops_msg.c).  Reader: */
+int sqlite_op_message_get_new(const char *conversation_id, int64_t seq,
+			      chatd_message_role_cb cb, void *arg, struct sqlite_req **out);
+/* Writers (purge_deleted also makes the writer truncate the WAL after the
+ * commit when it erased anything): */
+int sqlite_op_message_edit_new(const struct chatd_message_edit *e, chatd_message_cb cb,
+			       void *arg, struct sqlite_req **out);
+int sqlite_op_message_delete_new(const char *conversation_id, int64_t seq, int64_t ts,
+				 chatd_message_cb cb, void *arg, struct sqlite_req **out);
+int sqlite_op_message_hide_new(const char *user_id, const char *conversation_id, int64_t seq,
+			       chatd_status_cb cb, void *arg, struct sqlite_req **out);
+int sqlite_op_purge_deleted_new(int64_t before, chatd_id_cb cb, void *arg,
+				struct sqlite_req **out);
+
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */
-#define SQLITE_SCHEMA_VERSION 2
+#define SQLITE_SCHEMA_VERSION 3
 
 /* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
  * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is

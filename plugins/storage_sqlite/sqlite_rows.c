@@ -115,13 +115,15 @@ bool sqlite_grow(struct sqlite_req *r, void **arr, size_t *cap, size_t n, size_t
 
 /* ---- shared SQL and row readers ------------------------------------- */
 
-/* The conversation from the viewpoint of member m (m's columns may be NULL). */
+/* The conversation from the viewpoint of member m (m's columns may be NULL).
+ * Column 14, m.history_from, is not part of struct chatd_conversation:
+ * sync reads it (SQLITE_CONV_COL_HISTORY_FROM). */
 #define CONV_COLS \
 	"c.id, c.kind, c.title, c.last_seq, c.member_count, c.created_at, " \
 	"c.last_activity, c.locked, c.typing, c.receipts, m.role, m.last_read_seq, " \
 	"m.muted_until, CASE WHEN c.kind = 'direct' AND m.user_id IS NOT NULL THEN " \
 	"(SELECT p.user_id FROM members p WHERE p.conversation_id = c.id " \
-	"AND p.user_id <> m.user_id ORDER BY p.user_id LIMIT 1) END"
+	"AND p.user_id <> m.user_id ORDER BY p.user_id LIMIT 1) END, m.history_from"
 
 static const char SQL_CONV_VIEW[] =
 	"SELECT " CONV_COLS " FROM conversations c JOIN members m "
@@ -195,15 +197,18 @@ bool sqlite_read_msg(struct sqlite_req *r, sqlite3_stmt *st, void *out)
 	m->sender_id = sqlite_col_text(r, st, 3, &oom);
 	m->client_message_id = sqlite_col_text(r, st, 4, &oom);
 	m->deleted = sqlite3_column_int(st, 10) != 0;
+	/* Deleted for everyone: the row keeps its content until
+	 * purge_deleted, but no reader gets any of it (provenance neither:
+	 * it may quote the text). */
 	m->text = m->deleted ? NULL : sqlite_col_text(r, st, 5, &oom);
-	m->media_id = sqlite_col_text(r, st, 6, &oom);
+	m->media_id = m->deleted ? NULL : sqlite_col_text(r, st, 6, &oom);
 	m->reply_to = sqlite3_column_int64(st, 7);
 	m->ts = sqlite3_column_int64(st, 8);
 	m->edited_at = sqlite3_column_int64(st, 9);
 	m->visibility = sqlite_col_text(r, st, 11, &oom);
 	if (!m->visibility && !oom)
 		m->visibility = CHATD_VIS_NORMAL;   /* NOT NULL in the schema; be safe */
-	m->moderation = sqlite_col_text(r, st, 12, &oom);
+	m->moderation = m->deleted ? NULL : sqlite_col_text(r, st, 12, &oom);
 	return !oom;
 }
 

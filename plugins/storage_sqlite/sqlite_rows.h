@@ -34,7 +34,8 @@ char *sqlite_col_text(struct sqlite_req *r, sqlite3_stmt *st, int i, bool *oom);
 /* Make room for element n of an arena array of *cap elements. */
 bool sqlite_grow(struct sqlite_req *r, void **arr, size_t *cap, size_t n, size_t elem);
 
-/* Row readers for the column lists of sqlite_rows.c's queries. */
+/* Row readers for the column lists of sqlite_rows.c's queries.  A message
+ * deleted for everyone is read with text, media_id and moderation NULL. */
 typedef bool (*sqlite_row_reader)(struct sqlite_req *r, sqlite3_stmt *st, void *out);
 bool sqlite_read_conv(struct sqlite_req *r, sqlite3_stmt *st, void *out);
 bool sqlite_read_msg(struct sqlite_req *r, sqlite3_stmt *st, void *out);
@@ -44,6 +45,10 @@ bool sqlite_read_member(struct sqlite_req *r, sqlite3_stmt *st, void *out);
  * rows are kept; *more (if given) says another row existed.  Resets st. */
 int sqlite_read_rows(struct sqlite_req *r, sqlite3_stmt *st, size_t max, size_t elem,
 		     sqlite_row_reader fn, void **arr, size_t *n, bool *more);
+
+/* Conversation rows (sqlite_read_conv's) also carry the viewer's
+ * members.history_from in this column (NULL: no viewer). */
+#define SQLITE_CONV_COL_HISTORY_FROM 14
 
 /* Queries more than one op runs (?1 = user / conversation). */
 extern const char sqlite_sql_conv_list[];    /* a user's conversations, most active first */
@@ -64,7 +69,8 @@ int sqlite_load_member(struct sqlite_conn *c, struct sqlite_req *r, const char *
 /* Messages of cid in (after, before) that viewer may see (not deleted for
  * them, and "normal" unless they sent it; viewer NULL: all), ascending, at
  * most `take`; *more when a further one exists in that range (`latest`
- * keeps the newest end, else the oldest). */
+ * keeps the newest end, else the oldest).  The viewer's history_from is
+ * the caller's: it raises `after` to it. */
 int sqlite_load_msgs(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
 		     const char *viewer, int64_t after, int64_t before, bool latest,
 		     size_t take, struct chatd_message **out, size_t *n, bool *more);

@@ -100,6 +100,25 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	"CREATE TABLE users ("
 	" user_id TEXT PRIMARY KEY,"
 	" first_seen INTEGER NOT NULL) WITHOUT ROWID;",
+
+	/* 3 (ABI 1.2): history from join, delete for everyone with a purge
+	 * time, and the inbox rows of fan-out on write. */
+	"ALTER TABLE members ADD COLUMN history_from INTEGER NOT NULL DEFAULT 0;" /* sees seq > it */
+	"ALTER TABLE messages ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE conversations ADD COLUMN inbox INTEGER NOT NULL DEFAULT 0;" /* 1: rows exist */
+	/* One row per (member, conversation) while the conversation fans out
+	 * on write.  Rows exist only for current members (leaving and removal
+	 * delete them), so a conversation's rows are found through members. */
+	"CREATE TABLE inbox ("
+	" user_id TEXT NOT NULL,"
+	" conversation_id TEXT NOT NULL,"
+	" last_seq INTEGER NOT NULL,"
+	" ts INTEGER NOT NULL,"
+	" PRIMARY KEY (user_id, conversation_id)) WITHOUT ROWID;"
+	/* Only deleted messages that still hold content: purge_deleted
+	 * searches it by deleted_at, and a purged row leaves it. */
+	"CREATE INDEX messages_purge ON messages(deleted_at) WHERE deleted = 1 AND "
+	"(text IS NOT NULL OR media_id IS NOT NULL OR moderation IS NOT NULL);",
 };
 
 static int read_version(sqlite3 *db, int *version)

@@ -272,6 +272,57 @@ static void post_all(struct sqlite_worker *w, struct sqlite_req *r, int force_st
 	}
 }
 
+static int64_t monotonic_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+#define TRUNCATE_TRY_MS   1000    /* retries of one truncation */
+#define TRUNCATE_RETRY_MS 10000   /* after a failed one, between tries */
+
+/* After a purge: copy every WAL frame into the database file and truncate
+ * the WAL, so that no old image of a page (in the WAL, or in the database
+ * file before the checkpoint) keeps erased content; with secure_delete the
+ * new images hold zeros where it was.  It needs every reader on the newest
+ * snapshot: SQLite waits for them through the busy handler
+ * (busy_timeout_ms; the plugin's reader holds a snapshot for one request
+ * only).  It cannot run while the checkpointer thread runs a checkpoint
+ * (SQLITE_BUSY at once, no busy handler): that is retried here for up to
+ * TRUNCATE_TRY_MS.  Meanwhile no write is committed (this is the writer
+ * thread).  false: not done (a reader outside the plugin kept an old
+ * snapshot past the busy timeout, or an I/O error); the caller tries again
+ * later. */
+static bool wal_truncate(struct sqlite_conn *c)
+{
+	int64_t t0 = monotonic_ms();
+	for (;;) {
+		int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+						   NULL);
+		if (rc == SQLITE_OK)
+			return true;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			return false;
+		if (monotonic_ms() - t0 >= TRUNCATE_TRY_MS)
+			return false;
+		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+	}
+}
+
+/* After a commit: the truncation a purge asked for.  A failed one is tried
+ * again after a commit TRUNCATE_RETRY_MS later (or the next purge), not
+ * after every commit: each try may wait up to the busy timeout. */
+static void wal_truncate_pending(struct sqlite_conn *c)
+{
+	if (!c->wal_truncate || monotonic_ms() < c->wal_truncate_after)
+		return;
+	if (wal_truncate(c))
+		c->wal_truncate = false;
+	else
+		c->wal_truncate_after = monotonic_ms() + TRUNCATE_RETRY_MS;
+}
+
 /* Run one batch of writes in one transaction, a savepoint per request, and
  * post the completions only once COMMIT has returned. */
 static void writer_run(struct sqlite_worker *w, struct sqlite_req *batch)
@@ -284,6 +335,7 @@ static void writer_run(struct sqlite_worker *w, struct sqlite_req *batch)
 		}
 		struct sqlite_req *done = NULL, *done_tail = NULL;
 		size_t n_done = 0;
+		sqlite3_int64 rows = 0;
 		bool aborted = false;
 		while (batch && !aborted) {
 			struct sqlite_req *r = batch;
@@ -292,10 +344,13 @@ static void writer_run(struct sqlite_worker *w, struct sqlite_req *batch)
 			if (!conn_exec(c, "SAVEPOINT req")) {
 				r->status = CHATD_ERR_IO;
 			} else {
+				sqlite3_int64 before = sqlite3_total_changes64(c->db);
 				r->status = r->type->exec(c, r);
 				conn_reset_all(c);
 				if (r->status < 0)
 					conn_exec(c, "ROLLBACK TO req");
+				else
+					rows += sqlite3_total_changes64(c->db) - before;
 				conn_exec(c, "RELEASE req");
 			}
 			if (done_tail)
@@ -321,6 +376,11 @@ static void writer_run(struct sqlite_worker *w, struct sqlite_req *batch)
 		}
 		atomic_fetch_add(&w->commits, 1);
 		atomic_fetch_add(&w->committed_reqs, n_done);
+		atomic_fetch_add(&w->rows_written, (uint_least64_t)rows);
+		/* Before the completions: a purge's callback runs once its
+		 * content is gone from the files (or the truncation failed and
+		 * will be tried again after the next commit). */
+		wal_truncate_pending(c);
 		post_all(w, done, 0);
 	}
 }
@@ -388,6 +448,7 @@ int sqlite_worker_start(struct sqlite_worker *w, enum sqlite_worker_role role, s
 	atomic_init(&w->alive, true);
 	atomic_init(&w->commits, 0);
 	atomic_init(&w->committed_reqs, 0);
+	atomic_init(&w->rows_written, 0);
 	if (pthread_mutex_init(&w->mu, NULL) != 0)
 		return CHATD_ERR_NOMEM;
 	if (pthread_cond_init(&w->cv, NULL) != 0) {

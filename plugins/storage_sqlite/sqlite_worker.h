@@ -37,7 +37,7 @@ void sqlite_arena_free(struct sqlite_arena *a);
 
 /* ---- one connection with its prepared-statement cache ------------- */
 
-#define SQLITE_STMT_CACHE 40
+#define SQLITE_STMT_CACHE 96
 
 struct sqlite_conn {
 	sqlite3 *db;
@@ -46,6 +46,13 @@ struct sqlite_conn {
 		sqlite3_stmt *stmt;
 	} cache[SQLITE_STMT_CACHE];
 	size_t n_cache;
+	/* Writer: an exec erased content (purge_deleted); once the batch is
+	 * committed, truncate the WAL so no old page image keeps it.  Stays
+	 * set until a truncation succeeds; after a failure the next try waits
+	 * for a commit at or after wal_truncate_after (CLOCK_MONOTONIC ms),
+	 * unless an exec sets that back to 0. */
+	bool wal_truncate;
+	int64_t wal_truncate_after;
 };
 
 /* A reset statement for `sql` (a string literal), prepared once per
@@ -113,9 +120,13 @@ struct sqlite_worker {
 	bool stopping;                     /* guarded by mu */
 	atomic_bool alive;
 
-	/* Statistics (writer): transactions committed, requests in them. */
+	/* Statistics (writer): transactions committed, requests in them,
+	 * rows they inserted, updated or deleted (sqlite3_total_changes64()
+	 * of the requests that were kept, so savepoints rolled back do not
+	 * count). */
 	atomic_uint_least64_t commits;
 	atomic_uint_least64_t committed_reqs;
+	atomic_uint_least64_t rows_written;
 };
 
 /* Initialise and start the thread; `db` passes to the worker (it closes

@@ -28,8 +28,8 @@ struct sqlite_storage {
 	bool stopping;
 
 	chatd_timer_id metrics_timer;
-	chatd_metric_id m_commits, m_writes;
-	uint64_t flushed_commits, flushed_writes;
+	chatd_metric_id m_commits, m_writes, m_rows;
+	uint64_t flushed_commits, flushed_writes, flushed_rows;
 };
 
 static const struct chatd_option sqlite_options[] = {
@@ -59,12 +59,16 @@ static void metrics_flush(void *arg)
 	struct sqlite_storage *s = arg;
 	uint64_t c = atomic_load(&s->writer.commits);
 	uint64_t w = atomic_load(&s->writer.committed_reqs);
+	uint64_t rows = atomic_load(&s->writer.rows_written);
 	if (s->m_commits && c != s->flushed_commits)
 		s->host->metric_add(s->h, s->m_commits, (int64_t)(c - s->flushed_commits));
 	if (s->m_writes && w != s->flushed_writes)
 		s->host->metric_add(s->h, s->m_writes, (int64_t)(w - s->flushed_writes));
+	if (s->m_rows && rows != s->flushed_rows)
+		s->host->metric_add(s->h, s->m_rows, (int64_t)(rows - s->flushed_rows));
 	s->flushed_commits = c;
 	s->flushed_writes = w;
+	s->flushed_rows = rows;
 }
 
 /* ---- opening ------------------------------------------------------ */
@@ -114,6 +118,12 @@ static int open_db(struct sqlite_storage *s, const char *path, bool writer, bool
 		st = pragma(s, db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
 	if (st == CHATD_OK)
 		st = pragma(s, db, "PRAGMA foreign_keys=ON");
+	/* Freed cell space and pages are zeroed, so content erased by
+	 * purge_deleted leaves no copy in the pages written after it (the
+	 * WAL is then truncated: sqlite_worker.c).  Costs little: appends
+	 * rarely free anything. */
+	if (st == CHATD_OK && writer)
+		st = pragma(s, db, "PRAGMA secure_delete=ON");
 	if (st == CHATD_OK && !writer)
 		st = pragma(s, db, "PRAGMA query_only=1");
 	if (st < 0) {
@@ -197,6 +207,8 @@ static int sqlite_init(const struct chatd_host *host, chatd_plugin_handle *h, vo
 
 	s->m_commits = host->metric_counter(h, "commits", "write transactions committed");
 	s->m_writes = host->metric_counter(h, "writes", "write requests committed");
+	s->m_rows = host->metric_counter(h, "rows_written",
+					 "rows inserted, updated or deleted by committed writes");
 	s->metrics_timer = host->timer_add(h, 1000, true, metrics_flush, s);
 	host->log(h, CHATD_LOG_INFO, "sqlite.opened", "%s (synchronous=%s, batch_max=%lld)",
 		  path, sync, (long long)batch_max);
@@ -409,6 +421,71 @@ static int op_user_seen(void *inst, const char *user_id, int64_t ts, chatd_id_cb
 	return submit(s, &s->writer, st, r);
 }
 
+/* ---- ABI 1.2: groups (sqlite_ops_group.c), messages (sqlite_ops_msg.c) */
+
+static int op_conv_change(void *inst, const struct chatd_conv_change *ch,
+			  chatd_conv_change_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_conv_change_new(ch, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_members_get(void *inst, const char *conversation_id, const char *viewer,
+			  const char *const *users, size_t n_users, chatd_conv_get_cb cb,
+			  void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_members_get_new(conversation_id, viewer, users, n_users, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_message_get(void *inst, const char *conversation_id, int64_t seq,
+			  chatd_message_role_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_message_get_new(conversation_id, seq, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_message_edit(void *inst, const struct chatd_message_edit *e,
+			   chatd_message_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_message_edit_new(e, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_message_delete(void *inst, const char *conversation_id, int64_t seq, int64_t ts,
+			     chatd_message_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_message_delete_new(conversation_id, seq, ts, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_message_hide(void *inst, const char *user_id, const char *conversation_id,
+			   int64_t seq, chatd_status_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_message_hide_new(user_id, conversation_id, seq, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_purge_deleted(void *inst, int64_t before, chatd_id_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_purge_deleted_new(before, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
 static int op_health(void *inst)
 {
 	struct sqlite_storage *s = storage_of(inst);
@@ -440,13 +517,20 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.sanction_lift = op_sanction_lift,
 	.sanction_list_active = op_sanction_list_active,
 	.user_seen = op_user_seen,
+	.conv_change = op_conv_change,
+	.members_get = op_members_get,
+	.message_get = op_message_get,
+	.message_edit = op_message_edit,
+	.message_delete = op_message_delete,
+	.message_hide = op_message_hide,
+	.purge_deleted = op_purge_deleted,
 };
 
 static const struct chatd_plugin sqlite_plugin = {
 	CHATD_PLUGIN_HEADER,
 	.kind = CHATD_KIND_STORAGE,
 	.name = "sqlite",
-	.version = "1.1.0",
+	.version = "1.2.0",
 	.description = "SQLite storage (WAL, group commit on a writer thread, separate reader)",
 	.options = sqlite_options,
 	.init = sqlite_init,
