@@ -155,10 +155,15 @@ static void conv_copy(struct conv_out *o, const struct chatd_conversation *c)
 	snprintf(o->peer, sizeof(o->peer), "%s", c->peer_id ? c->peer_id : "");
 	o->has_title = c->title != NULL;
 	snprintf(o->title, sizeof(o->title), "%s", c->title ? c->title : "");
+	o->has_role = c->role != NULL;
 	o->member_count = c->member_count;
 	o->last_seq = c->last_seq;
 	o->read_seq = c->read_seq;
 	o->last_activity = c->last_activity;
+	o->muted_until = c->muted_until;
+	o->locked = c->locked;
+	o->typing = c->typing;
+	o->receipts = c->receipts;
 }
 
 static void conv_cb(void *arg, int status, const struct chatd_conversation *c, bool created)
@@ -208,6 +213,11 @@ static void hist_cb(void *arg, int status, const struct chatd_message *m, size_t
 		snprintf(o->vis[i], sizeof(o->vis[i]), "%s",
 			 m[i].visibility ? m[i].visibility : "");
 		o->has_mod[i] = m[i].moderation != NULL;
+		o->deleted[i] = m[i].deleted;
+		o->has_text[i] = m[i].text != NULL;
+		o->has_media[i] = m[i].media_id != NULL;
+		o->edited_at[i] = m[i].edited_at;
+		snprintf(o->text[i], sizeof(o->text[i]), "%s", m[i].text ? m[i].text : "");
 	}
 	if (n)
 		snprintf(o->first_text, sizeof(o->first_text), "%s", m[0].text ? m[0].text : "");
@@ -343,6 +353,9 @@ static void get_cb(void *arg, int status, const struct chatd_conversation *c,
 	for (size_t i = 0; i < n && i < SMAX; i++) {
 		snprintf(o->users[i], sizeof(o->users[i]), "%s", m[i].user_id);
 		snprintf(o->roles[i], sizeof(o->roles[i]), "%s", m[i].role);
+		o->joined_at[i] = m[i].joined_at;
+		o->muted_until[i] = m[i].muted_until;
+		o->read_seq[i] = m[i].read_seq;
 	}
 	g_pending--;
 }
@@ -550,6 +563,12 @@ static void msg_cb(void *arg, int status, const struct chatd_message *m)
 		COPY(o->text, m->text);
 		COPY(o->mod, m->moderation);
 		o->has_mod = m->moderation != NULL;
+		o->has_text = m->text != NULL;
+		o->has_media = m->media_id != NULL;
+		COPY(o->media, m->media_id);
+		o->deleted = m->deleted;
+		o->edited_at = m->edited_at;
+		o->ts = m->ts;
 	}
 	g_pending--;
 }
@@ -646,4 +665,138 @@ int user_seen_sync(struct store *s, const char *user, int64_t ts, struct id_out 
 	o->status = 1;
 	o->id = -1;
 	return finish(s->ops->user_seen(s->inst, user, ts, id_cb, o), &o->status);
+}
+
+/* ---- ABI 1.2 ops --------------------------------------------------- */
+
+int send_req_sync(struct store *s, const struct chatd_send_req *req, struct send_out *out)
+{
+	int st = send_req_async(s, req, out);
+	if (st < 0)
+		return st;
+	CU_ASSERT_FATAL(wait_all());
+	return out->status;
+}
+
+int send_inbox_sync(struct store *s, const char *cid, const char *sender, const char *cmid,
+		    const char *text, int64_t ts, bool inbox, struct send_out *out)
+{
+	struct chatd_send_req req = {
+		.conversation_id = cid, .sender_id = sender, .client_message_id = cmid,
+		.text = text, .ts = ts, .inbox = inbox,
+	};
+	return send_req_sync(s, &req, out);
+}
+
+static void change_cb(void *arg, int status, const struct chatd_conv_change_result *res)
+{
+	struct change_out *o = arg;
+	o->status = status;
+	o->has_res = res != NULL;
+	if (res) {
+		o->has_conv = res->conv != NULL;
+		if (res->conv)
+			conv_copy(&o->conv, res->conv);
+		o->n_users = res->n_users;
+		for (size_t i = 0; i < res->n_users && i < SMAX; i++)
+			COPY(o->users[i], res->users[i]);
+		o->has_new_owner = res->new_owner != NULL;
+		COPY(o->new_owner, res->new_owner);
+	}
+	g_pending--;
+}
+
+int change_async(struct store *s, const struct chatd_conv_change *ch, struct change_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return queue_only(s->ops->conv_change(s->inst, ch, change_cb, o));
+}
+
+int change_sync(struct store *s, const struct chatd_conv_change *ch, struct change_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->conv_change(s->inst, ch, change_cb, o), &o->status);
+}
+
+int members_sync(struct store *s, const char *cid, const char *viewer,
+		 const char *const *users, size_t n, struct get_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->members_get(s->inst, cid, viewer, users, n, get_cb, o), &o->status);
+}
+
+static void msg_role_cb(void *arg, int status, const struct chatd_message *m, const char *role)
+{
+	struct msg_out *o = arg;
+	o->has_role = role != NULL;
+	COPY(o->role, role);
+	msg_cb(arg, status, m);
+}
+
+int msg_get_sync(struct store *s, const char *cid, int64_t seq, struct msg_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->message_get(s->inst, cid, seq, msg_role_cb, o), &o->status);
+}
+
+int edit_sync(struct store *s, const struct chatd_message_edit *e, struct msg_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->message_edit(s->inst, e, msg_cb, o), &o->status);
+}
+
+int delete_sync(struct store *s, const char *cid, int64_t seq, int64_t ts, struct msg_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = 1;
+	return finish(s->ops->message_delete(s->inst, cid, seq, ts, msg_cb, o), &o->status);
+}
+
+int hide_sync(struct store *s, const char *user, const char *cid, int64_t seq,
+	      struct st_out *o)
+{
+	o->status = 1;
+	return finish(s->ops->message_hide(s->inst, user, cid, seq, st_cb, o), &o->status);
+}
+
+int purge_sync(struct store *s, int64_t before, struct id_out *o)
+{
+	o->status = 1;
+	o->id = -1;
+	return finish(s->ops->purge_deleted(s->inst, before, id_cb, o), &o->status);
+}
+
+bool file_contains(const char *file, const char *needle)
+{
+	char path[PATH_MAX + 64];
+	db_path(path, sizeof(path), file);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	size_t cap = 1 << 16, len = 0, nl = strlen(needle);
+	char *buf = malloc(cap);
+	size_t got;
+	while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += got;
+		if (len == cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	CU_ASSERT_FATAL(buf != NULL);
+	bool found = nl <= len && memmem(buf, len, needle, nl) != NULL;
+	free(buf);
+	return found;
 }

@@ -41,8 +41,9 @@ struct conv_out {
 	int status;
 	bool created;
 	char cid[32], kind[16], role[16], peer[64], title[64];
-	int64_t member_count, last_seq, read_seq, last_activity;
-	bool has_peer, has_title;
+	int64_t member_count, last_seq, read_seq, last_activity, muted_until;
+	bool has_peer, has_title, has_role;
+	bool locked, typing, receipts;
 };
 
 struct hist_out {
@@ -53,6 +54,10 @@ struct hist_out {
 	bool has_mod[HMAX];      /* moderation != NULL */
 	char first_text[32];
 	bool has_more;
+	/* ABI 1.2 */
+	bool deleted[HMAX], has_text[HMAX], has_media[HMAX];
+	char text[HMAX][24];     /* "" when NULL */
+	int64_t edited_at[HMAX];
 };
 
 struct sync_out {
@@ -83,6 +88,7 @@ struct get_out {
 	size_t n;
 	char users[SMAX][16];
 	char roles[SMAX][16];
+	int64_t joined_at[SMAX], muted_until[SMAX], read_seq[SMAX];
 };
 
 struct pre_out {
@@ -107,6 +113,10 @@ struct msg_out {
 	int64_t seq;
 	char sender[16], vis[12], text[32], mod[64];
 	bool has_msg, has_mod;
+	/* ABI 1.2 */
+	bool has_text, has_media, deleted, has_role;
+	char media[32], role[16];  /* role: message_get's sender_role */
+	int64_t edited_at, ts;
 };
 
 struct audit_out {
@@ -140,6 +150,16 @@ struct sanctions_out {
  * /tmp), removed with its files. */
 int sqlite_suite_init(void);
 int sqlite_suite_clean(void);
+
+/* conv_change's result (ABI 1.2). */
+struct change_out {
+	int status;
+	bool has_res, has_conv, has_new_owner;
+	struct conv_out conv;
+	size_t n_users;
+	char users[SMAX][16];
+	char new_owner[16];
+};
 
 bool wait_all(void);
 void db_path(char *buf, size_t len, const char *file);
@@ -199,5 +219,24 @@ int sanction_lift_sync(struct store *s, const char *user, const char *kind, int6
 int sanctions_sync(struct store *s, int64_t now, struct sanctions_out *o);
 int user_seen_async(struct store *s, const char *user, int64_t ts, struct id_out *o);
 int user_seen_sync(struct store *s, const char *user, int64_t ts, struct id_out *o);
+
+/* ABI 1.2 ops, the same way. */
+int send_req_sync(struct store *s, const struct chatd_send_req *req, struct send_out *out);
+/* A plain text send with inbox set or not. */
+int send_inbox_sync(struct store *s, const char *cid, const char *sender, const char *cmid,
+		    const char *text, int64_t ts, bool inbox, struct send_out *out);
+int change_async(struct store *s, const struct chatd_conv_change *ch, struct change_out *o);
+int change_sync(struct store *s, const struct chatd_conv_change *ch, struct change_out *o);
+int members_sync(struct store *s, const char *cid, const char *viewer,
+		 const char *const *users, size_t n, struct get_out *o);
+int msg_get_sync(struct store *s, const char *cid, int64_t seq, struct msg_out *o);
+int edit_sync(struct store *s, const struct chatd_message_edit *e, struct msg_out *o);
+int delete_sync(struct store *s, const char *cid, int64_t seq, int64_t ts, struct msg_out *o);
+int hide_sync(struct store *s, const char *user, const char *cid, int64_t seq,
+	      struct st_out *o);
+int purge_sync(struct store *s, int64_t before, struct id_out *o);
+/* g_dir/file holds the bytes of needle somewhere (false when there is no
+ * such file). */
+bool file_contains(const char *file, const char *needle);
 
 #endif
