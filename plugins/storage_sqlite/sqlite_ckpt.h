@@ -10,7 +10,12 @@
  * the WAL's end (the writer keeps appending), so the WAL cannot restart:
  * past a hard limit the writer checkpoints itself, cheaply, since the
  * checkpointer has already copied nearly every frame.  That bounds the WAL
- * at ~32 MiB. */
+ * at ~32 MiB.
+ *
+ * One more checkpoint runs elsewhere: after a purge_deleted that erased
+ * content, the writer runs a TRUNCATE checkpoint (sqlite_worker.c).  It
+ * cannot overlap a checkpoint of this thread (SQLite's checkpoint lock
+ * refuses it at once), so the writer retries it for a while. */
 #ifndef SQLITE_CKPT_H
 #define SQLITE_CKPT_H
 
