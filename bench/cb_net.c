@@ -416,6 +416,7 @@ static void on_readable(struct bench *b, struct conn *c)
 				take = 4095 - c->hs_len;
 			memcpy(c->hs + c->hs_len, p, take);
 			c->hs_len += take;
+			c->hs[c->hs_len] = '\0';   /* cb_ws_response's sscanf reads up to a NUL */
 			size_t hl = 0;
 			int status = 0;
 			int rc = cb_ws_response(c->hs, c->hs_len, c->key, &hl, &status);
