@@ -376,6 +376,14 @@ static int admin_addr(const char *url, struct sockaddr_storage *ss, socklen_t *s
 	return 0;
 }
 
+int cb_group_admin_url_ok(const char *url)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char host[96], prefix[128];
+	return admin_addr(url, &ss, &sl, host, sizeof host, prefix, sizeof prefix) == 0;
+}
+
 /* Undo chunked transfer coding in place; returns the body length or -1. */
 static long unchunk(char *body, size_t len)
 {

@@ -165,8 +165,8 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 	else if (!(o->online_pct > 0 && o->online_pct <= 100)) bad = "--online-pct must be in (0, 100]";
 	else if (o->group_msgs < 1 || o->group_msgs > 1000000) bad = "--group-messages must be 1..1000000";
 	else if (!(o->group_timeout > 0 && o->group_timeout <= 3600)) bad = "--group-timeout must be in (0, 3600]";
-	else if (o->admin_url[0] && strncmp(o->admin_url, "http://", 7) != 0)
-		bad = "--admin-url must start with http://";
+	else if (o->admin_url[0] && !cb_group_admin_url_ok(o->admin_url))
+		bad = "--admin-url must be http://HOST:PORT with a loopback HOST (127.x, localhost, ::1)";
 	else if (o->target == TG_RELAY && o->scenario == SC_GROUP) bad = "--target relay has no groups";
 	else if (o->target == TG_RELAY && o->scenario != SC_FANOUT && o->scenario != SC_IDLE)
 		bad = "--target relay supports the fanout and idle scenarios";

@@ -170,6 +170,8 @@ bool cb_resync_ok(const struct bench *b);
 /* Number of connections the group scenario opens for M members and P %. */
 int cb_group_online(int members, double pct);
 int cb_run_group(struct bench *b);
+/* Is url http://HOST:PORT[/PATH] with a loopback HOST? */
+int cb_group_admin_url_ok(const char *url);
 /* The hot frames of the owner (ack) and of the members (message). */
 void cb_group_on_ack(struct bench *b, struct conn *c, const char *data, size_t len);
 void cb_group_on_message(struct bench *b, struct conn *c, const char *data, size_t len);
