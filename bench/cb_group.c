@@ -40,6 +40,7 @@
 struct gmsg {
 	uint64_t t0, t_ack, t_last;
 	int64_t seq;             /* from the ack; 0 until then */
+	int64_t dseq;            /* from the first delivery */
 	int got;                 /* online members other than the owner that have it */
 	bool acked, done, failed, closed;
 };
@@ -119,9 +120,13 @@ void cb_group_on_message(struct bench *b, struct conn *c, const char *data, size
 		return;
 	}
 	struct gmsg *m = &g->m[k];
-	int64_t seq = scan_seq(data, len);
-	if (m->seq && seq != m->seq)
+	/* every member must see the seq the owner's ack gave (deliveries may
+	 * come before the ack) */
+	int64_t seq = scan_seq(data, len), want = m->seq ? m->seq : m->dseq;
+	if (want && seq != want)
 		cb_err(b, "seq_mismatch");
+	else if (!m->dseq)
+		m->dseq = seq;
 	if (m->closed) {
 		g->late++;
 		b->late_frames++;
@@ -157,6 +162,8 @@ void cb_group_on_ack(struct bench *b, struct conn *c, const char *data, size_t l
 	m->acked = true;
 	m->t_ack = now;
 	m->seq = scan_seq(data, len);
+	if (m->dseq && m->dseq != m->seq)
+		cb_err(b, "seq_mismatch");
 	if (memmem(data, len, "\"duplicate\":true", 16))
 		cb_err(b, "duplicate_ack");
 	g->acked++;
