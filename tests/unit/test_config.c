@@ -134,7 +134,7 @@ static void test_sample_loads(void)
 	CU_ASSERT_EQUAL(e.n, 0);
 	if (cfg) {
 		CU_ASSERT_STRING_EQUAL(cfg->plugin_name[CHATD_KIND_STORAGE - 1], "sqlite");
-		CU_ASSERT_STRING_EQUAL(cfg->plugin_name[CHATD_KIND_FANOUT - 1], "online");
+		CU_ASSERT_STRING_EQUAL(cfg->plugin_name[CHATD_KIND_FANOUT - 1], "hybrid");
 		CU_ASSERT_EQUAL(cfg->listen_port, 8080);
 		CU_ASSERT_PTR_NOT_NULL(cfg->auth_secret);
 		CU_ASSERT_EQUAL(cfg->n_mod_rules, 4);
