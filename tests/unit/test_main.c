@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 	unit_register_lua_host();
 	unit_register_storage_sqlite_mod();
 	unit_register_storage_groups();
+	unit_register_storage_messages();
 	unit_register_online_set();
 	unit_register_roles();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
