@@ -421,6 +421,13 @@ int64_t sql_int(const char *file, const char *sql)
 	return v;
 }
 
+int64_t conv_int(const char *file, const char *fmt, const char *cid)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), fmt, cid);
+	return sql_int(file, sql);
+}
+
 int sql_exec(const char *file, const char *sql)
 {
 	char path[PATH_MAX + 64];
@@ -718,6 +725,32 @@ int change_sync(struct store *s, const struct chatd_conv_change *ch, struct chan
 	memset(o, 0, sizeof(*o));
 	o->status = 1;
 	return finish(s->ops->conv_change(s->inst, ch, change_cb, o), &o->status);
+}
+
+struct chatd_conv_change change(int kind, const char *cid, const char *actor)
+{
+	return (struct chatd_conv_change){
+		.kind = kind, .conversation_id = cid, .actor = actor,
+		.locked = -1, .typing = -1, .receipts = -1, .ts = 500,
+	};
+}
+
+/* kind on users[0] = user (REMOVE, ROLE, MUTE). */
+int on_user(struct store *s, int kind, const char *cid, const char *actor,
+	    const char *user, const char *role, struct change_out *o)
+{
+	const char *u[] = { user };
+	struct chatd_conv_change ch = change(kind, cid, actor);
+	ch.users = u;
+	ch.n_users = 1;
+	ch.role = role;
+	return change_sync(s, &ch, o);
+}
+
+int leave(struct store *s, const char *cid, const char *actor, struct change_out *o)
+{
+	struct chatd_conv_change ch = change(CHATD_CHANGE_LEAVE, cid, actor);
+	return change_sync(s, &ch, o);
 }
 
 int members_sync(struct store *s, const char *cid, const char *viewer,

@@ -1,8 +1,8 @@
 /* sqlite_fixture.h — the storage_sqlite plugin under test: open a store on
  * a real file in the suite's temporary directory, and call every op
  * synchronously (the stub host's loop runs until the callback has copied
- * its results).  Used by test_storage_sqlite.c, test_storage_sqlite_mod.c
- * and test_storage_groups.c. */
+ * its results).  Used by test_storage_sqlite.c, test_storage_sqlite_mod.c,
+ * test_storage_groups.c and test_storage_messages.c. */
 #ifndef CHATD_SQLITE_FIXTURE_H
 #define CHATD_SQLITE_FIXTURE_H
 
@@ -193,6 +193,8 @@ int get_sync(struct store *s, const char *cid, const char *viewer, size_t off,
 int pre_sync(struct store *s, const char *cid, const char *sender, const char *cmid,
 		    struct pre_out *o);
 int64_t sql_int(const char *file, const char *sql);
+/* A scalar query about conversation cid: sql with one %s for it. */
+int64_t conv_int(const char *file, const char *fmt, const char *cid);
 /* Run sql on the file with a connection of the test's own: SQLITE_OK or not. */
 int sql_exec(const char *file, const char *sql);
 /* Create (or migrate) the file at schema `version` with the plugin's own
@@ -227,6 +229,14 @@ int send_inbox_sync(struct store *s, const char *cid, const char *sender, const 
 		    const char *text, int64_t ts, bool inbox, struct send_out *out);
 int change_async(struct store *s, const struct chatd_conv_change *ch, struct change_out *o);
 int change_sync(struct store *s, const struct chatd_conv_change *ch, struct change_out *o);
+/* A conv_change of kind by actor on cid with nothing else given (locked,
+ * typing, receipts -1) at ts 500. */
+struct chatd_conv_change change(int kind, const char *cid, const char *actor);
+/* kind on users[0] = user (REMOVE, ROLE, MUTE). */
+int on_user(struct store *s, int kind, const char *cid, const char *actor,
+	    const char *user, const char *role, struct change_out *o);
+/* actor leaves cid. */
+int leave(struct store *s, const char *cid, const char *actor, struct change_out *o);
 int members_sync(struct store *s, const char *cid, const char *viewer,
 		 const char *const *users, size_t n, struct get_out *o);
 int msg_get_sync(struct store *s, const char *cid, int64_t seq, struct msg_out *o);
