@@ -314,11 +314,10 @@ def test_delete_for_me(server):
         a = await Client.login(server, "alice")
         c = await Client.login(server, "carol")
         cid = await a.group(["bob", "carol"])
-        acks = [await a.send_text(cid, "m%d" % i) for i in range(3)]
-        mine = await b1.send_text(cid, "bob's own")            # seq 4
-        for s in (b2, c):
-            await s.expect("message", seq=4)
-        await collect(b2, 0.2)
+        acks = [await a.send_text(cid, "m%d" % i) for i in range(3)]      # seqs 1..3
+        for s in (b1, b2, c):
+            await s.expect("message", seq=3)
+            await collect(s, 0.2)
         hide = acks[1]["seq"]
         r = await b1.call({"type": "delete", "id": "dm", "conversation_id": cid, "seq": hide,
                            "scope": "me"}, "result")
@@ -328,37 +327,48 @@ def test_delete_for_me(server):
         assert "text" not in u, u
         for s in (a, c, b1):
             await s.assert_no_frame(0.5, types={"message_update"})
+        for s in (b1, b2):
+            assert [m["seq"] for m in (await s.history(cid))["messages"]] == [1, 3]
+            # bob's read cursor is 0: cursor 0 means from the start
+            sy = sync_map(await s.call({"type": "sync", "cursors": {cid: 0}}, "sync"))
+            assert [m["seq"] for m in sy[cid]["messages"]] == [1, 3], sy[cid]
+            assert sy[cid]["last_seq"] == 3, sy[cid]
         # anyone may delete for themselves, also their own message
+        mine = await b1.send_text(cid, "bob's own")            # seq 4; bob's cursor is 4 now
+        await b2.expect("message", seq=mine["seq"])
         await call_result(b2, {"type": "delete", "conversation_id": cid, "seq": mine["seq"],
                                "scope": "me"})
         u = await b1.expect("message_update", conversation_id=cid)
         assert u["seq"] == mine["seq"] and u.get("scope") == "me", u
-
-        want_bob = [1, 3]
+        await c.assert_no_frame(0.3, types={"message_update"})
         for s in (b1, b2):
-            assert [m["seq"] for m in (await s.history(cid))["messages"]] == want_bob
-            sy = sync_map(await s.call({"type": "sync", "cursors": {cid: 0}}, "sync"))
-            assert [m["seq"] for m in sy[cid]["messages"]] == want_bob, sy[cid]
-            assert sy[cid]["last_seq"] == 4, sy[cid]
+            assert [m["seq"] for m in (await s.history(cid))["messages"]] == [1, 3]
+            sy = sync_map(await s.call({"type": "sync", "cursors": {cid: 1}}, "sync"))
+            assert [m["seq"] for m in sy[cid]["messages"]] == [3], sy[cid]
+            sy = sync_map(await s.call({"type": "sync", "cursors": {cid: 3}}, "sync"))
+            assert sy[cid]["messages"] == [] and sy[cid]["last_seq"] == 4, sy[cid]
         for s in (a, c):
             h = await s.history(cid)
             assert [m["seq"] for m in h["messages"]] == [1, 2, 3, 4], h
             assert msg_by_seq(h, hide)["text"] == "m1"
             assert not msg_by_seq(h, hide).get("deleted"), h
+            assert msg_by_seq(h, mine["seq"])["text"] == "bob's own"
         # it stays hidden after reconnecting and syncing
         await b1.close()
         await b2.close()
         ack5 = await a.send_text(cid, "while bob is away")
         b3 = await Client.login(server, "bob")
-        sy = sync_map(await b3.call({"type": "sync"}, "sync"))
+        sy = sync_map(await b3.call({"type": "sync"}, "sync"))      # after the read cursor (4)
         assert [m["seq"] for m in sy[cid]["messages"]] == [ack5["seq"]], sy[cid]
-        sy = sync_map(await b3.call({"type": "sync", "cursors": {cid: 0}}, "sync"))
-        assert [m["seq"] for m in sy[cid]["messages"]] == [1, 3, 5], sy[cid]
+        sy = sync_map(await b3.call({"type": "sync", "cursors": {cid: 1}}, "sync"))
+        assert [m["seq"] for m in sy[cid]["messages"]] == [3, 5], sy[cid]
         assert [m["seq"] for m in (await b3.history(cid))["messages"]] == [1, 3, 5]
         assert [m["seq"] for m in (await b3.history(cid, after=1))["messages"]] == [3, 5]
+        assert [m["seq"] for m in (await b3.history(cid, before=5))["messages"]] == [1, 3]
         # deleting for me again is harmless
         await call_result(b3, {"type": "delete", "conversation_id": cid, "seq": hide,
                                "scope": "me"})
+        assert [m["seq"] for m in (await b3.history(cid))["messages"]] == [1, 3, 5]
         assert [m["seq"] for m in (await c.history(cid))["messages"]] == [1, 2, 3, 4, 5]
     run(body())
 

@@ -11,7 +11,7 @@ import collections
 
 import pytest
 
-from chatclient import Client, call_result, collect, db_query, run, sync_map
+from chatclient import Client, call_result, collect, collect_until, db_query, run, sync_map
 
 THRESHOLD = 5          # hybrid write_threshold in these tests
 SMALL, LARGE = 3, 8    # group sizes clearly below and above it
@@ -50,11 +50,16 @@ async def login_reachable(srv, user):
     return c
 
 
-async def counts(sessions, cid, window=1.0):
-    """Per session, how many times each seq of cid arrived as `message`
-    within the window (all sessions collected at the same time)."""
-    got = await asyncio.gather(*(collect(s, window, types={"message"}, conversation_id=cid)
-                                 for s in sessions))
+async def counts(sessions, cid, wants, extra=0.4):
+    """Per session, how many times each seq of cid arrived as `message`:
+    collected (all sessions at the same time) until every seq in wants[i]
+    is there, at most 5 s, then `extra` s more to catch duplicates."""
+    def until(want):
+        want = set(want)
+        return lambda frames: want <= {f["seq"] for f in frames}
+    got = await asyncio.gather(*(collect_until(s, until(w), extra=extra, types={"message"},
+                                               conversation_id=cid)
+                                 for s, w in zip(sessions, wants)))
     return [collections.Counter(f["seq"] for f in frames) for frames in got]
 
 
@@ -89,7 +94,7 @@ async def deliver(srv, n, online, texts):
     assert seqs == list(range(1, len(texts) + 1)), acks
     others = [(u, i, s) for u, ss in sessions.items() for i, s in enumerate(ss)
               if s is not sender]
-    cs = await counts([s for _, _, s in others] + [sender], cid)
+    cs = await counts([s for _, _, s in others] + [sender], cid, [seqs] * len(others) + [[]])
     problems = []
     for (u, i, _), c in zip(others, cs[:-1]):
         if c != collections.Counter(seqs):
@@ -166,8 +171,10 @@ def test_strategy_changes_storage_not_what_clients_see(chatd):
             names = ["%s/%d" % (u, i) for u, ss in sorted(sessions.items())
                      for i, s in enumerate(ss) if s is not sender]
             others = [s for u, ss in sorted(sessions.items()) for s in ss if s is not sender]
-            got = await asyncio.gather(*(collect(s, 1.0, conversation_id=cid)
-                                         for s in others))
+            last = len(texts)
+            got = await asyncio.gather(*(collect_until(
+                s, lambda fr: any(f.get("seq") == last for f in fr), conversation_id=cid)
+                for s in others))
             live = {k: sorted((strip(f, cid) for f in frames),
                               key=lambda f: (f["type"], f.get("seq", 0)))
                     for k, frames in zip(names, got)}
@@ -216,7 +223,7 @@ def test_member_added_while_online_receives_at_once(chatd, strategy, size):
             assert ev["user_id"] == "newbie" and ev["by"] == "u0", ev
         ack2 = await sessions["u1"][0].send_text(cid, "and from u1")
         everyone = [n1, n2] + [s for ss in sessions.values() for s in ss]
-        cs = await counts(everyone, cid)
+        cs = await counts(everyone, cid, [[ack["seq"], ack2["seq"]]] * len(everyone))
         both = collections.Counter([ack["seq"], ack2["seq"]])
         assert cs[0] == both, cs[0]
         assert cs[1] == both, cs[1]
@@ -252,7 +259,7 @@ def test_member_coming_online_after_the_add_receives(chatd, strategy, size):
         ack2 = await owner.send_text(cid, "now that newbie is online")
         n2 = await login_reachable(srv, "newbie")
         ack3 = await owner.send_text(cid, "to both sessions")
-        cs = await counts([n, n2], cid)
+        cs = await counts([n, n2], cid, [[ack2["seq"], ack3["seq"]], [ack3["seq"]]])
         assert cs[0] == collections.Counter([ack2["seq"], ack3["seq"]]), cs[0]
         assert cs[1] == collections.Counter([ack3["seq"]]), cs[1]
         # an offline member who logs in later still catches up by sync
@@ -283,7 +290,8 @@ def test_removed_member_receives_nothing(chatd, strategy, size):
                            user_id=victim)
         ack2 = await owner.send_text(cid, "after")
         rest = [s for u, ss in sessions.items() if u != victim for s in ss if s is not owner]
-        cs = await counts(rest + sessions[victim], cid, window=0.8)
+        cs = await counts(rest + sessions[victim], cid,
+                          [[ack2["seq"]]] * len(rest) + [[]] * len(sessions[victim]), extra=0.8)
         for c in cs[:len(rest)]:
             assert c[ack2["seq"]] == 1, cs
         for c in cs[len(rest):]:
@@ -312,7 +320,7 @@ def test_group_growing_past_the_threshold_switches(chatd):
         rows = inbox_rows(srv, cid)
         assert rows == {}, "past the threshold the inbox rows go with the next message: %r" % rows
         live = sessions["u0"][1:] + sessions["u1"] + [late]
-        cs = await counts(live, cid)
+        cs = await counts(live, cid, [[a1["seq"], a2["seq"]]] * 3 + [[a2["seq"]]])
         assert cs[0] == cs[1] == cs[2] == collections.Counter([a1["seq"], a2["seq"]]), cs
         assert cs[3] == collections.Counter([a2["seq"]]), cs
         # shrinking below it again brings them back

@@ -1001,3 +1001,16 @@ def db_query(server, sql, args=()):
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+async def collect_until(client, done, timeout=5.0, extra=0.3, types=None, **match):
+    """Like collect(), but keeps collecting until done(frames) is true (or
+    `timeout` s pass), then `extra` s more, to catch duplicates.  Returns
+    the frames; the caller asserts on them."""
+    frames = []
+    deadline = time.monotonic() + timeout
+    while not done(frames) and time.monotonic() < deadline:
+        frames += await collect(client, min(0.1, max(0.0, deadline - time.monotonic())),
+                                types=types, **match)
+    frames += await collect(client, extra, types=types, **match)
+    return frames
