@@ -533,8 +533,11 @@ def test_removed_member_receives_nothing_and_loses_history_and_sync(server):
         cid = await o.group(["mel", "rita"])
         other = await o.group(["rita"], title="other")
         ack = await o.send_text(cid, "before")
+        own = await r1.send_text(cid, "rita was here")
         for c in (r1, r2):
             await c.expect("message", conversation_id=cid, seq=ack["seq"])
+        await r2.expect("message", conversation_id=cid, seq=own["seq"])
+        for c in (r1, r2):
             await collect(c, 0.3)                     # drop the creation events
         await call_result(o, {"type": "conv.remove", "conversation_id": cid, "user_id": "rita"})
         for c in (r1, r2):
@@ -548,6 +551,14 @@ def test_removed_member_receives_nothing_and_loses_history_and_sync(server):
         await call_result(o, {"type": "conv.add", "conversation_id": cid, "user_ids": ["nina"]})
         await m.expect("conv.event", conversation_id=cid, event="member_added", user_id="nina")
         await o.expect("message", seq=a3["seq"])
+        await call_result(o, {"type": "edit", "conversation_id": cid, "seq": a2["seq"],
+                              "text": "after the removal (edited)"})
+        await call_result(o, {"type": "delete", "conversation_id": cid, "seq": ack["seq"],
+                              "scope": "everyone"})
+        await call_result(o, {"type": "delete", "conversation_id": cid, "seq": own["seq"],
+                              "scope": "everyone"})        # rita's own, now a non-member's
+        for kind in ("edited", "deleted"):
+            await m.expect("message_update", conversation_id=cid, kind=kind)
         for c in (r1, r2):
             await c.assert_no_frame(0.8, conversation_id=cid)
         # the other conversation still works for rita
@@ -556,6 +567,10 @@ def test_removed_member_receives_nothing_and_loses_history_and_sync(server):
             assert (await c.expect("message", conversation_id=other))["seq"] == a4["seq"]
         for c in (r1, r2):
             await c.call_error({"type": "history", "conversation_id": cid}, "not_found")
+            await c.call_error({"type": "edit", "conversation_id": cid, "seq": own["seq"],
+                                "text": "edit after removal"}, "not_found")
+            await c.call_error({"type": "delete", "conversation_id": cid, "seq": ack["seq"],
+                                "scope": "me"}, "not_found")
             await c.call_error({"type": "send", "conversation_id": cid,
                                 "client_message_id": new_cmid(), "text": "let me back"},
                                "not_found")

@@ -305,6 +305,54 @@ def test_removed_member_receives_nothing(chatd, strategy, size):
     run(body(), timeout=60)
 
 
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["below", "above"])
+@pytest.mark.parametrize("strategy", ["hybrid", "online"])
+def test_updates_and_events_reach_every_session_once(chatd, strategy, size):
+    """message_update (edit, delete) and conv.event go out through the same
+    fan-out: every online session but the acting one, exactly once."""
+    srv = chatd(**config(strategy))
+
+    async def body():
+        cid, sessions = await build(srv, size, size)
+        owner = sessions["u0"][0]
+        ack = await owner.send_text(cid, "typo")
+        ack2 = await owner.send_text(cid, "to delete")
+        others = [s for ss in sessions.values() for s in ss if s is not owner]
+        await counts(others, cid, [[ack["seq"], ack2["seq"]]] * len(others))
+        await call_result(owner, {"type": "edit", "conversation_id": cid, "seq": ack["seq"],
+                                  "text": "fixed"})
+        await call_result(owner, {"type": "delete", "conversation_id": cid,
+                                  "seq": ack2["seq"], "scope": "everyone"})
+        await call_result(owner, {"type": "conv.settings", "conversation_id": cid,
+                                  "title": "renamed"})
+
+        def done(frames):
+            kinds = {(f["type"], f.get("kind"), f.get("event")) for f in frames}
+            return {("message_update", "edited", None), ("message_update", "deleted", None),
+                    ("conv.event", None, "settings_changed")} <= kinds
+        def owner_done(frames):
+            return any(f.get("event") == "settings_changed" for f in frames)
+        got = await asyncio.gather(*(collect_until(s, owner_done if s is owner else done,
+                                                   conversation_id=cid,
+                                                   types={"message_update", "conv.event"})
+                                     for s in others + [owner]))
+        for s, frames in zip(others, got[:-1]):
+            seen = sorted((f["type"], f.get("kind") or f.get("event"), f.get("seq", 0))
+                          for f in frames)
+            assert seen == [("conv.event", "settings_changed", 0),
+                            ("message_update", "deleted", ack2["seq"]),
+                            ("message_update", "edited", ack["seq"])], (s.name, frames)
+            for f in frames:
+                if f.get("kind") == "edited":
+                    assert f["text"] == "fixed", f
+                if f.get("kind") == "deleted":
+                    assert "text" not in f, f
+        mine = [f for f in got[-1] if f["type"] == "message_update"]
+        assert mine == [], "the acting session gets result, not message_update: %r" % mine
+        assert [f.get("event") for f in got[-1]] == ["settings_changed"], got[-1]
+    run(body(), timeout=60)
+
+
 def test_group_growing_past_the_threshold_switches(chatd):
     srv = chatd(**config("hybrid", threshold=4))
 
