@@ -43,10 +43,11 @@ def users(n):
 async def login_reachable(srv, user):
     """A logged-in session that has also had a command answered: `ready`
     may come before the fan-out registration completes (the core holds the
-    user's commands until then), so after the pong the session is surely
-    reachable."""
+    user's commands until then), so once a core command is answered the
+    session is surely reachable.  (`ping` would not do: the gateway answers
+    it without the core.)"""
     c = await Client.login(srv, user)
-    await c.ping()
+    await c.call({"type": "conv.list"}, "conversations")
     return c
 
 
