@@ -59,6 +59,23 @@ static void tell(struct msg_cmd *m, const struct chatd_message *msg, json_t *obj
 	frame_unref(f);
 }
 
+/* The first read of edit and delete: the actor is a member and the seq
+ * can exist.  False when not (the error has been sent). */
+static bool membership_ok(struct msg_cmd *m, int status, const struct chatd_conversation *conv)
+{
+	if (status == CHATD_ERR_NOT_FOUND) {
+		cmd_error(&m->base, "not_found", "no such conversation");
+		return false;
+	}
+	if (cmd_failed(&m->base, status))
+		return false;
+	if (m->seq > conv->last_seq) {
+		no_message(m);
+		return false;
+	}
+	return true;
+}
+
 /* Common start: fields, storage support; returns the clone or NULL (the
  * error has been sent). */
 static struct msg_cmd *start(struct cmd *c, struct msg_cmd *v)
@@ -140,18 +157,6 @@ static bool moderate_edit(struct msg_cmd *m, const struct chatd_conversation *co
 			  struct chatd_message_edit *e, char **provenance)
 {
 	struct core *c = m->base.core;
-	int64_t until = 0;
-	const char *stop = moderation_blocking(c, m->base.user, m->ts, &until);
-	if (stop) {
-		/* As for a send (a banned user's sessions are being closed). */
-		json_t *err = json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "error", "code",
-					"rejected", "message", "you are temporarily blocked from sending",
-					"retryable", 0, "reason", "blocked");
-		if (err && until)
-			json_object_set_new(err, "until_ms", json_integer(until));
-		cmd_reply(&m->base, err);
-		return false;
-	}
 	const struct user_sessions *us = sessions_of(&c->sessions, m->base.user);
 	struct lua_msg_ctx x = {
 		.sender_id = m->base.user, .conversation_id = m->conv,
@@ -160,22 +165,10 @@ static bool moderate_edit(struct msg_cmd *m, const struct chatd_conversation *co
 		.account_created_at = us ? us->first_seen : 0,
 	};
 	struct lua_decision d = { 0 };
-	int64_t audit_id = 0;
-	moderation_run(c, LUA_HOOK_EDIT, &x, &d, &audit_id);
-	if (d.kind == LUA_VERDICT_REJECT) {
-		moderation_reply_reject(&m->base, &d);
-		lua_decision_clear(&d);
+	int64_t audit_id;
+	bool shadowed;
+	if (!moderation_check_content(&m->base, LUA_HOOK_EDIT, &x, &d, &audit_id, &shadowed))
 		return false;
-	}
-	if (d.text && !moderation_rewrite_ok(c, &d)) {
-		if (c->mod && strcmp(c->cfg->mod_fail_mode, "closed") == 0) {
-			cmd_error(&m->base, "unavailable", "moderation is unavailable; try again");
-			lua_decision_clear(&d);
-			return false;
-		}
-		free(d.text);
-		d.text = NULL;
-	}
 	if (d.text) {
 		if (d.text_len == 0) {
 			cmd_error(&m->base, "bad_request", "the text is empty after moderation");
@@ -186,7 +179,6 @@ static bool moderate_edit(struct msg_cmd *m, const struct chatd_conversation *co
 		m->text = d.text;
 		d.text = NULL;
 	}
-	bool shadowed = moderation_shadowed(c, m->base.user, m->ts);
 	if (d.kind == LUA_VERDICT_HOLD || d.kind == LUA_VERDICT_FLAG || d.nflags > 0)
 		queue_edit(m, &d);
 	e->visibility = d.kind == LUA_VERDICT_HOLD ? CHATD_VIS_HELD
@@ -201,11 +193,7 @@ static void on_edit_read(void *arg, int status, const struct chatd_conversation 
 {
 	struct msg_cmd *m = arg;
 	struct core *c = m->base.core;
-	if (status == CHATD_ERR_NOT_FOUND) {
-		cmd_error(&m->base, "not_found", "no such conversation");
-		goto done;
-	}
-	if (cmd_failed(&m->base, status))
+	if (!membership_ok(m, status, conv))
 		goto done;
 	if (n == 1 && members[0].muted_until > m->ts) {
 		cmd_error(&m->base, "forbidden", "you are muted in this conversation");
@@ -213,10 +201,6 @@ static void on_edit_read(void *arg, int status, const struct chatd_conversation 
 	}
 	if (conv->locked && !role_may(ACT_SEND_LOCKED, conv->role, NULL, NULL)) {
 		cmd_error(&m->base, "forbidden", "the conversation is locked");
-		goto done;
-	}
-	if (m->seq > conv->last_seq) {
-		no_message(m);
 		goto done;
 	}
 	struct chatd_message_edit e = {
@@ -337,16 +321,8 @@ static void on_delete_read(void *arg, int status, const struct chatd_conversatio
 	(void)n;
 	struct msg_cmd *m = arg;
 	struct core *c = m->base.core;
-	if (status == CHATD_ERR_NOT_FOUND) {
-		cmd_error(&m->base, "not_found", "no such conversation");
+	if (!membership_ok(m, status, conv))
 		goto done;
-	}
-	if (cmd_failed(&m->base, status))
-		goto done;
-	if (m->seq > conv->last_seq) {
-		no_message(m);
-		goto done;
-	}
 	snprintf(m->role, sizeof m->role, "%s", conv->role ? conv->role : "");
 	int st = m->for_me
 		? c->storage->message_hide(c->storage_inst, m->base.user, m->conv, m->seq,

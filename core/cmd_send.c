@@ -12,6 +12,7 @@
 #include "pipeline.h"
 #include "proto_decode.h"
 #include "proto_encode.h"
+#include "roles.h"
 #include "utf8.h"
 
 struct send_cmd {
@@ -175,24 +176,6 @@ static void on_appended(void *arg, int status, const struct chatd_send_result *r
 static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 		     const struct user_sessions *us, char **provenance)
 {
-	struct core *c = s->base.core;
-	int64_t until = 0;
-	const char *stop = moderation_blocking(c, s->base.user, s->ts, &until);
-	if (stop && strcmp(stop, "ban") == 0) {
-		core_close_session(c, s->base.session,
-				   json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
-					     "message", "you are banned", "retryable", 0), 4403);
-		return false;
-	}
-	if (stop) {
-		json_t *e = json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "error", "code",
-				      "rejected", "message", "you are temporarily blocked from sending",
-				      "retryable", 0, "reason", "blocked");
-		if (e && until)
-			json_object_set_new(e, "until_ms", json_integer(until));
-		cmd_reply(&s->base, e);
-		return false;
-	}
 	struct lua_msg_ctx x = {
 		.sender_id = s->base.user, .conversation_id = s->conv,
 		.conversation_kind = conv->kind, .member_count = conv->member_count,
@@ -201,23 +184,10 @@ static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 		.account_created_at = us ? us->first_seen : 0,
 	};
 	struct lua_decision d = { 0 };
-	int64_t audit_id = 0;
-	moderation_run(c, LUA_HOOK_MESSAGE, &x, &d, &audit_id);
-	if (d.kind == LUA_VERDICT_REJECT) {
-		moderation_reply_reject(&s->base, &d);
-		lua_decision_clear(&d);
+	int64_t audit_id;
+	bool shadowed;
+	if (!moderation_check_content(&s->base, LUA_HOOK_MESSAGE, &x, &d, &audit_id, &shadowed))
 		return false;
-	}
-	if (d.text && !moderation_rewrite_ok(c, &d)) {
-		/* A rule produced text we cannot store: a rule failure. */
-		if (c->mod && strcmp(c->cfg->mod_fail_mode, "closed") == 0) {
-			cmd_error(&s->base, "unavailable", "moderation is unavailable; try again");
-			lua_decision_clear(&d);
-			return false;
-		}
-		free(d.text);
-		d.text = NULL;
-	}
 	if (d.text) {
 		if (d.text_len == 0 && !s->media_id) {
 			cmd_error(&s->base, "bad_request", "the message is empty after moderation");
@@ -228,7 +198,6 @@ static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 		s->text = d.text_len ? d.text : NULL;
 		d.text = NULL;
 	}
-	bool shadowed = moderation_shadowed(c, s->base.user, s->ts);
 	s->verdict = d.kind;
 	/* A flag raised before a rewrite (or a shadow) still goes to review. */
 	s->flagged = d.kind == LUA_VERDICT_FLAG || (d.nflags > 0 && d.kind != LUA_VERDICT_HOLD);
@@ -241,11 +210,6 @@ static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 	*provenance = moderation_provenance(&d, audit_id, shadowed);
 	lua_decision_clear(&d);
 	return true;
-}
-
-static bool is_staff(const char *role)
-{
-	return role && (strcmp(role, "owner") == 0 || strcmp(role, "admin") == 0);
 }
 
 static void on_prechecked(void *arg, int status, const struct chatd_send_result *dup,
@@ -267,7 +231,7 @@ static void on_prechecked(void *arg, int status, const struct chatd_send_result 
 		cmd_error(&s->base, "forbidden", "you are muted in this conversation");
 		goto done;
 	}
-	if (conv->locked && !is_staff(self->role)) {
+	if (conv->locked && !role_may(ACT_SEND_LOCKED, self->role, NULL, NULL)) {
 		cmd_error(&s->base, "forbidden", "the conversation is locked");
 		goto done;
 	}

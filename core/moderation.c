@@ -447,3 +447,45 @@ bool moderation_rewrite_ok(struct core *c, const struct lua_decision *d)
 	}
 	return true;
 }
+
+bool moderation_check_content(struct cmd *cmd, enum lua_hook hk, const struct lua_msg_ctx *x,
+			      struct lua_decision *d, int64_t *audit_id, bool *shadowed)
+{
+	struct core *c = cmd->core;
+	int64_t until = 0;
+	const char *stop = moderation_blocking(c, cmd->user, x->ts, &until);
+	if (stop && strcmp(stop, "ban") == 0) {
+		core_close_session(c, cmd->session,
+				   json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
+					     "message", "you are banned", "retryable", 0), 4403);
+		return false;
+	}
+	if (stop) {
+		json_t *e = json_pack("{s:s, s:s, s:s, s:b, s:s}", "type", "error", "code",
+				      "rejected", "message", "you are temporarily blocked from sending",
+				      "retryable", 0, "reason", "blocked");
+		if (e && until)
+			json_object_set_new(e, "until_ms", json_integer(until));
+		cmd_reply(cmd, e);
+		return false;
+	}
+	*audit_id = 0;
+	moderation_run(c, hk, x, d, audit_id);
+	if (d->kind == LUA_VERDICT_REJECT) {
+		moderation_reply_reject(cmd, d);
+		lua_decision_clear(d);
+		return false;
+	}
+	if (d->text && !moderation_rewrite_ok(c, d)) {
+		/* A rule produced text we cannot store: a rule failure. */
+		if (c->mod && strcmp(c->cfg->mod_fail_mode, "closed") == 0) {
+			cmd_error(cmd, "unavailable", "moderation is unavailable; try again");
+			lua_decision_clear(d);
+			return false;
+		}
+		free(d->text);
+		d->text = NULL;
+	}
+	*shadowed = moderation_shadowed(c, cmd->user, x->ts);
+	return true;
+}

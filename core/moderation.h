@@ -47,6 +47,16 @@ char *moderation_provenance(const struct lua_decision *d, int64_t audit_id, bool
  * unavailable, or rejected with its reason). */
 struct cmd;
 void moderation_reply_reject(struct cmd *cmd, const struct lua_decision *d);
+/* The rules' say on content a user writes (send: on_message, edit:
+ * on_edit).  Sanctions first: a ban closes the session (`revoked`, 4403), a
+ * block is refused (`rejected`, reason "blocked").  Then the hook: a reject
+ * is answered; a rewrite that cannot be stored is a rule failure (the fail
+ * mode decides).  False when the command ends here (the error has been
+ * sent, *d cleared).  True: *d is the decision (d->text a valid rewrite or
+ * NULL; the caller clears it), *audit_id the first audit entry of the run,
+ * *shadowed whether the user is shadow-banned. */
+bool moderation_check_content(struct cmd *cmd, enum lua_hook hk, const struct lua_msg_ctx *x,
+			      struct lua_decision *d, int64_t *audit_id, bool *shadowed);
 /* A rule's rewritten text must be valid UTF-8 within max_text, like a
  * client's; false (logged) when it is not. */
 bool moderation_rewrite_ok(struct core *c, const struct lua_decision *d);

@@ -20,8 +20,16 @@ def verify(srv):
     return srv.admin_ok("GET", "/v1/audit/verify")
 
 
-def audit_events(srv):
-    return [e["event"] for e in srv.admin_ok("GET", "/v1/audit?limit=1000")["entries"]]
+def audit_events(srv, at_least=0, timeout=5.0):
+    """The audit log's event names.  Entries are written behind the replies
+    that caused them, so with at_least wait (bounded) until that many are
+    stored."""
+    deadline = time.time() + timeout
+    while True:
+        events = [e["event"] for e in srv.admin_ok("GET", "/v1/audit?limit=1000")["entries"]]
+        if len(events) >= at_least or time.time() > deadline:
+            return events
+        time.sleep(0.05)
 
 
 async def send(client, conv, text):
@@ -87,7 +95,7 @@ def test_spam_escalates_to_shadow_ban_then_block(chatd):
     s = srv.admin_ok("GET", "/v1/users/alice/sanctions")
     kinds = sorted(x["kind"] for x in s["sanctions"])
     assert kinds == ["block", "shadow"], s
-    events = audit_events(srv)
+    events = audit_events(srv, at_least=5)
     assert events.count("sanction") == 2, events
     # Rule verdicts: throttle, shadow, reject.  The innocent message was shadowed
     # by the sanction, not by a rule (its provenance says so).
