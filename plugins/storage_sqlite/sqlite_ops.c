@@ -102,18 +102,17 @@ static const char SQL_READ_ADVANCE[] =
 	"UPDATE members SET last_read_seq = MAX(last_read_seq, ?3) "
 	"WHERE conversation_id = ?1 AND user_id = ?2";
 /* Fan-out on write: every member's inbox row for the conversation points
- * at the new message (one statement, the members' primary key). */
-static const char SQL_INBOX_UPSERT[] =
-	"INSERT INTO inbox(user_id, conversation_id, last_seq, ts) "
-	"SELECT user_id, conversation_id, ?2, ?3 FROM members WHERE conversation_id = ?1 "
-	"ON CONFLICT(user_id, conversation_id) DO UPDATE SET last_seq = excluded.last_seq, "
+ * at the new message.  The first such append creates the rows (from
+ * members); later ones update them in place (one range of the primary
+ * key); members added meanwhile get theirs from conv_change. */
+static const char SQL_INBOX_FILL[] =
+	"INSERT INTO inbox(conversation_id, user_id, last_seq, ts) "
+	"SELECT conversation_id, user_id, ?2, ?3 FROM members WHERE conversation_id = ?1 "
+	"ON CONFLICT(conversation_id, user_id) DO UPDATE SET last_seq = excluded.last_seq, "
 	"ts = excluded.ts";
-/* Inbox rows exist only for current members (conv_change deletes a
- * leaver's), so members finds them all without an index on inbox by
- * conversation. */
-static const char SQL_INBOX_DROP[] =
-	"DELETE FROM inbox WHERE conversation_id = ?1 AND user_id IN "
-	"(SELECT user_id FROM members WHERE conversation_id = ?1)";
+static const char SQL_INBOX_BUMP[] =
+	"UPDATE inbox SET last_seq = ?2, ts = ?3 WHERE conversation_id = ?1";
+static const char SQL_INBOX_DROP[] = "DELETE FROM inbox WHERE conversation_id = ?1";
 static const char SQL_CONV_INBOX[] = "UPDATE conversations SET inbox = ?2 WHERE id = ?1";
 
 /* The inbox side of an append of seq: with inbox, set every member's row
@@ -125,7 +124,7 @@ static int append_inbox(struct sqlite_conn *c, const struct chatd_send_req *q, i
 	sqlite3_stmt *st;
 	int status;
 	if (q->inbox) {
-		if (!(st = sqlite_conn_stmt(c, SQL_INBOX_UPSERT)))
+		if (!(st = sqlite_conn_stmt(c, had_inbox ? SQL_INBOX_BUMP : SQL_INBOX_FILL)))
 			return CHATD_ERR_INTERNAL;
 		sqlite_bind_str(st, 1, q->conversation_id);
 		sqlite3_bind_int64(st, 2, seq);

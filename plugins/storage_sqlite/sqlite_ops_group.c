@@ -56,7 +56,12 @@ static const char SQL_MEMBER_ADD[] =
 static const char SQL_MEMBER_DEL[] =
 	"DELETE FROM members WHERE conversation_id = ?1 AND user_id = ?2";
 static const char SQL_INBOX_DEL_ONE[] =
-	"DELETE FROM inbox WHERE user_id = ?2 AND conversation_id = ?1";
+	"DELETE FROM inbox WHERE conversation_id = ?1 AND user_id = ?2";
+/* A member added to a conversation that fans out on write gets its inbox
+ * row at once (appends only update the rows that exist). */
+static const char SQL_INBOX_ADD_ONE[] =
+	"INSERT OR IGNORE INTO inbox(conversation_id, user_id, last_seq, ts) "
+	"SELECT id, ?2, last_seq, ?3 FROM conversations WHERE id = ?1 AND inbox = 1";
 static const char SQL_COUNT_ADD[] =
 	"UPDATE conversations SET member_count = member_count + ?2 WHERE id = ?1 "
 	"RETURNING member_count";
@@ -135,6 +140,16 @@ static int change_add(struct sqlite_conn *c, struct op_change *o, int64_t last_s
 		}
 		if (rc != SQLITE_DONE)
 			return sqlite_db_status(rc);
+	}
+	if (!(st = sqlite_conn_stmt(c, SQL_INBOX_ADD_ONE)))
+		return CHATD_ERR_INTERNAL;
+	for (size_t i = 0; i < o->n_users; i++) {
+		sqlite_bind_str(st, 1, o->cid);
+		sqlite_bind_str(st, 2, o->users[i]);
+		sqlite3_bind_int64(st, 3, o->ts);
+		int status = sqlite_step_done(st);
+		if (status < 0)
+			return status;
 	}
 	int64_t count = 0;
 	int status = count_add(c, o->cid, (int64_t)o->n_users, &count);

@@ -106,15 +106,19 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	"ALTER TABLE members ADD COLUMN history_from INTEGER NOT NULL DEFAULT 0;" /* sees seq > it */
 	"ALTER TABLE messages ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE conversations ADD COLUMN inbox INTEGER NOT NULL DEFAULT 0;" /* 1: rows exist */
-	/* One row per (member, conversation) while the conversation fans out
-	 * on write.  Rows exist only for current members (leaving and removal
-	 * delete them), so a conversation's rows are found through members. */
+	/* One row per (conversation, member) while the conversation fans out
+	 * on write; rows exist only for current members.  Clustered by
+	 * conversation, so the per-message update of all of a conversation's
+	 * rows touches a page or two, not one page per member; the user index
+	 * (the read side: a user's changed conversations) holds no last_seq,
+	 * so that update never touches it. */
 	"CREATE TABLE inbox ("
-	" user_id TEXT NOT NULL,"
 	" conversation_id TEXT NOT NULL,"
+	" user_id TEXT NOT NULL,"
 	" last_seq INTEGER NOT NULL,"
 	" ts INTEGER NOT NULL,"
-	" PRIMARY KEY (user_id, conversation_id)) WITHOUT ROWID;"
+	" PRIMARY KEY (conversation_id, user_id)) WITHOUT ROWID;"
+	"CREATE INDEX inbox_by_user ON inbox(user_id);"
 	/* Only deleted messages that still hold content: purge_deleted
 	 * searches it by deleted_at, and a purged row leaves it. */
 	"CREATE INDEX messages_purge ON messages(deleted_at) WHERE deleted = 1 AND "

@@ -682,8 +682,10 @@ static void test_inbox_rows(void)
 	store_close(&s);   /* flushes the metrics */
 	CU_ASSERT(stub_metric("rows_written") == 5 + 7 + 6 + 0 + 7 + 3);
 
-	/* Another conversation's rows are not touched; a member added later
-	 * gets a row with the next append; a leaver's row goes. */
+	/* Another conversation's rows are not touched; a member added to a
+	 * conversation that fans out on write gets a row at once (at the
+	 * current last seq), which the next append moves; a leaver's row
+	 * goes. */
 	CU_ASSERT_FATAL(store_open(&s) == CHATD_OK);
 	struct conv_out d;
 	CU_ASSERT_FATAL(group_sync(&s, "alice", "d", g_two, 1, 10, &d) == CHATD_OK);
@@ -692,7 +694,9 @@ static void test_inbox_rows(void)
 	CU_ASSERT(sql_int("inbox.db", "SELECT COUNT(*) FROM inbox") == 5);
 	const char *const dave[] = { "dave" };
 	CU_ASSERT(add_users(&s, c.cid, "alice", dave, 1, 220, false, &co) == CHATD_OK);
-	CU_ASSERT(sql_int("inbox.db", "SELECT COUNT(*) FROM inbox WHERE user_id = 'dave'") == 0);
+	CU_ASSERT(sql_int("inbox.db", "SELECT COUNT(*) FROM inbox WHERE user_id = 'dave'") == 1);
+	CU_ASSERT(sql_int("inbox.db", "SELECT last_seq FROM inbox WHERE user_id = 'dave'") == 5);
+	CU_ASSERT(sql_int("inbox.db", "SELECT ts FROM inbox WHERE user_id = 'dave'") == 220);
 	CU_ASSERT(send_inbox_sync(&s, c.cid, "bob", "k6", "x", 230, true, &o) == CHATD_OK);
 	CU_ASSERT(sql_int("inbox.db", "SELECT last_seq FROM inbox WHERE user_id = 'dave'") == 6);
 	CU_ASSERT(leave(&s, c.cid, "bob", &co) == CHATD_OK);
