@@ -326,6 +326,92 @@ static void test_dupe_ttl_ring_bound(void)
 	mod_dupe_free(d);
 }
 
+/* The plain simhash the bit-sliced one in mod_dupe.c must equal: the same
+ * normalization (lower case, punctuation dropped, runs of space collapsed),
+ * 3-byte shingles, FNV-1a + splitmix64, and a ±1 vote per bit. */
+static uint64_t ref_mix(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void ref_vote(int32_t votes[64], const unsigned char *sh, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= sh[i];
+		h *= 1099511628211ULL;
+	}
+	h = ref_mix(h);
+	for (int b = 0; b < 64; b++)
+		votes[b] += (h >> b) & 1 ? 1 : -1;
+}
+
+static uint64_t ref_simhash(const char *text, size_t len)
+{
+	int32_t votes[64] = { 0 };
+	unsigned char win[MOD_DUPE_SHINGLE];
+	size_t have = 0;
+	bool pending_space = false, any = false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c == ' ' || (c >= '\t' && c <= '\r') || c == 0) {
+			pending_space = have > 0;
+			continue;
+		}
+		if ((c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) ||
+		    (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e))
+			continue;
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		for (int k = pending_space ? 0 : 1; k < 2; k++) {
+			if (have >= MOD_DUPE_SHINGLE)
+				memmove(win, win + 1, MOD_DUPE_SHINGLE - 1);
+			win[have >= MOD_DUPE_SHINGLE ? MOD_DUPE_SHINGLE - 1 : have] = k ? c : ' ';
+			if (++have >= MOD_DUPE_SHINGLE) {
+				ref_vote(votes, win, MOD_DUPE_SHINGLE);
+				any = true;
+			}
+		}
+		pending_space = false;
+	}
+	if (have == 0)
+		return 0;
+	if (!any)
+		ref_vote(votes, win, have);
+	uint64_t fp = 0;
+	for (int b = 0; b < 64; b++)
+		if (votes[b] > 0)
+			fp |= (uint64_t)1 << b;
+	return fp;
+}
+
+/* Random texts of 0..3000 bytes (past 255 shingles, where the byte
+ * counters are emptied) from letters, both cases, digits, spaces, tabs,
+ * punctuation and UTF-8 bytes: the fingerprints must be identical. */
+static void test_dupe_simhash_equals_reference(void)
+{
+	static const char alpha[] = "aaabbcdeeefghiijklmnoopqrstuuvwxyzAZMQ0129  \t\n.,!?-'\xc3\xa9\xe2\x82\xac";
+	char buf[3001];
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	unsigned mismatches = 0;
+	for (int t = 0; t < 4000; t++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		size_t len = t < 3000 ? (size_t)t : (size_t)((seed >> 33) % 3001);
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			buf[i] = alpha[(seed >> 33) % (sizeof alpha - 1)];
+		}
+		if (mod_dupe_simhash(buf, len) != ref_simhash(buf, len))
+			mismatches++;
+	}
+	CU_ASSERT_EQUAL(mismatches, 0);
+	/* A long repetition: one shingle voted thousands of times. */
+	memset(buf, 'z', 3000);
+	CU_ASSERT_EQUAL(mod_dupe_simhash(buf, 3000), ref_simhash(buf, 3000));
+}
+
 static void test_dupe_limits(void)
 {
 	struct mod_dupe_config cfg;
@@ -809,6 +895,7 @@ void unit_register_moderation(void)
 	CU_add_test(s, "dupe variants", test_dupe_variants);
 	CU_add_test(s, "dupe ttl/ring/bound", test_dupe_ttl_ring_bound);
 	CU_add_test(s, "dupe limits/distance", test_dupe_limits);
+	CU_add_test(s, "dupe simhash equals the plain reference", test_dupe_simhash_equals_reference);
 	CU_add_test(s, "regex cache/captures", test_regex_cache_captures);
 	CU_add_test(s, "regex errors/utf8/caseless", test_regex_errors_utf8);
 	CU_add_test(s, "regex catastrophic", test_regex_catastrophic);
