@@ -251,6 +251,22 @@ int sqlite_read_rows(struct sqlite_req *r, sqlite3_stmt *st, size_t max, size_t 
 	return status;
 }
 
+/* Step a bound statement expected to give at most one row and read it
+ * into out.  CHATD_OK, CHATD_ERR_NOT_FOUND (no row) or an error. */
+static int load_one(struct sqlite_req *r, sqlite3_stmt *st, sqlite_row_reader read, void *out)
+{
+	int rc = sqlite3_step(st);
+	int status;
+	if (rc == SQLITE_ROW)
+		status = read(r, st, out) ? CHATD_OK : CHATD_ERR_NOMEM;
+	else if (rc == SQLITE_DONE)
+		status = CHATD_ERR_NOT_FOUND;
+	else
+		status = sqlite_db_status(rc);
+	sqlite3_reset(st);
+	return status;
+}
+
 /* Load conversation `cid` as seen by `viewer` (NULL: nobody).  Returns
  * CHATD_OK, CHATD_ERR_NOT_FOUND (no such conversation, or viewer not a
  * member) or an error. */
@@ -263,16 +279,7 @@ int sqlite_load_conv(struct sqlite_conn *c, struct sqlite_req *r, const char *ci
 	sqlite_bind_str(st, 1, cid);
 	if (viewer)
 		sqlite_bind_str(st, 2, viewer);
-	int rc = sqlite3_step(st);
-	int status;
-	if (rc == SQLITE_ROW)
-		status = sqlite_read_conv(r, st, out) ? CHATD_OK : CHATD_ERR_NOMEM;
-	else if (rc == SQLITE_DONE)
-		status = CHATD_ERR_NOT_FOUND;
-	else
-		status = sqlite_db_status(rc);
-	sqlite3_reset(st);
-	return status;
+	return load_one(r, st, sqlite_read_conv, out);
 }
 
 /* Find the stored result of (cid, sender, cmid).  CHATD_OK with *found. */
@@ -314,16 +321,7 @@ int sqlite_load_member(struct sqlite_conn *c, struct sqlite_req *r, const char *
 		return CHATD_ERR_INTERNAL;
 	sqlite_bind_str(st, 1, cid);
 	sqlite_bind_str(st, 2, user);
-	int rc = sqlite3_step(st);
-	int status;
-	if (rc == SQLITE_ROW)
-		status = sqlite_read_member(r, st, out) ? CHATD_OK : CHATD_ERR_NOMEM;
-	else if (rc == SQLITE_DONE)
-		status = CHATD_ERR_NOT_FOUND;
-	else
-		status = sqlite_db_status(rc);
-	sqlite3_reset(st);
-	return status;
+	return load_one(r, st, sqlite_read_member, out);
 }
 
 /* Messages of cid in (after, before) that viewer may see (VISIBLE),
@@ -365,14 +363,5 @@ int sqlite_load_msg(struct sqlite_conn *c, struct sqlite_req *r, const char *cid
 		return CHATD_ERR_INTERNAL;
 	sqlite_bind_str(st, 1, cid);
 	sqlite3_bind_int64(st, 2, seq);
-	int rc = sqlite3_step(st);
-	int status;
-	if (rc == SQLITE_ROW)
-		status = sqlite_read_msg(r, st, out) ? CHATD_OK : CHATD_ERR_NOMEM;
-	else if (rc == SQLITE_DONE)
-		status = CHATD_ERR_NOT_FOUND;
-	else
-		status = sqlite_db_status(rc);
-	sqlite3_reset(st);
-	return status;
+	return load_one(r, st, sqlite_read_msg, out);
 }

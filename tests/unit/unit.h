@@ -19,5 +19,6 @@ void unit_register_storage_groups(void);
 void unit_register_storage_messages(void);
 void unit_register_online_set(void);
 void unit_register_roles(void);
+void unit_register_mod_dupe(void);
 
 #endif
