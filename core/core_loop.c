@@ -208,6 +208,8 @@ static void unload_all(struct core *c)
 	c->presence = NULL;
 	c->bus = NULL;
 	c->fanout = NULL;
+	c->media = NULL;
+	c->receipts = NULL;
 }
 
 static bool ops_fit(const struct loaded_plugin *lp, size_t needed)
@@ -280,7 +282,8 @@ int core_load_plugins(struct core *c)
 		offsetof(struct chatd_storage_ops, audit_append), sizeof(struct chatd_presence_ops),
 		sizeof(struct chatd_bus_ops),
 		/* fanout: the 1.0 table; the 1.2 ops are optional */
-		offsetof(struct chatd_fanout_ops, write_inbox), 0, 0,
+		offsetof(struct chatd_fanout_ops, write_inbox),
+		sizeof(struct chatd_media_ops), sizeof(struct chatd_receipts_ops),
 	};
 	for (size_t i = 0; i < sizeof load_order / sizeof load_order[0]; i++) {
 		chatd_plugin_kind k = load_order[i];
@@ -324,6 +327,14 @@ int core_load_plugins(struct core *c)
 		case CHATD_KIND_FANOUT:
 			c->fanout = p->lp->desc->ops;
 			c->fanout_inst = p->instance;
+			break;
+		case CHATD_KIND_MEDIA:
+			c->media = p->lp->desc->ops;
+			c->media_inst = p->instance;
+			break;
+		case CHATD_KIND_RECEIPTS:
+			c->receipts = p->lp->desc->ops;
+			c->receipts_inst = p->instance;
 			break;
 		default:
 			break;

@@ -16,6 +16,8 @@
 struct gateway;
 struct moderation;
 struct admin;
+struct presence_subs;
+struct typing;
 
 /* One loaded and initialised plugin. */
 struct core_plugin {
@@ -47,6 +49,12 @@ struct core {
 	void *bus_inst;
 	const struct chatd_fanout_ops *fanout;
 	void *fanout_inst;
+	const struct chatd_media_ops *media;       /* NULL: no media plugin */
+	void *media_inst;
+	const struct chatd_receipts_ops *receipts; /* NULL: no receipts plugin */
+	void *receipts_inst;
+	struct presence_subs *presence_subs;       /* presence.subscribe state */
+	struct typing *typing;                     /* typing indicators */
 	struct gateway *gw;
 	struct moderation *mod;              /* rules, sanctions, audit log */
 	struct admin *admin;                 /* admin API listener, or NULL */

@@ -131,6 +131,13 @@ static const struct {
 	{ "conv.mute", cmd_conv_mute },
 	{ "edit", cmd_edit },
 	{ "delete", cmd_delete },
+	{ "presence.subscribe", cmd_presence_subscribe },
+	{ "presence.unsubscribe", cmd_presence_unsubscribe },
+	{ "typing", cmd_typing },
+	{ "read", cmd_read },
+	{ "receipts", cmd_receipts },
+	{ "media.upload", cmd_media_upload },
+	{ "media.url", cmd_media_url },
 };
 
 void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_t *msg)

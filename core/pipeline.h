@@ -69,6 +69,13 @@ void cmd_conv_settings(struct cmd *c);
 void cmd_conv_mute(struct cmd *c);
 void cmd_edit(struct cmd *c);      /* cmd_edit.c */
 void cmd_delete(struct cmd *c);
+void cmd_presence_subscribe(struct cmd *c);   /* presence_subs.c */
+void cmd_presence_unsubscribe(struct cmd *c);
+void cmd_typing(struct cmd *c);               /* typing.c */
+void cmd_read(struct cmd *c);                 /* cmd_receipts.c */
+void cmd_receipts(struct cmd *c);
+void cmd_media_upload(struct cmd *c);         /* cmd_media.c */
+void cmd_media_url(struct cmd *c);
 
 /* {"type":"result","ok":true} with the command's id. */
 void cmd_result_ok(struct cmd *c);

@@ -8,4 +8,6 @@
 #include "chatd/presence.h"
 #include "chatd/bus.h"
 #include "chatd/fanout.h"
+#include "chatd/receipts.h"
+#include "chatd/media.h"
 #endif

@@ -11,6 +11,11 @@
  *                    history from join, inbox rows on append; fanout:
  *                    write_inbox, user_online/offline, member_joined/left;
  *                    status CHATD_ERR_CONFLICT.
+ *   1.3  2026-11-28  presence: watch (status changes pushed to the core);
+ *                    receipts kind (chatd/receipts.h); media kind
+ *                    (chatd/media.h); storage: cursors_advance, media
+ *                    metadata ops, message media fields; status
+ *                    CHATD_ERR_RATE_LIMITED.
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
@@ -33,7 +38,7 @@
 #include "chatd/status.h"
 
 #define CHATD_ABI_MAJOR 1
-#define CHATD_ABI_MINOR 2
+#define CHATD_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define CHATD_EXPORT __attribute__((visibility("default")))

@@ -19,6 +19,7 @@ typedef enum chatd_status {
 	CHATD_ERR_ABI = -10,        /* plugin ABI or kind mismatch */
 	CHATD_ERR_SHUTDOWN = -11,   /* refused: shutting down */
 	CHATD_ERR_CONFLICT = -12,   /* what the caller read changed meanwhile (ABI 1.2) */
+	CHATD_ERR_RATE_LIMITED = -13, /* over a rate; retry later (ABI 1.3) */
 } chatd_status;
 
 static inline const char *chatd_strerror(int st)
@@ -37,6 +38,7 @@ static inline const char *chatd_strerror(int st)
 	case CHATD_ERR_ABI: return "plugin ABI mismatch";
 	case CHATD_ERR_SHUTDOWN: return "shutting down";
 	case CHATD_ERR_CONFLICT: return "changed meanwhile";
+	case CHATD_ERR_RATE_LIMITED: return "rate limited";
 	default: return "unknown status";
 	}
 }

@@ -32,6 +32,11 @@ struct chatd_message {
 	/* ABI 1.1 */
 	const char *visibility;        /* CHATD_VIS_*; NULL reads as "normal" */
 	const char *moderation;        /* provenance JSON text, NULL: plainly allowed */
+	/* ABI 1.3: the media row of media_id, read with the message (unset
+	 * when media_id is NULL or its row is gone). */
+	const char *media_mime;
+	int64_t media_size;
+	bool media_thumbnail;
 };
 
 /* Message visibility (ABI 1.1).  Only "normal" messages are shown to other
@@ -285,6 +290,34 @@ typedef void (*chatd_conv_change_cb)(void *arg, int status,
 typedef void (*chatd_message_role_cb)(void *arg, int status, const struct chatd_message *m,
 				      const char *sender_role);
 
+/* ---- ABI 1.3: read cursors and media metadata ---------------------- */
+
+struct chatd_read_cursor {
+	const char *conversation_id;
+	const char *user_id;
+	int64_t seq;
+};
+
+/* An upload's metadata row. */
+struct chatd_media_row {
+	const char *media_id;
+	const char *owner_id;
+	const char *mime;
+	const char *name;              /* the client's file name; NULL: none */
+	int64_t size;                  /* declared = stored bytes */
+	const char *hash;              /* content hash (hex) once ready, else NULL */
+	bool thumbnail;                /* a thumbnail was made */
+	int64_t created_at;
+	int64_t ready_at;              /* 0: the upload has not completed */
+};
+/* status OK with r, or NOT_FOUND (r NULL). */
+typedef void (*chatd_media_row_cb)(void *arg, int status, const struct chatd_media_row *r);
+typedef void (*chatd_media_rows_cb)(void *arg, int status, const struct chatd_media_row *r,
+				    size_t n);
+/* bytes: total size of every row of the owner (pending ones included);
+ * count: how many of them were created at or after `since`. */
+typedef void (*chatd_media_usage_cb)(void *arg, int status, int64_t bytes, int64_t count);
+
 /* An edit by the message's sender. */
 struct chatd_message_edit {
 	const char *conversation_id;
@@ -394,6 +427,35 @@ struct chatd_storage_ops {
 	 * messages deleted for everyone at or before `before`; the bytes must
 	 * not survive in the store's files.  cb gets how many were erased. */
 	int (*purge_deleted)(void *inst, int64_t before, chatd_id_cb cb, void *arg);
+
+	/* ---- ABI 1.3: read cursors, media.  The core checks struct_size. */
+
+	/* Move each (conversation, user) read cursor forward to seq (never
+	 * back; rows of non-members are ignored), all in one transaction.
+	 * cb gets the number of cursors that moved. */
+	int (*cursors_advance)(void *inst, const struct chatd_read_cursor *c, size_t n,
+			       chatd_id_cb cb, void *arg);
+	/* Insert a new (pending) media row: EXISTS when media_id is taken. */
+	int (*media_put)(void *inst, const struct chatd_media_row *r, chatd_status_cb cb,
+			 void *arg);
+	int (*media_get)(void *inst, const char *media_id, chatd_media_row_cb cb, void *arg);
+	/* Mark an upload complete: NOT_FOUND when there is no such row. */
+	int (*media_ready)(void *inst, const char *media_id, const char *hash, bool thumbnail,
+			   int64_t ts, chatd_status_cb cb, void *arg);
+	int (*media_usage)(void *inst, const char *owner_id, int64_t since,
+			   chatd_media_usage_cb cb, void *arg);
+	/* cb's id is 1 when user_id owns media_id or is a member of a
+	 * conversation where a message (not deleted for everyone) carries it,
+	 * else 0. */
+	int (*media_access)(void *inst, const char *media_id, const char *user_id,
+			    chatd_id_cb cb, void *arg);
+	/* Up to `limit` (1..1000) rows created before `before` that no stored
+	 * message refers to, oldest first. */
+	int (*media_orphans)(void *inst, int64_t before, int limit, chatd_media_rows_cb cb,
+			     void *arg);
+	/* Remove a row; cb's id is how many rows still have the same hash
+	 * (0: its file may go).  NOT_FOUND when there was none. */
+	int (*media_remove)(void *inst, const char *media_id, chatd_id_cb cb, void *arg);
 };
 
 #endif

@@ -123,4 +123,24 @@ int sqlite_schema_apply(sqlite3 *db, int *found, char *err, size_t errlen);
  * CHATD_ERR_INVALID): tests build files of an older version with it. */
 int sqlite_schema_migrate(sqlite3 *db, int target, int *found, char *err, size_t errlen);
 
+/* ABI 1.3.  Read cursors (sqlite_ops_cursor.c; writer). */
+int sqlite_op_cursors_advance_new(const struct chatd_read_cursor *c, size_t n, chatd_id_cb cb,
+				  void *arg, struct sqlite_req **out);
+/* Media metadata (sqlite_ops_media.c): put, ready, remove on the writer;
+ * get, usage, access, orphans on the reader. */
+int sqlite_op_media_put_new(const struct chatd_media_row *row, chatd_status_cb cb, void *arg,
+			    struct sqlite_req **out);
+int sqlite_op_media_get_new(const char *media_id, chatd_media_row_cb cb, void *arg,
+			    struct sqlite_req **out);
+int sqlite_op_media_ready_new(const char *media_id, const char *hash, bool thumbnail, int64_t ts,
+			      chatd_status_cb cb, void *arg, struct sqlite_req **out);
+int sqlite_op_media_usage_new(const char *owner_id, int64_t since, chatd_media_usage_cb cb,
+			      void *arg, struct sqlite_req **out);
+int sqlite_op_media_access_new(const char *media_id, const char *user_id, chatd_id_cb cb,
+			       void *arg, struct sqlite_req **out);
+int sqlite_op_media_orphans_new(int64_t before, int limit, chatd_media_rows_cb cb, void *arg,
+				struct sqlite_req **out);
+int sqlite_op_media_remove_new(const char *media_id, chatd_id_cb cb, void *arg,
+			       struct sqlite_req **out);
+
 #endif

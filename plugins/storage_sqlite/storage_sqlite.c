@@ -486,6 +486,78 @@ static int op_purge_deleted(void *inst, int64_t before, chatd_id_cb cb, void *ar
 	return submit(s, &s->writer, st, r);
 }
 
+/* ---- ABI 1.3: read cursors (sqlite_ops_cursor.c), media (sqlite_ops_media.c) */
+
+static int op_cursors_advance(void *inst, const struct chatd_read_cursor *c, size_t n,
+			      chatd_id_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_cursors_advance_new(c, n, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_media_put(void *inst, const struct chatd_media_row *row, chatd_status_cb cb,
+			void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_media_put_new(row, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_media_get(void *inst, const char *media_id, chatd_media_row_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_media_get_new(media_id, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_media_ready(void *inst, const char *media_id, const char *hash, bool thumbnail,
+			  int64_t ts, chatd_status_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_media_ready_new(media_id, hash, thumbnail, ts, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_media_usage(void *inst, const char *owner_id, int64_t since,
+			  chatd_media_usage_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_media_usage_new(owner_id, since, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_media_access(void *inst, const char *media_id, const char *user_id,
+			   chatd_id_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_media_access_new(media_id, user_id, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_media_orphans(void *inst, int64_t before, int limit, chatd_media_rows_cb cb,
+			    void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_media_orphans_new(before, limit, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_media_remove(void *inst, const char *media_id, chatd_id_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_media_remove_new(media_id, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
 static int op_health(void *inst)
 {
 	struct sqlite_storage *s = storage_of(inst);
@@ -524,6 +596,14 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.message_delete = op_message_delete,
 	.message_hide = op_message_hide,
 	.purge_deleted = op_purge_deleted,
+	.cursors_advance = op_cursors_advance,
+	.media_put = op_media_put,
+	.media_get = op_media_get,
+	.media_ready = op_media_ready,
+	.media_usage = op_media_usage,
+	.media_access = op_media_access,
+	.media_orphans = op_media_orphans,
+	.media_remove = op_media_remove,
 };
 
 static const struct chatd_plugin sqlite_plugin = {
