@@ -14,6 +14,7 @@
 #include "pipeline.h"
 #include "proto_decode.h"
 #include "roles.h"
+#include "typing.h"
 
 #define ADD_MAX 1000            /* users per conv.add */
 #define TITLE_MAX 256
@@ -109,6 +110,7 @@ static void announce(struct group_cmd *g, const struct chatd_conv_change_result 
 	}
 	case CHATD_CHANGE_SETTINGS: {
 		const struct chatd_conversation *cv = res->conv;
+		typing_conv_changed(c->typing, g->conv);
 		json_t *o = event(g, "settings_changed", actor, actor);
 		if (o && cv) {
 			json_object_set_new(o, "title", cv->title ? json_string(cv->title) : json_null());

@@ -90,6 +90,10 @@ struct chatd_config {
 	int64_t conv_max_members; /* conversations.max_members, default 10000 */
 	char *conv_new_member_history; /* "all" (default) | "join" */
 
+	/* presence = { … }, typing = { … } */
+	int64_t presence_max_subs;   /* presence.max_subscriptions, default 1000 */
+	int64_t typing_max_members;  /* typing.max_members, default 100 */
+
 	/* retention = { … } */
 	int64_t retention_purge_after_s; /* default 2592000 (30 days) */
 	int64_t retention_interval_s;    /* default 3600 */

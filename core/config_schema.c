@@ -111,6 +111,11 @@ static const struct cfg_row rows[] = {
 	    history_modes, 0,
 	    "what a member added to a group sees: all = the whole history, join = from the add"),
 
+	INT("presence.max_subscriptions", "1000", 1, 100000, presence_max_subs, F_I64,
+	    "users one session may watch with presence.subscribe"),
+	INT("typing.max_members", "100", 0, 1000, typing_max_members, F_I64,
+	    "typing indicators only in conversations with at most this many members"),
+
 	INT("retention.purge_deleted_after_s", "2592000", 0, INT64_C(3153600000),
 	    retention_purge_after_s, F_I64,
 	    "erase the content of messages deleted for everyone this long after the delete"),

@@ -15,6 +15,8 @@
 #include "gateway.h"
 #include "host_api.h"
 #include "log.h"
+#include "presence_subs.h"
+#include "typing.h"
 #include "mod_env.h"
 #include "moderation.h"
 #include "pipeline.h"
@@ -212,6 +214,15 @@ static void unload_all(struct core *c)
 	c->receipts = NULL;
 }
 
+/* Presence subscriptions and typing: before the plugins stop. */
+static void signals_stop(struct core *c)
+{
+	typing_free(c->typing);
+	c->typing = NULL;
+	presence_subs_free(c->presence_subs);
+	c->presence_subs = NULL;
+}
+
 static bool ops_fit(const struct loaded_plugin *lp, size_t needed)
 {
 	/* Every ops table starts with its struct_size. */
@@ -279,7 +290,9 @@ int core_load_plugins(struct core *c)
 	/* Phase 2: init in order; a failure undoes everything. */
 	static const size_t ops_size[] = {
 		/* storage: the 1.0 table; the 1.1 ops are checked where used */
-		offsetof(struct chatd_storage_ops, audit_append), sizeof(struct chatd_presence_ops),
+		offsetof(struct chatd_storage_ops, audit_append),
+		/* presence: the 1.0 table; watch (1.3) is optional */
+		offsetof(struct chatd_presence_ops, watch),
 		sizeof(struct chatd_bus_ops),
 		/* fanout: the 1.0 table; the 1.2 ops are optional */
 		offsetof(struct chatd_fanout_ops, write_inbox),
@@ -365,7 +378,20 @@ int core_load_plugins(struct core *c)
 		unload_all(c);
 		return -1;
 	}
+	c->presence_subs = presence_subs_new(c);
+	c->typing = typing_new(c);
+	if (!c->presence_subs || !c->typing) {
+		log_error("core", "start.nomem", "out of memory");
+		signals_stop(c);
+		admin_free(c->admin);
+		c->admin = NULL;
+		moderation_free(c->mod);
+		c->mod = NULL;
+		unload_all(c);
+		return -1;
+	}
 	if (retention_start(c) < 0) {
+		signals_stop(c);
 		admin_free(c->admin);
 		c->admin = NULL;
 		moderation_free(c->mod);
@@ -381,6 +407,7 @@ int core_run(struct core *c)
 	moderation_start(c);
 	event_base_dispatch(c->base);
 	retention_stop(c);
+	signals_stop(c);
 	/* The gateway is done: no session is left.  Stop plugins; storage's
 	 * fini commits every queued write before it returns.  Moderation goes
 	 * after them: their last callbacks (audit writes) still reach it. */
@@ -396,6 +423,7 @@ int core_run(struct core *c)
 void core_destroy(struct core *c)
 {
 	retention_stop(c);
+	signals_stop(c);
 	admin_free(c->admin);
 	c->admin = NULL;
 	unload_all(c);

@@ -5,7 +5,9 @@
 #include <string.h>
 #include "log.h"
 #include "moderation.h"
+#include "presence_subs.h"
 #include "proto_decode.h"
+#include "typing.h"
 
 /* Sanctions and on_connect rules.  False when the session was refused. */
 static bool admit(struct core *c, uint64_t session, const char *user)
@@ -103,6 +105,7 @@ void pipeline_session_close(struct core *c, uint64_t session)
 	const char *u = sessions_user(&c->sessions, session);
 	if (!u)
 		return;
+	presence_subs_session_closed(c->presence_subs, session);
 	if (c->presence)
 		c->presence->session_down(c->presence_inst, u, session);
 	const struct user_sessions *us = sessions_of(&c->sessions, u);
@@ -285,6 +288,7 @@ void cmd_result_ok(struct cmd *c)
 
 void core_members_joined(struct core *c, const char *conv, const char *const *users, size_t n)
 {
+	typing_conv_changed(c->typing, conv);
 	if (!c->fanout)
 		return;
 	c->fanout->members_changed(c->fanout_inst, conv);
@@ -296,6 +300,7 @@ void core_members_joined(struct core *c, const char *conv, const char *const *us
 
 void core_member_left(struct core *c, const char *conv, const char *user)
 {
+	typing_conv_changed(c->typing, conv);
 	if (!c->fanout)
 		return;
 	c->fanout->members_changed(c->fanout_inst, conv);
