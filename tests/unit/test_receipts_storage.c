@@ -228,10 +228,11 @@ struct poll_arg {
 	int64_t want;
 };
 
+/* The cursor is stored and the write's completion has run. */
 static bool cursor_is(void *arg)
 {
 	struct poll_arg *p = arg;
-	return cursor_of(p->file, p->cid, p->user) == p->want;
+	return cursor_of(p->file, p->cid, p->user) == p->want && stub_metric("cursor_rows") > 0;
 }
 
 static void test_writer_on_sqlite(void)
