@@ -13,6 +13,17 @@
 #define TITLE_MAX 256
 #define INFO_MEMBERS 500
 
+/* conv as viewer sees it, read_seq overlaid with the receipts plugin's
+ * cursor (which storage may not have yet). */
+static json_t *conv_json(struct core *c, const struct chatd_conversation *conv,
+			 const char *viewer)
+{
+	struct chatd_conversation v = *conv;
+	if (v.role)
+		v.read_seq = core_read_seq(c, v.conversation_id, viewer, v.read_seq);
+	return proto_conversation(&v);
+}
+
 struct create_cmd {
 	struct cmd base;
 	const char **members;  /* strings point into base.msg; array owned */
@@ -68,7 +79,7 @@ static void on_created(void *arg, int status, const struct chatd_conversation *c
 	struct create_cmd *k = arg;
 	if (!cmd_failed(&k->base, status)) {
 		cmd_reply(&k->base, json_pack("{s:s, s:o}", "type", "conversation", "conversation",
-					      proto_conversation(conv)));
+					      conv_json(k->base.core, conv, k->base.user)));
 		if (created)
 			joined(k, conv);
 		if (created && strcmp(conv->kind, "group") == 0)
@@ -221,7 +232,7 @@ static void on_list(void *arg, int status, const struct chatd_conversation *item
 	if (!cmd_failed(k, status)) {
 		json_t *a = json_array();
 		for (size_t i = 0; a && i < n; i++)
-			json_array_append_new(a, proto_conversation(&items[i]));
+			json_array_append_new(a, conv_json(k->core, &items[i], k->user));
 		cmd_reply(k, json_pack("{s:s, s:o}", "type", "conversations", "items", a));
 	}
 	cmd_free(k);
@@ -246,7 +257,7 @@ static void on_info(void *arg, int status, const struct chatd_conversation *conv
 {
 	struct cmd *k = arg;
 	if (!cmd_failed(k, status)) {
-		json_t *o = proto_conversation(conv);
+		json_t *o = conv_json(k->core, conv, k->user);
 		json_t *a = json_array();
 		for (size_t i = 0; a && i < n; i++)
 			json_array_append_new(a, json_pack("{s:s, s:s}", "user_id", members[i].user_id,

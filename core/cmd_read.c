@@ -97,22 +97,42 @@ void cmd_history(struct cmd *c)
 
 /* ---- sync --------------------------------------------------------------- */
 
+/* The client's cursor for conv, 0 when it gave none. */
+static int64_t given_cursor(struct cmd *c, const char *conv)
+{
+	json_t *v = json_object_get(json_object_get(c->msg, "cursors"), conv);
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* One conversation of a sync reply.  read_seq is overlaid with the
+ * receipts plugin's cursor; when storage chose the start (no cursor given)
+ * from an older stored cursor, the messages up to the overlaid one are
+ * left out, as they would be once the cursor is written. */
+static json_t *sync_conv(struct cmd *c, const struct chatd_sync_conv *sc)
+{
+	const struct chatd_conversation *cv = sc->conv;
+	int64_t read_seq = core_read_seq(c->core, cv->conversation_id, c->user, cv->read_seq);
+	size_t skip = 0;
+	if (read_seq > cv->read_seq && given_cursor(c, cv->conversation_id) <= 0)
+		while (skip < sc->n_messages && sc->messages[skip].seq <= read_seq)
+			skip++;
+	int64_t unread = cv->last_seq > read_seq ? cv->last_seq - read_seq : 0;
+	return json_pack("{s:s, s:I, s:I, s:I, s:o, s:b}", "conversation_id", cv->conversation_id,
+			 "last_seq", (json_int_t)cv->last_seq, "read_seq", (json_int_t)read_seq,
+			 "unread", (json_int_t)unread, "messages",
+			 message_array(skip ? sc->messages + skip : sc->messages,
+					       sc->n_messages - skip, c->user),
+			 "has_more", sc->has_more);
+}
+
 static void on_sync(void *arg, int status, const struct chatd_sync_conv *convs, size_t n,
 		    bool has_more)
 {
 	struct cmd *c = arg;
 	if (!cmd_failed(c, status)) {
 		json_t *list = json_array();
-		for (size_t i = 0; list && i < n; i++) {
-			const struct chatd_sync_conv *sc = &convs[i];
-			json_array_append_new(
-				list, json_pack("{s:s, s:I, s:I, s:o, s:b}", "conversation_id",
-						sc->conv->conversation_id, "last_seq",
-						(json_int_t)sc->conv->last_seq, "read_seq",
-						(json_int_t)sc->conv->read_seq, "messages",
-						message_array(sc->messages, sc->n_messages, c->user),
-						"has_more", sc->has_more));
-		}
+		for (size_t i = 0; list && i < n; i++)
+			json_array_append_new(list, sync_conv(c, &convs[i]));
 		cmd_reply(c, json_pack("{s:s, s:o, s:b}", "type", "sync", "conversations", list,
 				       "has_more", has_more));
 	}

@@ -74,6 +74,9 @@ void cmd_presence_unsubscribe(struct cmd *c);
 void cmd_typing(struct cmd *c);               /* typing.c */
 void cmd_read(struct cmd *c);                 /* cmd_receipts.c */
 void cmd_receipts(struct cmd *c);
+/* user's read cursor of conv as clients must see it: `stored` (from
+ * storage) overlaid with what the receipts plugin has not written yet. */
+int64_t core_read_seq(struct core *c, const char *conv, const char *user, int64_t stored);
 void cmd_media_upload(struct cmd *c);         /* cmd_media.c */
 void cmd_media_url(struct cmd *c);
 

@@ -49,6 +49,8 @@ json_t *proto_conversation(const struct chatd_conversation *c)
 	if (c->role) {
 		json_object_set_new(o, "role", json_string(c->role));
 		json_object_set_new(o, "read_seq", json_integer(c->read_seq));
+		json_object_set_new(o, "unread", json_integer(c->last_seq > c->read_seq
+								? c->last_seq - c->read_seq : 0));
 	}
 	if (c->muted_until > 0)
 		json_object_set_new(o, "muted_until", json_integer(c->muted_until));

@@ -11,7 +11,8 @@
 json_t *proto_message(const struct chatd_message *m, bool with_cmid);
 /* The same for a viewer: client_message_id only when viewer is the sender. */
 json_t *proto_message_for(const struct chatd_message *m, const char *viewer);
-/* A conversation object (without "type"). */
+/* A conversation object (without "type"); with the viewer's role,
+ * read_seq and unread = max(0, last_seq - read_seq) when c->role is set. */
 json_t *proto_conversation(const struct chatd_conversation *c);
 
 #endif
