@@ -22,5 +22,9 @@ void unit_register_roles(void);
 void unit_register_mod_dupe(void);
 void unit_register_receipts(void);
 void unit_register_receipts_storage(void);
+void unit_register_storage_media(void);
+void unit_register_media_local(void);
+void unit_register_media_local_flow(void);
+void unit_register_media_local_gc(void);
 
 #endif
