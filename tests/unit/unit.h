@@ -21,5 +21,6 @@ void unit_register_online_set(void);
 void unit_register_roles(void);
 void unit_register_mod_dupe(void);
 void unit_register_proto_media(void);
+void unit_register_storage_media(void);
 
 #endif
