@@ -325,8 +325,9 @@ static void body_done(struct gw_media_req *r)
 		fail_put(r, 400, "bad_size", "the body is shorter than the declared size");
 		return;
 	}
-	/* On disk before the plugin marks the media ready. */
-	if (fdatasync(r->fd) < 0 || close(r->fd) < 0) {
+	/* No fsync here: the plugin checks the file and makes it durable
+	 * before it calls the media ready (off this thread). */
+	if (close(r->fd) < 0) {
 		r->fd = -1;
 		log_error("gateway", "media.write", "%s: %s", r->file, strerror(errno));
 		fail_put(r, 500, "internal", "cannot store the upload");
@@ -356,7 +357,7 @@ static void start_put(struct gw_media_req *r)
 		int e = errno;
 		log_warn("gateway", "media.create", "%s: %s", r->file, strerror(e));
 		if (e == EEXIST)
-			fail_put(r, 409, "conflict", "this upload is already in progress");
+			fail_put(r, 409, "upload_in_progress", "another upload of it is under way");
 		else
 			fail_put(r, 500, "internal", "cannot store the upload");
 		return;
