@@ -22,5 +22,6 @@ void unit_register_roles(void);
 void unit_register_mod_dupe(void);
 void unit_register_proto_media(void);
 void unit_register_storage_media(void);
+void unit_register_media_local(void);
 
 #endif
