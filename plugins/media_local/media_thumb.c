@@ -94,6 +94,14 @@ void media_thumb_thread_done(void)
 		vips_thread_shutdown();
 }
 
+/* libvips's last error, or what to say when it left none (a truncated
+ * file gets only warnings, which we drop). */
+static const char *vips_why(void)
+{
+	const char *e = vips_error_buffer();
+	return e && *e ? e : "not a readable image";
+}
+
 int media_thumb_make(const char *src, const char *dst, int size, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX];
@@ -106,7 +114,7 @@ int media_thumb_make(const char *src, const char *dst, int size, char *err, size
 	/* The header alone first: no decoding of a decompression bomb. */
 	in = vips_image_new_from_file(src, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
 	if (!in) {
-		snprintf(err, errlen, "cannot read image: %s", vips_error_buffer());
+		snprintf(err, errlen, "cannot read image: %s", vips_why());
 		st = CHATD_ERR_INVALID;
 		goto out;
 	}
@@ -118,7 +126,7 @@ int media_thumb_make(const char *src, const char *dst, int size, char *err, size
 		goto out;
 	}
 	if (vips_thumbnail(src, &out, size, "height", size, "size", VIPS_SIZE_DOWN, NULL) != 0) {
-		snprintf(err, errlen, "thumbnail: %s", vips_error_buffer());
+		snprintf(err, errlen, "thumbnail: %s", vips_why());
 		st = CHATD_ERR_INVALID;
 		goto out;
 	}
@@ -129,14 +137,14 @@ int media_thumb_make(const char *src, const char *dst, int size, char *err, size
 		int rc = vips_flatten(out, &flat, "background", white, NULL);
 		vips_area_unref(VIPS_AREA(white));
 		if (rc != 0) {
-			snprintf(err, errlen, "flatten: %s", vips_error_buffer());
+			snprintf(err, errlen, "flatten: %s", vips_why());
 			goto out;
 		}
 		g_object_unref(out);
 		out = flat;
 	}
 	if (vips_jpegsave(out, tmp, "Q", 80, "strip", TRUE, NULL) != 0) {
-		snprintf(err, errlen, "save: %s", vips_error_buffer());
+		snprintf(err, errlen, "save: %s", vips_why());
 		unlink(tmp);
 		goto out;
 	}
