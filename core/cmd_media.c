@@ -131,6 +131,8 @@ static void on_lookup(void *arg, int status, const struct chatd_media_ref *ref)
 		cmd_reply(c, json_pack("{s:s, s:o}", "type", "media.url", "media", proto_media(ref)));
 	} else if (status == CHATD_OK || status == CHATD_ERR_NOT_FOUND) {
 		cmd_error(c, "not_found", "no such media");
+	} else if (status == CHATD_ERR_INVALID) {
+		cmd_error(c, "bad_request", "upload not complete");
 	} else {
 		cmd_failed(c, status);
 	}

@@ -15,7 +15,15 @@
  * - lws_http_transaction_completed rebinds the protocol: HTTP_DROP_PROTOCOL
  *   comes (the request is released there) and the per-session data is freed
  *   and zeroed again, so nothing may touch pss or the request after it.
- *   With body bytes left it first discards them (LRS_DISCARD_BODY).
+ * - A request that follows a body on a kept-alive connection, when its
+ *   bytes came in the same read (pipelining, or a client that sends on
+ *   while lws discards a body), is parsed from lws's buffered input, and
+ *   lws_http_action's buflist loop hands the start of its body over twice
+ *   (and can leave the connection spinning).  So a PUT never keeps its
+ *   connection: every PUT reply says "Connection: close" and the connection
+ *   is closed once the reply is written and the body read (R_DRAIN reads
+ *   and drops what is left, so a client that sends its whole body before
+ *   it reads still gets the status).
  * - lws_serve_http_file works from HTTP_WRITEABLE (a deferred context); it
  *   sends the headers, then the file from lws's own POLLOUT handling, ends
  *   with LWS_CALLBACK_HTTP_FILE_COMPLETION, and for HEAD sends headers only
@@ -38,7 +46,11 @@
 #define QUERY_MAX 4096
 #define PENDING_MAX 65536            /* body bytes kept while the core decides */
 #define CORE_WAIT_S 30               /* the core's answer, at most */
-#define DISCARD_MAX (1024 * 1024)    /* body left after an error: discard, else close */
+/* Body bytes left after an error reply are read and dropped up to this
+ * many, so the client (which sends its whole body before it reads) sees the
+ * status; beyond it the connection is closed (the client then gets a reset
+ * instead).  Covers media_local's default max_size (10 MiB). */
+#define DISCARD_MAX (32 * 1024 * 1024)
 #define BODY_IDLE_S 10               /* between body chunks (lws's own is 10 s too) */
 #define MAX_AGE_S 3600               /* Cache-Control of downloads */
 
@@ -49,7 +61,7 @@ enum req_state {
 	R_REPLY,          /* a status is to be written */
 	R_FILE,           /* GET/HEAD: the file is to be sent */
 	R_SENDING,        /* lws is sending the file */
-	R_DONE,           /* replied; lws discards what is left of the body */
+	R_DRAIN,          /* PUT replied: drop the rest of the body, then close */
 };
 
 struct gw_media_req {
@@ -237,13 +249,16 @@ static int write_reply(struct gw_media_req *r)
 		return -1;
 	}
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = start + 1024 - 1;
-	static const char nostore[] = "no-store";
+	static const char nostore[] = "no-store", close_[] = "close";
 	int rc = 0;
 	if (lws_add_http_common_headers(wsi, (unsigned)r->status, "application/json",
 					(lws_filepos_t)blen, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)nostore, sizeof nostore - 1, &p,
 					 end) ||
+	    (r->put && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+						    (const unsigned char *)close_,
+						    sizeof close_ - 1, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end)) {
 		rc = -1;
 	} else if (!r->head) {
@@ -255,17 +270,18 @@ static int write_reply(struct gw_media_req *r)
 	free(body);
 	if (rc < 0)
 		return -1;
-	r->state = R_DONE;
-	/* Body bytes the client still sends after an error are read and
-	 * dropped by lws (keep-alive), unless there are too many. */
-	int64_t left = r->put && r->content_length > r->body_seen ? r->content_length - r->body_seen
-								    : 0;
-	if (r->put && (r->content_length < 0 || left > DISCARD_MAX))
-		return -1;
+	if (r->put) {
+		/* Closing: lws first flushes what it still holds of the reply. */
+		int64_t left = r->content_length - r->body_seen;
+		if (r->content_length < 0 || left <= 0 || left > DISCARD_MAX)
+			return -1;
+		r->state = R_DRAIN;
+		return 0;
+	}
 	if (lws_http_transaction_completed(wsi))
 		return -1;
-	/* r is released (HTTP_DROP_PROTOCOL) or released when the discard
-	 * ends; reading resumes for the next request. */
+	/* r is released (HTTP_DROP_PROTOCOL); reading resumes for the next
+	 * request. */
 	lws_rx_flow_control(wsi, 1);
 	return 0;
 }
@@ -380,7 +396,9 @@ static void start_put(struct gw_media_req *r)
 
 /* ---- lws callbacks ------------------------------------------------------- */
 
-/* A reply written right away, from LWS_CALLBACK_HTTP (no request kept). */
+/* A reply written right away, from LWS_CALLBACK_HTTP (no request kept).
+ * With a body coming (put: PUT or POST) the connection is then closed
+ * without reading it (content_length -1 below): these are rare refusals. */
 static int reply_now(struct lws *wsi, bool head, bool put, int status, const char *error,
 		     const char *message)
 {
@@ -388,12 +406,6 @@ static int reply_now(struct lws *wsi, bool head, bool put, int status, const cha
 		.wsi = wsi, .status = status, .head = head, .put = put,
 		.error = (char *)error, .message = (char *)message, .content_length = -1,
 	};
-	/* A body is not read: close rather than read it for nothing. */
-	if (put && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-		char cl[32];
-		if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-			tmp.content_length = strtoll(cl, NULL, 10);
-	}
 	return write_reply(&tmp);
 }
 
@@ -517,6 +529,8 @@ int gw_media_callback(struct gw_media *m, struct lws *wsi, enum lws_callback_rea
 		return 0; /* other states: dropped */
 
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (r->state == R_DRAIN)
+			return -1; /* the reply is out, the body read: close */
 		if (r->state == R_WAIT_VERDICT) {
 			r->body_complete = true;
 			/* lws cleared its timeout: the wait stays bounded */

@@ -160,8 +160,9 @@ def test_png_round_trip_history_sync(chatd, tmp_path):
         r = await begin(a, image, "image/png", name="cat.png")
         st, h, body = http(srv, "PUT", r["upload_url"], image,
                            headers={"Content-Type": "image/png"})
-        assert st == 201, (st, body)
+        assert st == 201 and json.loads(body) == {"ok": True}, (st, body)
         assert h["content-type"].startswith("application/json"), h
+        assert h["connection"] == "close", h
         media_id = r["media_id"]
         ack = await send_media(a, conv, media_id, text="look")
         m = await b.expect("message", conversation_id=conv, seq=ack["seq"])
@@ -388,6 +389,63 @@ def test_expired_and_tampered_urls(chatd, tmp_path):
         assert st == 405 and body["error"] == "method_not_allowed", (st, body)
         st, body = http_json(srv, "DELETE", u["url"])
         assert st == 405, (st, body)
+
+    run(go())
+
+
+def test_refused_put_of_a_big_body_still_gets_its_status(chatd, tmp_path):
+    """The client sends its whole body before it reads: the server reads
+    and drops it after refusing, so the status arrives (no reset)."""
+    srv = media_server(chatd, tmp_path)
+    big = b"t" * 5000000
+
+    async def go():
+        a = await Client.login(srv, "alice")
+        r = await begin(a, big, "text/plain")
+        conn = httpc.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        st, _, body = http(srv, "PUT", with_query(r["upload_url"], sig="0" * 64), big, conn=conn)
+        assert st == 403, (st, body)
+        st, _, body = http(srv, "PUT", r["upload_url"], big + b"x", conn=conn)
+        assert st == 400, (st, body)
+        st, _, body = http(srv, "PUT", r["upload_url"], big, conn=conn)
+        assert st == 201, (st, body)
+        conn.close()
+
+    run(go())
+
+
+def test_pipelined_puts_do_not_wedge_the_gateway(chatd, tmp_path):
+    """A PUT never keeps its connection (lws 4.1.6 mishandles a body that
+    follows another on a kept-alive connection): the first upload is
+    stored, the second request is not read, the server stays responsive."""
+    srv = media_server(chatd, tmp_path)
+
+    async def go():
+        a = await Client.login(srv, "alice")
+        b1, b2 = b"a" * 3000, b"b" * 3000
+        r1, r2 = await begin(a, b1, "text/plain"), await begin(a, b2, "text/plain")
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        put = lambda r, b: ("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                            % (r["upload_url"], len(b))).encode() + b
+        s.sendall(put(r1, b1) + put(r2, b2))
+        data = b""
+        while True:
+            try:
+                x = s.recv(65536)
+            except OSError:
+                break
+            if not x:
+                break
+            data += x
+        s.close()
+        assert data.startswith(b"HTTP/1.1 201") and data.count(b"HTTP/1.1") == 1, data
+        assert b"connection: close" in data.lower(), data
+        u = await a.call({"type": "media.url", "media_id": r1["media_id"]}, "media.url")
+        assert http(srv, "GET", u["media"]["url"])[2] == b1
+        e = await a.call_error({"type": "media.url", "media_id": r2["media_id"]}, "bad_request")
+        assert "not complete" in e["message"], e
+        assert srv.healthz(timeout=1.0) == 200
+        await a.ping(1.0)
 
     run(go())
 
