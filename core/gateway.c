@@ -637,6 +637,9 @@ static void *gateway_main(void *arg)
 			break;
 		}
 	}
+	if (gw_media_pending(gw->media))
+		log_info("gateway", "media.cut", "%zu media requests end with the shutdown",
+			 gw_media_pending(gw->media));
 	/* Tell the core we are done; it then stops the plugins. */
 	struct bridge_in *in = bridge_in_new(BIN_GW_DONE, 0, NULL, NULL);
 	if (in)
