@@ -226,12 +226,12 @@ static void begin_usage_cb(void *arg, int status, int64_t bytes, int64_t count)
 		media_req_free(b);
 		return;
 	}
+	int st = new_media_id(b->id);
 	struct chatd_media_row row = {
 		.media_id = b->id, .owner_id = b->user, .mime = media_type_mime(b->type),
 		.name = b->has_name ? b->name : NULL, .size = b->size,
 		.created_at = ml->host->now_ms(),
 	};
-	int st = new_media_id(b->id);
 	if (st == CHATD_OK)
 		st = ml->st->media_put(ml->st_inst, &row, begin_put_cb, b);
 	if (st != CHATD_OK) {

@@ -136,6 +136,7 @@ enum media_check media_store_check(const char *part, enum media_type type, int64
 	int64_t total;
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
+	errno = 0;
 	if (!(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
 	    digest_all(fd, md, &sn, &total) != 0 || EVP_DigestFinal_ex(md, d, &dlen) != 1 ||
 	    dlen * 2 != MEDIA_HASH_HEX) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <vips/vips.h>
+#include <vips/vector.h>
 #include "chatd/status.h"
 #include "media_thumb.h"
 
@@ -57,6 +58,10 @@ int media_thumb_start(char *err, size_t errlen)
 		 * own size, and no cache of decoded images. */
 		vips_concurrency_set(1);
 		vips_cache_set_max(0);
+		/* No run-time code generation (liborc) in the chat server:
+		 * nothing writable and executable, and a thumbnail does not
+		 * need the speed. */
+		vips_vector_set_enabled(FALSE);
 		restrict_loaders();
 		log_handler = g_log_set_handler("VIPS", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL |
 						G_LOG_FLAG_RECURSION, drop_log, NULL);
