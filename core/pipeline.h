@@ -81,6 +81,9 @@ void cmd_receipts(struct cmd *c);
 int64_t core_read_seq(struct core *c, const char *conv, const char *user, int64_t stored);
 void cmd_media_upload(struct cmd *c);         /* cmd_media.c */
 void cmd_media_url(struct cmd *c);
+/* An HTTP request under /media/ from the gateway (media_http.c): asks the
+ * media plugin and pushes the answer back in the same item (taken). */
+void media_http_handle(struct core *c, struct bridge_http *h);
 
 /* {"type":"result","ok":true} with the command's id. */
 void cmd_result_ok(struct cmd *c);

@@ -36,6 +36,10 @@
 /* ABI 1.2 (groups, edits, deletes). */
 #define SQLITE_CHANGE_USERS_MAX 1000  /* conv_change ADD and members_get users
                                        * (TOO_LARGE above) */
+/* ABI 1.3 (media rows; INVALID above). */
+#define SQLITE_MIME_MAX      255      /* RFC 6838: type/subtype, 127 each */
+#define SQLITE_MEDIA_NAME_MAX 1024    /* the client's file name */
+#define SQLITE_MEDIA_HASH_MAX 128     /* lowercase hex digits */
 
 /* Reader ops. */
 int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
@@ -115,7 +119,7 @@ int sqlite_op_purge_deleted_new(int64_t before, chatd_id_cb cb, void *arg,
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */
-#define SQLITE_SCHEMA_VERSION 4
+#define SQLITE_SCHEMA_VERSION 5
 
 /* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
  * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is

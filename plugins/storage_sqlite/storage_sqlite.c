@@ -619,7 +619,7 @@ static const struct chatd_plugin sqlite_plugin = {
 	CHATD_PLUGIN_HEADER,
 	.kind = CHATD_KIND_STORAGE,
 	.name = "sqlite",
-	.version = "1.2.0",
+	.version = "1.3.0",
 	.description = "SQLite storage (WAL, group commit on a writer thread, separate reader)",
 	.options = sqlite_options,
 	.init = sqlite_init,

@@ -28,6 +28,11 @@ int main(int argc, char **argv)
 	unit_register_mod_dupe();
 	unit_register_receipts();
 	unit_register_receipts_storage();
+	unit_register_proto_media();
+	unit_register_storage_media();
+	unit_register_media_local();
+	unit_register_media_local_flow();
+	unit_register_media_local_gc();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

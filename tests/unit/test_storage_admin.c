@@ -1,6 +1,6 @@
 /* test_storage_admin.c — storage_sqlite's pieces for the admin API:
  * sanctions of kind "revoke" (token revocations), user_first_seen (ABI
- * 1.3), and migration 4 (the sanctions table rebuilt with its rows, ids
+ * 1.3), and migration 5 (the sanctions table rebuilt with its rows, ids
  * and AUTOINCREMENT counter). */
 #include <stdlib.h>
 #include <string.h>
@@ -142,5 +142,5 @@ void unit_register_storage_admin(void)
 		return;
 	CU_add_test(s, "revoke rows", test_revoke_rows);
 	CU_add_test(s, "user_first_seen", test_user_first_seen);
-	CU_add_test(s, "migration 3 -> 4", test_migration_v3);
+	CU_add_test(s, "migration to 5 from a version 3 file", test_migration_v3);
 }

@@ -23,5 +23,10 @@ void unit_register_roles(void);
 void unit_register_mod_dupe(void);
 void unit_register_receipts(void);
 void unit_register_receipts_storage(void);
+void unit_register_proto_media(void);
+void unit_register_storage_media(void);
+void unit_register_media_local(void);
+void unit_register_media_local_flow(void);
+void unit_register_media_local_gc(void);
 
 #endif
