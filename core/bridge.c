@@ -65,7 +65,39 @@ void bridge_in_free(struct bridge_in *in)
 		return;
 	if (in->msg)
 		json_decref(in->msg);
+	bridge_http_free(in->http);
 	free(in);
+}
+
+struct bridge_http *bridge_http_new(uint64_t req, enum bridge_http_phase phase)
+{
+	struct bridge_http *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->req = req;
+	h->phase = phase;
+	h->content_length = -1;
+	return h;
+}
+
+void bridge_http_clear_reply(struct bridge_http *h)
+{
+	free(h->file);
+	free(h->content_type);
+	free(h->error);
+	free(h->message);
+	h->file = h->content_type = h->error = h->message = NULL;
+}
+
+void bridge_http_free(struct bridge_http *h)
+{
+	if (!h)
+		return;
+	bridge_http_clear_reply(h);
+	free(h->method);
+	free(h->path);
+	free(h->query);
+	free(h);
 }
 
 struct bridge_out *bridge_out_new(enum bridge_out_kind kind, chatd_frame *frame,
@@ -79,6 +111,7 @@ struct bridge_out *bridge_out_new(enum bridge_out_kind kind, chatd_frame *frame,
 	out->node.next = NULL;
 	out->kind = kind;
 	out->frame = frame;
+	out->http = NULL;
 	if (frame)
 		frame_ref(frame);
 	out->code = code;
@@ -93,6 +126,7 @@ void bridge_out_free(struct bridge_out *out)
 	if (!out)
 		return;
 	frame_unref(out->frame);
+	bridge_http_free(out->http);
 	free(out);
 }
 

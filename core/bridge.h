@@ -9,6 +9,7 @@
 #define CHATD_BRIDGE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -34,12 +35,41 @@ void bq_push(struct bridge_queue *q, struct bq_node *n);
 /* Take everything queued, oldest first (NULL when empty). */
 struct bq_node *bq_drain(struct bridge_queue *q);
 
+/* An HTTP request under /media/ travelling between the threads (gw_media.c,
+ * media_http.c).  The gateway fills the request part and pushes it; the
+ * core fills the reply part of the same item and pushes it back.  Every
+ * string is owned by the item (freed by bridge_http_free). */
+enum bridge_http_phase {
+	BHTTP_BEGIN,    /* the request's start: the core asks http_begin */
+	BHTTP_PUT_DONE, /* a PUT body is in its file (ok) or the transfer failed */
+};
+
+struct bridge_http {
+	uint64_t req;            /* the gateway's request id */
+	enum bridge_http_phase phase;
+	/* request (gateway → core) */
+	char *method;            /* "GET", "HEAD" or "PUT" */
+	char *path;              /* "/media/…", no query */
+	char *query;             /* "" when none */
+	int64_t content_length;  /* -1: none declared */
+	bool ok;                 /* BHTTP_PUT_DONE */
+	uint64_t upload;         /* BHTTP_PUT_DONE; in the BEGIN reply: the token */
+	/* reply (core → gateway): struct chatd_media_http_reply, copied */
+	int status;              /* 0: go ahead (BEGIN only); else an HTTP status */
+	char *file;
+	char *content_type;
+	int64_t size;
+	char *error;
+	char *message;
+};
+
 /* gateway → core */
 enum bridge_in_kind {
 	BIN_OPEN,       /* a session authenticated */
 	BIN_CLOSE,      /* an authenticated session closed */
 	BIN_CMD,        /* a decoded command of an authenticated session */
 	BIN_GW_DONE,    /* the gateway finished shutting down */
+	BIN_HTTP,       /* a media HTTP request (http, owned) */
 };
 
 struct bridge_in {
@@ -48,6 +78,8 @@ struct bridge_in {
 	uint64_t session;
 	char user[BRIDGE_USER_MAX + 1];
 	json_t *msg;            /* BIN_CMD: the frame, owned */
+	int64_t iat;            /* BIN_OPEN: the token's iat (s since the epoch), 0 if absent */
+	struct bridge_http *http; /* BIN_HTTP: owned */
 };
 
 /* core → gateway */
@@ -56,12 +88,14 @@ enum bridge_out_kind {
 	BOUT_CLOSE,     /* send `frame` (if any), then close with code */
 	BOUT_SHUTDOWN,  /* close every session with 1001 and stop */
 	BOUT_READY,     /* readiness of storage changed: code = 1 ready, 0 not */
+	BOUT_HTTP,      /* the core's answer to a BIN_HTTP item (http, owned) */
 };
 
 struct bridge_out {
 	struct bq_node node;
 	enum bridge_out_kind kind;
 	chatd_frame *frame;     /* one reference owned by the item (may be NULL) */
+	struct bridge_http *http; /* BOUT_HTTP: owned */
 	int code;
 	size_t n;
 	uint64_t sessions[];
@@ -70,6 +104,11 @@ struct bridge_out {
 struct bridge_in *bridge_in_new(enum bridge_in_kind kind, uint64_t session,
 				const char *user, json_t *msg);
 void bridge_in_free(struct bridge_in *in);
+/* A zeroed item (content_length -1); NULL on ENOMEM. */
+struct bridge_http *bridge_http_new(uint64_t req, enum bridge_http_phase phase);
+/* Free the reply strings only (the core reuses the item for its answer). */
+void bridge_http_clear_reply(struct bridge_http *h);
+void bridge_http_free(struct bridge_http *h);
 /* Takes a new reference on frame. n sessions are copied. */
 struct bridge_out *bridge_out_new(enum bridge_out_kind kind, chatd_frame *frame,
 				  const uint64_t *sessions, size_t n, int code);

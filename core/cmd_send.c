@@ -1,12 +1,14 @@
 /* cmd_send.c — send: validate → duplicate check and authorize (one storage
- * read) → persist → ack → publish → fan-out.
+ * read) → media check (media plugin) → moderate → persist → ack → publish →
+ * fan-out.
  *
  * The duplicate check comes first (protocol.md, Precise rules): a resend is
  * answered with the original ack even if the sender has since been muted or
- * the conversation locked. */
+ * the conversation locked, or its media gone. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "admin.h"
 #include "log.h"
 #include "moderation.h"
 #include "pipeline.h"
@@ -23,6 +25,13 @@ struct send_cmd {
 	const char *media_id;
 	long long reply_to;
 	int64_t ts;
+	/* what the media plugin said of media_id */
+	char *media_mime;     /* owned */
+	int64_t media_size;
+	bool media_thumbnail;
+	/* of the conversation, kept from the precheck */
+	const char *conv_kind; /* a literal */
+	int64_t member_count;
 	/* set by moderation */
 	char *text_owned;     /* rewritten text (s->text points here) */
 	const char *visibility;
@@ -37,6 +46,7 @@ struct send_cmd {
 static void send_free(struct send_cmd *s)
 {
 	free(s->text_owned);
+	free(s->media_mime);
 	cmd_free(&s->base);
 }
 
@@ -89,6 +99,9 @@ static void publish_and_fan_out(struct send_cmd *s, const struct chatd_send_resu
 		.media_id = s->media_id,
 		.reply_to = s->reply_to,
 		.ts = r->ts,
+		.media_mime = s->media_mime,
+		.media_size = s->media_size,
+		.media_thumbnail = s->media_thumbnail,
 	};
 	core_publish_message(s->base.core, &m, s->base.session);
 }
@@ -101,6 +114,8 @@ static void deliver_to_sender_only(struct send_cmd *s, const struct chatd_send_r
 		.conversation_id = s->conv, .seq = r->seq, .message_id = r->message_id,
 		.sender_id = s->base.user, .client_message_id = s->cmid, .text = s->text,
 		.media_id = s->media_id, .reply_to = s->reply_to, .ts = r->ts,
+		.media_mime = s->media_mime, .media_size = s->media_size,
+		.media_thumbnail = s->media_thumbnail,
 	};
 	chatd_frame *f = core_encode(proto_message(&m, true));
 	if (f)
@@ -115,6 +130,7 @@ static void finish(struct send_cmd *s, const struct chatd_send_result *r)
 	cmd_reply(&s->base, ack(s, r));
 	if (r->duplicate)
 		return;
+	admin_note_send(s->base.core);
 	if (strcmp(s->visibility, CHATD_VIS_NORMAL) == 0)
 		publish_and_fan_out(s, r);
 	else
@@ -173,12 +189,11 @@ static void on_appended(void *arg, int status, const struct chatd_send_result *r
 
 /* The rules' say on a send.  Returns false when the send ends here (the
  * error has been sent). */
-static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
-		     const struct user_sessions *us, char **provenance)
+static bool moderate(struct send_cmd *s, const struct user_sessions *us, char **provenance)
 {
 	struct lua_msg_ctx x = {
 		.sender_id = s->base.user, .conversation_id = s->conv,
-		.conversation_kind = conv->kind, .member_count = conv->member_count,
+		.conversation_kind = s->conv_kind, .member_count = s->member_count,
 		.text = s->text, .text_len = s->text ? strlen(s->text) : 0,
 		.client_message_id = s->cmid, .ts = s->ts,
 		.account_created_at = us ? us->first_seen : 0,
@@ -212,6 +227,58 @@ static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 	return true;
 }
 
+/* Moderate and store; the send is authorized (and its media checked). */
+static void moderate_and_store(struct send_cmd *s)
+{
+	struct core *c = s->base.core;
+	char *provenance = NULL;
+	if (!moderate(s, sessions_of(&c->sessions, s->base.user), &provenance))
+		goto done;
+	struct chatd_send_req req = {
+		.conversation_id = s->conv,
+		.sender_id = s->base.user,
+		.client_message_id = s->cmid,
+		.text = s->text,
+		.media_id = s->media_id,
+		.reply_to = s->reply_to,
+		.ts = s->ts,
+		.visibility = s->visibility,
+		.moderation = provenance,
+		.inbox = CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, write_inbox) &&
+			 c->fanout->write_inbox(c->fanout_inst, s->conv, s->member_count),
+	};
+	int st = c->storage->append(c->storage_inst, &req, on_appended, s);
+	free(provenance);
+	if (st == CHATD_OK)
+		return;
+	cmd_failed(&s->base, st);
+done:
+	send_free(s);
+}
+
+/* The media plugin's word on media_id: the sender's own, complete upload. */
+static void on_media_checked(void *arg, int status, const struct chatd_media_ref *m)
+{
+	struct send_cmd *s = arg;
+	if (status == CHATD_ERR_NOT_FOUND) {
+		cmd_error(&s->base, "not_found", "no such media");
+	} else if (status == CHATD_ERR_INVALID) {
+		cmd_error(&s->base, "bad_request", "upload not complete");
+	} else if (status != CHATD_OK || !m || !m->mime) {
+		if (status == CHATD_OK)
+			log_error("media", "check.bad_reply", "%s: OK without a type", s->media_id);
+		cmd_failed(&s->base, status == CHATD_OK ? CHATD_ERR_INTERNAL : status);
+	} else if (!(s->media_mime = strdup(m->mime))) {
+		cmd_error(&s->base, "internal", "out of memory");
+	} else {
+		s->media_size = m->size;
+		s->media_thumbnail = m->thumbnail;
+		moderate_and_store(s);
+		return;
+	}
+	send_free(s);
+}
+
 static void on_prechecked(void *arg, int status, const struct chatd_send_result *dup,
 			  const struct chatd_conversation *conv, const struct chatd_member *self)
 {
@@ -239,27 +306,24 @@ static void on_prechecked(void *arg, int status, const struct chatd_send_result 
 		cmd_error(&s->base, "bad_request", "reply_to must be the seq of an existing message");
 		goto done;
 	}
-	char *provenance = NULL;
-	if (!moderate(s, conv, sessions_of(&c->sessions, s->base.user), &provenance))
+	/* conv is borrowed for this callback only. */
+	s->conv_kind = conv->kind && strcmp(conv->kind, "direct") == 0 ? "direct" : "group";
+	s->member_count = conv->member_count;
+	if (!s->media_id) {
+		moderate_and_store(s);
+		return;
+	}
+	if (!c->media) {
+		/* No media plugin: no upload can exist. */
+		cmd_error(&s->base, "not_found", "no such media");
 		goto done;
-	struct chatd_send_req req = {
-		.conversation_id = s->conv,
-		.sender_id = s->base.user,
-		.client_message_id = s->cmid,
-		.text = s->text,
-		.media_id = s->media_id,
-		.reply_to = s->reply_to,
-		.ts = s->ts,
-		.visibility = s->visibility,
-		.moderation = provenance,
-		.inbox = CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, write_inbox) &&
-			 c->fanout->write_inbox(c->fanout_inst, s->conv, conv->member_count),
-	};
-	int st = c->storage->append(c->storage_inst, &req, on_appended, s);
-	free(provenance);
+	}
+	int st = c->media->check_send(c->media_inst, s->media_id, s->base.user, on_media_checked,
+				      s);
 	if (st == CHATD_OK)
 		return;
-	cmd_failed(&s->base, st);
+	on_media_checked(s, st, NULL); /* answers and frees s */
+	return;
 done:
 	send_free(s);
 }
@@ -293,11 +357,6 @@ void cmd_send(struct cmd *c)
 	}
 	if (!v.text && !v.media_id) {
 		cmd_error(c, "bad_request", "text or media_id is required");
-		return;
-	}
-	if (v.media_id) {
-		/* No media plugin is loaded yet: no upload can exist. */
-		cmd_error(c, "not_found", "no such media");
 		return;
 	}
 	struct send_cmd *s = cmd_clone(c, sizeof *s);

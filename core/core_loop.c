@@ -20,6 +20,7 @@
 #include "mod_env.h"
 #include "moderation.h"
 #include "pipeline.h"
+#include "proto_encode.h"
 
 static void flush_out(struct core *c)
 {
@@ -30,7 +31,7 @@ static void flush_out(struct core *c)
 }
 
 /* Every other item goes behind the pending deliveries: order is kept. */
-static void push_out(struct core *c, struct bridge_out *o)
+void core_push_out(struct core *c, struct bridge_out *o)
 {
 	flush_out(c);
 	bq_push(&c->out, &o->node);
@@ -72,7 +73,7 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
 		n = n->next;
 		switch (in->kind) {
 		case BIN_OPEN:
-			pipeline_session_open(c, in->session, in->user);
+			pipeline_session_open(c, in->session, in->user, in->iat);
 			break;
 		case BIN_CLOSE:
 			pipeline_session_close(c, in->session);
@@ -85,6 +86,10 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
 			break;
 		case BIN_GW_DONE:
 			finish_shutdown(c);
+			break;
+		case BIN_HTTP:
+			media_http_handle(c, in->http);
+			in->http = NULL; /* taken */
 			break;
 		}
 		bridge_in_free(in);
@@ -105,7 +110,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	retention_stop(c);
 	struct bridge_out *o = bridge_out_new(BOUT_SHUTDOWN, NULL, NULL, 0, 1001);
 	if (o)
-		push_out(c, o);
+		core_push_out(c, o);
 }
 
 static void on_health(evutil_socket_t fd, short what, void *arg)
@@ -120,7 +125,7 @@ static void on_health(evutil_socket_t fd, short what, void *arg)
 			ready ? "reachable" : "unreachable");
 		struct bridge_out *o = bridge_out_new(BOUT_READY, NULL, NULL, 0, ready);
 		if (o)
-			push_out(c, o);
+			core_push_out(c, o);
 	}
 }
 
@@ -212,6 +217,7 @@ static void unload_all(struct core *c)
 	c->fanout = NULL;
 	c->media = NULL;
 	c->receipts = NULL;
+	proto_set_media(NULL, NULL);
 }
 
 /* Presence subscriptions and typing: before the plugins stop. */
@@ -344,6 +350,7 @@ int core_load_plugins(struct core *c)
 		case CHATD_KIND_MEDIA:
 			c->media = p->lp->desc->ops;
 			c->media_inst = p->instance;
+			proto_set_media(c->media, c->media_inst);
 			break;
 		case CHATD_KIND_RECEIPTS:
 			c->receipts = p->lp->desc->ops;
@@ -548,5 +555,5 @@ void core_close_session(struct core *c, uint64_t session, json_t *obj, int code)
 	struct bridge_out *o = bridge_out_new(BOUT_CLOSE, f, &session, 1, code);
 	frame_unref(f);
 	if (o)
-		push_out(c, o);
+		core_push_out(c, o);
 }

@@ -99,6 +99,9 @@ void core_send_frame(struct core *c, const uint64_t *sessions, size_t n, chatd_f
 /* Send an error frame (id may be NULL). */
 void core_send_error(struct core *c, uint64_t session, const char *id, const char *code,
 		     const char *message);
+/* Queue a core → gateway item (ownership passes) behind the pending
+ * deliveries, and wake the gateway. */
+void core_push_out(struct core *c, struct bridge_out *o);
 /* Send obj (if any, stolen) then close the session with code. */
 void core_close_session(struct core *c, uint64_t session, json_t *obj, int code);
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <libwebsockets.h>
+#include "gw_media.h"
 #include "gw_write.h"
 #include "hmap.h"
 #include "ids.h"
@@ -22,6 +23,10 @@
 
 #define TOKEN_MAX 8192
 #define SHUTDOWN_GRACE_MS 3000
+
+/* An HTTP connection's per-session data is a gw_session's. */
+_Static_assert(sizeof(struct gw_media_pss) <= sizeof(struct gw_session),
+	       "gw_media_pss must fit in the per-session data");
 
 struct gateway {
 	struct core *core;
@@ -32,6 +37,7 @@ struct gateway {
 	bool thread_started;
 	struct auth_verifier *verifier;
 	struct hmap sessions;            /* id → struct gw_session* */
+	struct gw_media *media;          /* HTTP under /media/ */
 	size_t n_ws;                     /* WebSocket connections open */
 	uint64_t next_id;
 	bool stopping;
@@ -155,8 +161,10 @@ static void authenticate(struct gateway *gw, struct gw_session *s, const char *t
 	/* Queued before any command of this session, so the core sees the
 	 * session before its first command. */
 	struct bridge_in *in = bridge_in_new(BIN_OPEN, s->id, s->user, NULL);
-	if (in)
+	if (in) {
+		in->iat = claims.iat;   /* admission refuses tokens revoked by a moderator */
 		bq_push(&gw->core->in, &in->node);
+	}
 }
 
 /* ---- inbound ------------------------------------------------------------ */
@@ -335,6 +343,10 @@ static void drain_outbound(struct gateway *gw)
 		case BOUT_READY:
 			atomic_store(&gw->ready, o->code != 0);
 			break;
+		case BOUT_HTTP:
+			gw_media_reply(gw->media, o->http);
+			o->http = NULL; /* taken */
+			break;
 		}
 		bridge_out_free(o);
 	}
@@ -390,8 +402,10 @@ static int serve_static(struct gateway *gw, struct lws *wsi, const char *uri)
 	return 0;
 }
 
-static int on_http(struct gateway *gw, struct lws *wsi, const char *uri)
+static int on_http(struct gateway *gw, struct lws *wsi, void *pss, const char *uri)
 {
+	if (strncmp(uri, GW_MEDIA_PREFIX, strlen(GW_MEDIA_PREFIX)) == 0)
+		return gw_media_http(gw->media, wsi, pss, uri, gw->stopping);
 	if (strcmp(uri, "/healthz") == 0)
 		return http_reply(wsi, 200, "application/json", "{\"status\":\"ok\"}");
 	if (strcmp(uri, "/readyz") == 0) {
@@ -423,9 +437,24 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct gateway *gw = lws_context_user(ctx);
 	struct gw_session *s = user;
 
+	/* The per-session data of a connection serving a media request. */
+	if (gw_media_owns(user)) {
+		switch (reason) {
+		case LWS_CALLBACK_HTTP_BODY:
+		case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		case LWS_CALLBACK_HTTP_WRITEABLE:
+		case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		case LWS_CALLBACK_CLOSED_HTTP:
+			return gw_media_callback(gw->media, wsi, reason, user, in, len);
+		default:
+			break;
+		}
+	}
+
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
-		return on_http(gw, wsi, (const char *)in);
+		return on_http(gw, wsi, user, (const char *)in);
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
 		char uri[256];
@@ -529,6 +558,12 @@ struct gateway *gateway_new(struct core *core)
 	}
 	gw->core = core;
 	gw->cfg = cfg;
+	gw->media = gw_media_new(&core->in);
+	if (!gw->media) {
+		hmap_destroy(&gw->sessions);
+		free(gw);
+		return NULL;
+	}
 	gw->next_id = ids_random64() & 0x0000ffffffffffffULL; /* opaque across restarts */
 	atomic_init(&gw->ready, core->storage_ready);
 
@@ -604,6 +639,9 @@ static void *gateway_main(void *arg)
 			break;
 		}
 	}
+	if (gw_media_pending(gw->media))
+		log_info("gateway", "media.cut", "%zu media requests end with the shutdown",
+			 gw_media_pending(gw->media));
 	/* Tell the core we are done; it then stops the plugins. */
 	struct bridge_in *in = bridge_in_new(BIN_GW_DONE, 0, NULL, NULL);
 	if (in)
@@ -638,6 +676,7 @@ void gateway_free(struct gateway *gw)
 		pthread_join(gw->thread, NULL);
 	if (gw->ctx)
 		lws_context_destroy(gw->ctx); /* closes what is left */
+	gw_media_free(gw->media);
 	auth_verifier_free(gw->verifier);
 	hmap_destroy(&gw->sessions);
 	free(gw);

@@ -2,6 +2,41 @@
 #include "proto_encode.h"
 
 #include <string.h>
+#include "log.h"
+
+#define MEDIA_URL_MAX 2048
+
+/* The media plugin that signs URLs (core thread only). */
+static const struct chatd_media_ops *media_ops;
+static void *media_inst;
+
+void proto_set_media(const struct chatd_media_ops *ops, void *inst)
+{
+	media_ops = ops;
+	media_inst = inst;
+}
+
+json_t *proto_media(const struct chatd_media_ref *ref)
+{
+	json_t *o = json_pack("{s:s}", "media_id", ref->media_id);
+	if (!o || !ref->mime)
+		return o; /* the upload's row is gone: its id only */
+	json_object_set_new(o, "mime", json_string(ref->mime));
+	json_object_set_new(o, "size", json_integer(ref->size));
+	if (!media_ops)
+		return o;
+	char url[MEDIA_URL_MAX], thumb[MEDIA_URL_MAX];
+	url[0] = thumb[0] = '\0';
+	int st = media_ops->urls(media_inst, ref, url, sizeof url, thumb, sizeof thumb);
+	if (st != CHATD_OK) {
+		log_error("media", "urls.failed", "%s: no URL: %s", ref->media_id, chatd_strerror(st));
+		return o;
+	}
+	json_object_set_new(o, "url", json_string(url));
+	if (ref->thumbnail && thumb[0])
+		json_object_set_new(o, "thumbnail_url", json_string(thumb));
+	return o;
+}
 
 json_t *proto_message(const struct chatd_message *m, bool with_cmid)
 {
@@ -16,8 +51,13 @@ json_t *proto_message(const struct chatd_message *m, bool with_cmid)
 	} else {
 		if (m->text)
 			json_object_set_new(o, "text", json_string(m->text));
-		if (m->media_id)
-			json_object_set_new(o, "media", json_pack("{s:s}", "media_id", m->media_id));
+		if (m->media_id) {
+			struct chatd_media_ref ref = {
+				.media_id = m->media_id, .mime = m->media_mime,
+				.size = m->media_size, .thumbnail = m->media_thumbnail,
+			};
+			json_object_set_new(o, "media", proto_media(&ref));
+		}
 	}
 	if (with_cmid && m->client_message_id)
 		json_object_set_new(o, "client_message_id", json_string(m->client_message_id));

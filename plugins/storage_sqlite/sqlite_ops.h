@@ -36,6 +36,10 @@
 /* ABI 1.2 (groups, edits, deletes). */
 #define SQLITE_CHANGE_USERS_MAX 1000  /* conv_change ADD and members_get users
                                        * (TOO_LARGE above) */
+/* ABI 1.3 (media rows; INVALID above). */
+#define SQLITE_MIME_MAX      255      /* RFC 6838: type/subtype, 127 each */
+#define SQLITE_MEDIA_NAME_MAX 1024    /* the client's file name */
+#define SQLITE_MEDIA_HASH_MAX 128     /* lowercase hex digits */
 
 /* Reader ops. */
 int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
@@ -86,6 +90,9 @@ int sqlite_op_sanction_lift_new(const char *user_id, const char *kind, int64_t t
 				chatd_status_cb cb, void *arg, struct sqlite_req **out);
 int sqlite_op_user_seen_new(const char *user_id, int64_t ts, chatd_id_cb cb, void *arg,
 			    struct sqlite_req **out);
+/* ABI 1.3, a reader: the users row only (NOT_FOUND when never seen). */
+int sqlite_op_user_first_seen_new(const char *user_id, chatd_id_cb cb, void *arg,
+				  struct sqlite_req **out);
 
 /* Group ops (ABI 1.2, sqlite_ops_group.c).  Reader: */
 int sqlite_op_members_get_new(const char *conversation_id, const char *viewer,
@@ -112,7 +119,7 @@ int sqlite_op_purge_deleted_new(int64_t before, chatd_id_cb cb, void *arg,
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */
-#define SQLITE_SCHEMA_VERSION 3
+#define SQLITE_SCHEMA_VERSION 5
 
 /* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
  * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is

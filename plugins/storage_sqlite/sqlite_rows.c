@@ -137,7 +137,10 @@ const char sqlite_sql_conv_list[] =
 #define MSG_COLS \
 	"m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_message_id, m.text, " \
 	"m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted, m.visibility, " \
-	"m.moderation"
+	"m.moderation, d.mime, d.size, d.thumbnail"
+/* The media row of a message (ABI 1.3), absent when it has none or the row
+ * is gone: a primary-key lookup per message read. */
+#define MSG_FROM "messages m LEFT JOIN media d ON d.media_id = m.media_id"
 /* What viewer ?4 may see: not deleted-for-me, and "normal" unless it is
  * their own.  No viewer (staff view): everything.  In SQL, so that LIMIT
  * (take + 1) counts only visible rows and has_more stays exact. */
@@ -148,13 +151,13 @@ const char sqlite_sql_conv_list[] =
 
 /* ?1 conversation, ?2 after, ?3 before (exclusive), ?4 viewer, ?5 limit. */
 static const char SQL_MSGS_ASC[] =
-	"SELECT " MSG_COLS " FROM messages m WHERE m.conversation_id = ?1 AND m.seq > ?2 "
+	"SELECT " MSG_COLS " FROM " MSG_FROM " WHERE m.conversation_id = ?1 AND m.seq > ?2 "
 	"AND m.seq < ?3 AND " VISIBLE " ORDER BY m.seq ASC LIMIT ?5";
 static const char SQL_MSGS_DESC[] =
-	"SELECT " MSG_COLS " FROM messages m WHERE m.conversation_id = ?1 AND m.seq > ?2 "
+	"SELECT " MSG_COLS " FROM " MSG_FROM " WHERE m.conversation_id = ?1 AND m.seq > ?2 "
 	"AND m.seq < ?3 AND " VISIBLE " ORDER BY m.seq DESC LIMIT ?5";
 static const char SQL_MSG_ONE[] =
-	"SELECT " MSG_COLS " FROM messages m WHERE m.conversation_id = ?1 AND m.seq = ?2";
+	"SELECT " MSG_COLS " FROM " MSG_FROM " WHERE m.conversation_id = ?1 AND m.seq = ?2";
 
 static const char SQL_DUP[] =
 	"SELECT seq, message_id, created_at FROM messages "
@@ -209,6 +212,11 @@ bool sqlite_read_msg(struct sqlite_req *r, sqlite3_stmt *st, void *out)
 	if (!m->visibility && !oom)
 		m->visibility = CHATD_VIS_NORMAL;   /* NOT NULL in the schema; be safe */
 	m->moderation = m->deleted ? NULL : sqlite_col_text(r, st, 12, &oom);
+	/* The media columns are NULL without a row (LEFT JOIN); a deleted
+	 * message shows no media at all. */
+	m->media_mime = m->media_id ? sqlite_col_text(r, st, 13, &oom) : NULL;
+	m->media_size = m->media_mime ? sqlite3_column_int64(st, 14) : 0;
+	m->media_thumbnail = m->media_mime && sqlite3_column_int(st, 15) != 0;
 	return !oom;
 }
 

@@ -35,7 +35,8 @@ char *sqlite_col_text(struct sqlite_req *r, sqlite3_stmt *st, int i, bool *oom);
 bool sqlite_grow(struct sqlite_req *r, void **arr, size_t *cap, size_t n, size_t elem);
 
 /* Row readers for the column lists of sqlite_rows.c's queries.  A message
- * deleted for everyone is read with text, media_id and moderation NULL. */
+ * deleted for everyone is read with text, media_id and moderation NULL.
+ * Messages carry their media row's mime, size and thumbnail (ABI 1.3). */
 typedef bool (*sqlite_row_reader)(struct sqlite_req *r, sqlite3_stmt *st, void *out);
 bool sqlite_read_conv(struct sqlite_req *r, sqlite3_stmt *st, void *out);
 bool sqlite_read_msg(struct sqlite_req *r, sqlite3_stmt *st, void *out);

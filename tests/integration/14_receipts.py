@@ -367,7 +367,7 @@ def test_refusals(chatd):
 
 
 def test_without_receipts_plugin(chatd):
-    srv = chatd()
+    srv = chatd(plugins={"receipts": None})
 
     async def go():
         alice = await login(srv, "alice")

@@ -150,7 +150,7 @@ def default_config(tmpdir, port, admin_port):
         },
         "auth": {"algorithm": "HS256", "secret": SECRET},
         "plugins": {"storage": "sqlite", "presence": "local", "bus": "local",
-                    "fanout": "hybrid"},
+                    "fanout": "hybrid", "receipts": "cursor"},
         "storage_sqlite": {"path": os.path.join(str(tmpdir), "chatd.db")},
         "log": {"level": "info"},
         "admin": {"port": admin_port},

@@ -20,6 +20,7 @@ int main(int argc, char **argv)
 	unit_register_moderation();
 	unit_register_lua_host();
 	unit_register_storage_sqlite_mod();
+	unit_register_storage_admin();
 	unit_register_storage_groups();
 	unit_register_storage_messages();
 	unit_register_online_set();
@@ -27,6 +28,11 @@ int main(int argc, char **argv)
 	unit_register_mod_dupe();
 	unit_register_receipts();
 	unit_register_receipts_storage();
+	unit_register_proto_media();
+	unit_register_storage_media();
+	unit_register_media_local();
+	unit_register_media_local_flow();
+	unit_register_media_local_gc();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

@@ -15,6 +15,7 @@ void unit_register_chatbench(void);
 void unit_register_moderation(void);
 void unit_register_lua_host(void);
 void unit_register_storage_sqlite_mod(void);
+void unit_register_storage_admin(void);
 void unit_register_storage_groups(void);
 void unit_register_storage_messages(void);
 void unit_register_online_set(void);
@@ -22,5 +23,10 @@ void unit_register_roles(void);
 void unit_register_mod_dupe(void);
 void unit_register_receipts(void);
 void unit_register_receipts_storage(void);
+void unit_register_proto_media(void);
+void unit_register_storage_media(void);
+void unit_register_media_local(void);
+void unit_register_media_local_flow(void);
+void unit_register_media_local_gc(void);
 
 #endif
