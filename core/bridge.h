@@ -23,6 +23,7 @@ struct bq_node {
 struct bridge_queue {
 	pthread_mutex_t lock;
 	struct bq_node *head, *tail;
+	size_t len;                  /* items queued (for metrics) */
 	void (*wake)(void *arg);
 	void *wake_arg;
 };
@@ -33,6 +34,8 @@ void bq_destroy(struct bridge_queue *q);
 void bq_push(struct bridge_queue *q, struct bq_node *n);
 /* Take everything queued, oldest first (NULL when empty). */
 struct bq_node *bq_drain(struct bridge_queue *q);
+/* Items queued now (any thread). */
+size_t bq_len(struct bridge_queue *q);
 
 /* gateway → core */
 enum bridge_in_kind {
