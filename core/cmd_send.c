@@ -193,7 +193,8 @@ static bool moderate(struct send_cmd *s, const struct chatd_conversation *conv,
 	int64_t audit_id;
 	bool shadowed;
 	uint64_t t = cm_now();
-	bool ok = moderation_check_content(&s->base, LUA_HOOK_MESSAGE, &x, &d, &audit_id, &shadowed);
+	bool ok = moderation_check_content(&s->base, LUA_HOOK_MESSAGE, &x, &d, &audit_id,
+					   &shadowed);
 	/* What follows moderation is the write: persist starts here. */
 	s->base.t_op_ns = cm_stage(s->base.core, CM_STAGE_MODERATE, t);
 	if (!ok)

@@ -153,7 +153,8 @@ static void collect_plugins(struct core *c, struct mbuf *b)
 			bool total = n > 6 && strcmp(name + n - 6, "_total") == 0;
 			char help[sizeof h->metrics[i].help + sizeof h->section + 8];
 			snprintf(help, sizeof help, "%s: %s", h->section, h->metrics[i].help);
-			metrics_write_header(b, name, help, total ? METRIC_COUNTER : METRIC_UNTYPED);
+			metrics_write_header(b, name, help,
+					     total ? METRIC_COUNTER : METRIC_UNTYPED);
 			metrics_write_sample(b, name, NULL, NULL, 0, (double)h->metrics[i].value);
 		}
 	}
@@ -184,8 +185,8 @@ static void collect_core(void *arg, struct mbuf *b)
 	static const char *const q_names[] = { "in", "out", "tasks" };
 	struct bridge_queue *qs[] = { &c->in, &c->out, &c->tasks };
 	metrics_write_header(b, "chatd_bridge_queue_items",
-			     "items waiting between the threads: in (gateway → core), out (core → "
-			     "gateway), tasks (plugin workers → core)", METRIC_GAUGE);
+			     "items waiting between the threads: in (gateway → core), out "
+			     "(core → gateway), tasks (plugin workers → core)", METRIC_GAUGE);
 	for (int i = 0; i < 3; i++)
 		metrics_write_sample(b, "chatd_bridge_queue_items", q_l, &q_names[i], 1,
 				     (double)bq_len(qs[i]));
@@ -222,7 +223,25 @@ void cm_queue(struct core_metrics *m, int64_t frames, int64_t bytes)
 	metric_gauge_add(m->queue_bytes, bytes);
 }
 
+void cm_overflow(struct core_metrics *m)
+{
+	if (m)
+		metric_inc(m->overflows);
+}
+
+void cm_conn_refused(struct core_metrics *m)
+{
+	if (m)
+		metric_inc(m->conn_refused);
+}
+
 /* ---- core thread ---- */
+
+void cm_deliveries(struct core *c, int n)
+{
+	if (c->metrics && n > 0)
+		metric_add(c->metrics->deliveries, (uint64_t)n);
+}
 
 static double secs_since(uint64_t t0_ns, uint64_t now)
 {

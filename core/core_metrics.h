@@ -69,6 +69,10 @@ void cm_conn_opened(struct core_metrics *m);
 void cm_conn_closed(struct core_metrics *m, int code);
 /* Frames and bytes waiting in the sessions' outbound queues changed. */
 void cm_queue(struct core_metrics *m, int64_t frames, int64_t bytes);
+/* A session went over its outbound queue cap (it is closed with 4409). */
+void cm_overflow(struct core_metrics *m);
+/* A WebSocket handshake was refused. */
+void cm_conn_refused(struct core_metrics *m);
 
 /* ---- core thread ---- */
 static inline uint64_t cm_now(void)
@@ -89,6 +93,8 @@ void cm_command_error(struct cmd *cmd, const char *code);
 /* A command failed on a storage (or plugin) status: counted when the
  * status is a failure (nomem, unavailable, io, internal), not an answer. */
 void cm_command_failed(struct cmd *cmd, int status);
+/* The fan-out plugin queued a frame for n sessions (host deliver_user). */
+void cm_deliveries(struct core *c, int n);
 /* Counts a presence / bus plugin call that returned an error; returns
  * status unchanged (so it wraps the call). */
 int cm_presence_status(struct core *c, const char *op, int status);

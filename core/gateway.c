@@ -66,7 +66,7 @@ static void queue_json(struct gateway *gw, struct gw_session *s, json_t *obj)
 	if (!f)
 		return;
 	if (gw_queue_frame(s, f, (size_t)gw->cfg->outbound_queue_bytes) < 0) {
-		metric_inc(gw->core->metrics ? gw->core->metrics->overflows : NULL);
+		cm_overflow(gw->core->metrics);
 		gw_queue_clear(s);
 		s->close_code = 4409;
 	}
@@ -310,7 +310,7 @@ static void drain_outbound(struct gateway *gw)
 					log_info("gateway", "queue.overflow",
 						 "session %016llx: outbound queue over %zu bytes",
 						 (unsigned long long)s->id, cap);
-					metric_inc(gw->core->metrics ? gw->core->metrics->overflows : NULL);
+					cm_overflow(gw->core->metrics);
 					gw_queue_clear(s);
 					close_after_flush(s, 4409);
 					continue;
@@ -438,7 +438,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (gw->stopping || gw->n_ws >= (size_t)gw->cfg->max_connections) {
 			log_warn("gateway", "conn.refused", "%s",
 				 gw->stopping ? "shutting down" : "max_connections reached");
-			metric_inc(gw->core->metrics ? gw->core->metrics->conn_refused : NULL);
+			cm_conn_refused(gw->core->metrics);
 			return -1;
 		}
 		return 0;

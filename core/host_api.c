@@ -206,7 +206,7 @@ static int host_deliver_user(chatd_plugin_handle *h, const char *user_id, chatd_
 {
 	CHECK_HANDLE(h);
 	int n = core_deliver_user(h->core, user_id, f, except_session);
-	metric_add(h->core->metrics ? h->core->metrics->deliveries : NULL, (uint64_t)n);
+	cm_deliveries(h->core, n);
 	return n;
 }
 

@@ -224,7 +224,8 @@ struct metric *metric_series(struct metric_family *f, const char *const *values)
 	}
 	if (!m && f->nseries >= METRICS_MAX_SERIES) {
 		if (!f->other) {
-			const char *other[METRICS_MAX_LABELS] = { "other", "other", "other", "other" };
+			const char *other[METRICS_MAX_LABELS] = { "other", "other", "other",
+								   "other" };
 			f->other = series_new(f, other);
 		}
 		m = f->other;

@@ -63,7 +63,8 @@ static void test_bad_families(void)
 static void test_counter_gauge_text(void)
 {
 	struct metrics *r = metrics_new();
-	struct metric_family *c = metrics_counter(r, "t_requests_total", "requests\nby \\ code", "code");
+	struct metric_family *c = metrics_counter(r, "t_requests_total", "requests\nby \\ code",
+						  "code");
 	struct metric_family *g = metrics_gauge(r, "t_depth", "depth", NULL);
 	struct metric *ok = metric_series1(c, "200");
 	CU_ASSERT_PTR_EQUAL(metric_series1(c, "200"), ok);   /* same series */
