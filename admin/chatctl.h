@@ -130,4 +130,12 @@ int api_print_raw(const struct http_response *raw);
  * "/v1/users/%s/kick", user).  Only %s; false when it does not fit. */
 bool api_path(char *buf, size_t size, const char *fmt, ...);
 
+/* ---- cmd_metrics.c ---- */
+struct prom;
+/* GET /metrics parsed into *p (prom_free it).  Returns 0, or an exit status
+ * (transport failures printed; a non-200 answer or bad text silently 1). */
+int metrics_fetch(struct ctl *ctl, struct prom *p);
+/* "p50 …, p99 … (N observations)" of the rules' pipeline stage. */
+void metrics_rule_latency(const struct prom *p, char *buf, size_t n);
+
 #endif

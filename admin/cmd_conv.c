@@ -33,10 +33,14 @@ static int show_conv(json_t *j, void *arg)
 		fmt_json(v, buf, sizeof buf);
 		kv_line(stdout, keys[k][1], buf);
 	}
-	json_t *created = json_object_get(c, "created_at");
-	if (json_is_integer(created)) {
-		fmt_time(json_integer_value(created), buf, sizeof buf);
-		kv_line(stdout, "created", buf);
+	static const char *const times[][2] = { { "created_at", "created" },
+						{ "last_activity", "last activity" } };
+	for (size_t k = 0; k < 2; k++) {
+		json_t *v = json_object_get(c, times[k][0]);
+		if (json_is_integer(v)) {
+			fmt_time(json_integer_value(v), buf, sizeof buf);
+			kv_line(stdout, times[k][1], buf);
+		}
 	}
 	json_t *settings = json_object_get(c, "settings");
 	if (json_is_object(settings)) {
@@ -53,16 +57,17 @@ static int show_conv(json_t *j, void *arg)
 	if (!json_is_array(members))
 		return 0;
 	printf("\n");
-	static const char *const head[] = { "MEMBER", "ROLE", "MUTED_UNTIL" };
+	static const char *const head[] = { "MEMBER", "ROLE", "JOINED", "MUTED_UNTIL" };
 	struct table t;
-	table_init(&t, 3, head);
+	table_init(&t, 4, head);
 	size_t i;
 	json_t *m;
 	json_array_foreach(members, i, m) {
-		char mu[40];
+		char mu[40], jo[40];
 		fmt_time(json_integer_value(json_object_get(m, "muted_until")), mu, sizeof mu);
-		const char *row[3] = { json_string_value(json_object_get(m, "user_id")),
-				       json_string_value(json_object_get(m, "role")), mu };
+		fmt_time(json_integer_value(json_object_get(m, "joined_at")), jo, sizeof jo);
+		const char *row[4] = { json_string_value(json_object_get(m, "user_id")),
+				       json_string_value(json_object_get(m, "role")), jo, mu };
 		table_add(&t, row);
 	}
 	table_print(&t, stdout);

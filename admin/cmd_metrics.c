@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chatctl.h"
 #include "prom.h"
@@ -133,6 +134,102 @@ static int print_json(const struct prom_summary *sm, size_t n, const char *grep)
 	return rc;
 }
 
+/* ---- key figures ---- */
+
+static double total(const struct prom *p, const char *fam, bool *found)
+{
+	struct prom_summary s;
+	bool ok = prom_summarise_family(p, fam, NULL, NULL, &s);
+	if (found)
+		*found = ok;
+	return ok ? s.value : 0;
+}
+
+static void quantiles(const struct prom *p, const char *fam, const char *label,
+		      const char *value, char *buf, size_t n)
+{
+	struct prom_summary s;
+	if (!prom_summarise_family(p, fam, label, value, &s) || s.count <= 0) {
+		snprintf(buf, n, "no observations yet");
+		return;
+	}
+	char a[32], b[32];
+	fmt_value(fam, s.p50, a, sizeof a);
+	fmt_value(fam, s.p99, b, sizeof b);
+	snprintf(buf, n, "p50 %s, p99 %s (%.0f observations)", a, b, s.count);
+}
+
+void metrics_rule_latency(const struct prom *p, char *buf, size_t n)
+{
+	quantiles(p, "chatd_pipeline_stage_seconds", "stage", "moderate", buf, n);
+}
+
+static void key_figures(const struct prom *p)
+{
+	char buf[256], a[32];
+	bool found;
+	double start = total(p, "chatd_start_time_seconds", &found);
+	if (found && start > 0) {
+		fmt_span((int64_t)(((double)time(NULL) - start) * 1000), a, sizeof a);
+		kv_line(stdout, "uptime", a);
+	}
+	double conns = total(p, "chatd_connections", &found);
+	if (!found)
+		return;   /* not chatd's metric set: the table says it all */
+	snprintf(buf, sizeof buf, "%.0f open (%.0f authenticated sessions), %.0f opened, "
+		 "%.0f refused", conns, total(p, "chatd_sessions", NULL),
+		 total(p, "chatd_connections_opened_total", NULL),
+		 total(p, "chatd_connections_refused_total", NULL));
+	kv_line(stdout, "connections", buf);
+	snprintf(buf, sizeof buf, "%.0f accepted, %.0f rejected, %.0f duplicates",
+		 total(p, "chatd_messages_accepted_total", NULL),
+		 total(p, "chatd_messages_rejected_total", NULL),
+		 total(p, "chatd_messages_duplicate_total", NULL));
+	kv_line(stdout, "messages", buf);
+	quantiles(p, "chatd_send_ack_seconds", NULL, NULL, buf, sizeof buf);
+	kv_line(stdout, "send->ack", buf);
+	quantiles(p, "chatd_pipeline_stage_seconds", "stage", "moderate", buf, sizeof buf);
+	kv_line(stdout, "rules (stage)", buf);
+	quantiles(p, "chatd_pipeline_stage_seconds", "stage", "persist", buf, sizeof buf);
+	kv_line(stdout, "storage write", buf);
+	snprintf(buf, sizeof buf, "%s, %.0f errors",
+		 total(p, "chatd_storage_ready", NULL) > 0 ? "ready" : "NOT READY",
+		 total(p, "chatd_storage_errors_total", NULL));
+	kv_line(stdout, "storage", buf);
+	snprintf(buf, sizeof buf, "%.0f deliveries; %.0f frames queued to clients now; %.0f "
+		 "overflows (4409)", total(p, "chatd_fanout_deliveries_total", NULL),
+		 total(p, "chatd_outbound_queue_frames", NULL),
+		 total(p, "chatd_outbound_overflows_total", NULL));
+	kv_line(stdout, "fan-out", buf);
+	snprintf(buf, sizeof buf, "version %.0f, %.0f failures",
+		 total(p, "chatd_rules_version", NULL),
+		 total(p, "chatd_rule_failures_total", NULL));
+	kv_line(stdout, "rules", buf);
+	snprintf(buf, sizeof buf, "presence %.0f, bus %.0f, audit writes %.0f",
+		 total(p, "chatd_presence_errors_total", NULL),
+		 total(p, "chatd_bus_errors_total", NULL),
+		 total(p, "chatd_audit_write_failures_total", NULL));
+	kv_line(stdout, "errors", buf);
+	printf("\n");
+}
+
+int metrics_fetch(struct ctl *ctl, struct prom *p)
+{
+	struct http_response raw;
+	int status = 0;
+	int rc = api_call_status(ctl, "GET", "/metrics", NULL, &status, &raw);
+	if (rc)
+		return rc;
+	if (status != 200) {
+		http_response_free(&raw);
+		return EXIT_RUNTIME;
+	}
+	char err[200];
+	rc = prom_parse(raw.body, raw.body_len, p, err, sizeof err) < 0 ? EXIT_RUNTIME : 0;
+	http_response_free(&raw);
+	return rc;
+}
+
 /* Servers without /metrics: the plugins' counters from /v1/metrics. */
 static int show_v1(json_t *j, void *arg)
 {
@@ -205,8 +302,11 @@ static int run_metrics(struct ctl *ctl, const struct cmd *self, int argc, char *
 		rc = print_json(sm, n, grep);
 	else if (args_has(&a, "--all"))
 		samples_table(&p, grep);
-	else
+	else {
+		if (!grep)
+			key_figures(&p);
 		summary_table(sm, n, grep);
+	}
 	free(sm);
 	prom_free(&p);
 	return rc;
@@ -223,7 +323,9 @@ static const char usage_metrics[] =
 	"Usage: chatctl metrics [--grep TEXT] [--all | --raw]\n"
 	"\n"
 	"A readable summary of the server's metrics (GET /metrics, Prometheus text):\n"
-	"one line per metric.  Counters and gauges show their value summed over\n"
+	"first the key figures (connections, messages accepted and rejected,\n"
+	"send->ack latency, storage, fan-out backlog, rule failures), then one line\n"
+	"per metric.  Counters and gauges show their value summed over\n"
 	"all labels; histograms show how many observations (VALUE), their average,\n"
 	"and the median and 99th percentile estimated from the buckets.  Times are\n"
 	"in us/ms/s.  Servers without /metrics: the plugins' counters from\n"

@@ -93,17 +93,23 @@ static void context_table(json_t *msgs, json_int_t mark)
 	size_t i;
 	json_t *m;
 	json_array_foreach(msgs, i, m) {
-		char seq[32], ts[40], text[1024];
+		char seq[32], ts[40], text[1024], body[1000];
 		json_int_t s = json_integer_value(json_object_get(m, "seq"));
 		snprintf(seq, sizeof seq, "%lld", (long long)s);
 		fmt_time(json_integer_value(json_object_get(m, "ts")), ts, sizeof ts);
 		const char *tx = json_string_value(json_object_get(m, "text"));
+		const char *vis = json_string_value(json_object_get(m, "visibility"));
 		if (json_is_true(json_object_get(m, "deleted")))
-			snprintf(text, sizeof text, "(deleted)%s%s", tx ? " " : "", tx ? tx : "");
+			snprintf(body, sizeof body, "(deleted)%s%.900s", tx ? " " : "", tx ? tx : "");
 		else if (!tx && json_object_get(m, "media"))
-			snprintf(text, sizeof text, "(media)");
+			snprintf(body, sizeof body, "(media)");
 		else
-			snprintf(text, sizeof text, "%s", tx ? tx : "");
+			snprintf(body, sizeof body, "%.900s", tx ? tx : "");
+		/* Staff see everything: say what members do not see. */
+		if (vis && strcmp(vis, "normal") != 0)
+			snprintf(text, sizeof text, "[%.20s] %s", vis, body);
+		else
+			snprintf(text, sizeof text, "%s", body);
 		const char *row[5] = { s == mark ? ">" : " ", seq,
 				       json_string_value(json_object_get(m, "sender_id")), ts,
 				       text };

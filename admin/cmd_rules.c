@@ -8,6 +8,7 @@
 
 #include "chatctl.h"
 #include "table.h"
+#include "prom.h"
 #include "rules_cli.h"
 
 /* ---- list ---- */
@@ -96,15 +97,22 @@ static int show_rules(json_t *j, void *arg)
 	fmt_json(json_object_get(j, "failures_total"), ft, sizeof ft);
 	printf("rule set version %s, fail mode %s, %s failure%s in total\n\n", v, fm, ft,
 	       strcmp(ft, "1") ? "s" : "");
-	static const char *const head[] = { "RULE", "MODE", "CALLS", "HITS", "VERDICTS",
-					    "LATENCY avg/p99", "FAILURES", "LAST_ERROR" };
-	struct table t;
-	table_init(&t, 8, head);
-	t.right = 1u << 2 | 1u << 3 | 1u << 6;
-	t.maxw[4] = 40;
-	t.maxw[7] = 50;
+	/* The latency column only when the server measures rules one by one. */
 	size_t i;
 	json_t *r;
+	bool lat_col = false;
+	json_array_foreach(json_object_get(j, "rules"), i, r) {
+		char lat[80];
+		latency(r, lat, sizeof lat);
+		lat_col = lat_col || strcmp(lat, "-") != 0;
+	}
+	static const char *const head[] = { "RULE", "MODE", "CALLS", "HITS", "VERDICTS",
+					    "FAILURES", "LAST_ERROR", "LATENCY avg/p99" };
+	struct table t;
+	table_init(&t, lat_col ? 8 : 7, head);
+	t.right = 1u << 2 | 1u << 3 | 1u << 5;
+	t.maxw[4] = 40;
+	t.maxw[6] = 50;
 	json_array_foreach(json_object_get(j, "rules"), i, r) {
 		char calls[32], nh[32], hv[256], lat[80], fails[32];
 		fmt_json(json_object_get(r, "calls"), calls, sizeof calls);
@@ -113,8 +121,8 @@ static int show_rules(json_t *j, void *arg)
 		fmt_json(json_object_get(r, "failures"), fails, sizeof fails);
 		const char *row[8] = { json_string_value(json_object_get(r, "name")),
 				       json_string_value(json_object_get(r, "mode")), calls, nh, hv,
-				       lat, fails,
-				       json_string_value(json_object_get(r, "last_error")) };
+				       fails, json_string_value(json_object_get(r, "last_error")),
+				       lat };
 		table_add(&t, row);
 	}
 	if (t.nrows)
@@ -144,7 +152,19 @@ static int run_list(struct ctl *ctl, const struct cmd *self, int argc, char **ar
 	int rc = ctl_parse_pos(ctl, self, argc, argv, &a, 0, 0);
 	if (rc >= 0)
 		return rc;
-	return api_show(ctl, "GET", "/v1/rules", NULL, show_rules, NULL);
+	rc = api_show(ctl, "GET", "/v1/rules", NULL, show_rules, NULL);
+	if (rc || ctl->json)
+		return rc;
+	/* Per-call latency of the whole rule set, from the moderate stage of the
+	 * send pipeline (GET /metrics), when the server has it. */
+	struct prom p;
+	if (metrics_fetch(ctl, &p) == 0) {
+		char buf[160];
+		metrics_rule_latency(&p, buf, sizeof buf);
+		printf("\nlatency of the rules per message (moderate stage): %s\n", buf);
+		prom_free(&p);
+	}
+	return 0;
 }
 
 /* ---- reload ---- */

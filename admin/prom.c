@@ -268,7 +268,7 @@ static void series_key(const struct prom_sample *s, const char *skip, char *buf,
 }
 
 static void summarise_one(const struct prom *p, const char *fam, const char *type,
-			  struct prom_summary *sm)
+			  const char *label, const char *lvalue, struct prom_summary *sm)
 {
 	memset(sm, 0, sizeof *sm);
 	sm->name = fam;
@@ -289,6 +289,8 @@ static void summarise_one(const struct prom *p, const char *fam, const char *typ
 						is_member(s->name, fam, "_count"))) ||
 			    (hist && is_member(s->name, fam, "_bucket"));
 		if (!mine)
+			continue;
+		if (label && (!prom_label(s, label) || strcmp(prom_label(s, label), lvalue) != 0))
 			continue;
 		char key[256];
 		series_key(s, hist ? "le" : summ ? "quantile" : NULL, key, sizeof key);
@@ -353,7 +355,8 @@ int prom_summarise(const struct prom *p, struct prom_summary **out, size_t *n)
 	size_t k = 0;
 	for (size_t i = 0; i < p->nfamilies; i++)
 		if (p->families[i].type)
-			summarise_one(p, p->families[i].name, p->families[i].type, &sm[k++]);
+			summarise_one(p, p->families[i].name, p->families[i].type, NULL, NULL,
+				      &sm[k++]);
 	/* Samples no TYPE line declared. */
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const char *name = p->samples[i].name;
@@ -365,9 +368,26 @@ int prom_summarise(const struct prom *p, struct prom_summary **out, size_t *n)
 				is_member(name, f, "_total");
 		}
 		if (!known)
-			summarise_one(p, name, NULL, &sm[k++]);
+			summarise_one(p, name, NULL, NULL, NULL, &sm[k++]);
 	}
 	*out = sm;
 	*n = k;
 	return 0;
+}
+
+bool prom_summarise_family(const struct prom *p, const char *family, const char *label,
+			   const char *value, struct prom_summary *out)
+{
+	for (size_t i = 0; i < p->nfamilies; i++)
+		if (p->families[i].type && strcmp(p->families[i].name, family) == 0) {
+			summarise_one(p, p->families[i].name, p->families[i].type, label, value,
+				      out);
+			return out->series > 0;
+		}
+	for (size_t i = 0; i < p->nsamples; i++)
+		if (strcmp(p->samples[i].name, family) == 0) {
+			summarise_one(p, p->samples[i].name, NULL, label, value, out);
+			return out->series > 0;
+		}
+	return false;
 }

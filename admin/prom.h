@@ -58,6 +58,12 @@ struct prom_summary {
  * or -1 (out of memory). */
 int prom_summarise(const struct prom *p, struct prom_summary **out, size_t *n);
 
+/* One family (its TYPE line, else samples of that name), only the samples
+ * whose label equals value when label is not NULL.  False when it has no
+ * such samples. */
+bool prom_summarise_family(const struct prom *p, const char *family, const char *label,
+			   const char *value, struct prom_summary *out);
+
 /* The q-quantile (0..1) from cumulative buckets (upper bounds ascending,
  * the last +Inf) by linear interpolation inside the bucket, as Prometheus'
  * histogram_quantile does; NAN when count is 0. */

@@ -32,9 +32,6 @@ static size_t utf8_seq(const unsigned char *s)
 	if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
 	    (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
 		return 0;
-	/* C1 controls (U+0080..U+009F) act like escapes on some terminals. */
-	if (n == 2 && cp < 0xA0)
-		return 0;
 	return n;
 }
 
@@ -50,7 +47,12 @@ size_t fmt_clean(const char *in, size_t maxw, char *out, size_t outlen)
 		size_t n = utf8_seq(s);
 		const char *piece = (const char *)s;
 		size_t plen = n;
-		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7F))) {
+		if (s[0] == 0xC2 && s[1] >= 0x80 && s[1] <= 0x9F) {
+			/* A C1 control: one '?' for the whole sequence. */
+			piece = "?";
+			plen = 1;
+			n = 2;
+		} else if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7F))) {
 			piece = (*s == '\n' || *s == '\t' || *s == '\r') ? " " : "?";
 			plen = 1;
 			n = 1;
