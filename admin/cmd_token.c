@@ -205,10 +205,13 @@ out:
 static int mint_server(struct ctl *ctl, const char *user, int64_t ttl, bool ttl_given,
 		       const char *const *roles)
 {
-	json_t *rl = json_array();
-	for (size_t i = 0; roles[i]; i++)
-		json_array_append_new(rl, json_string(roles[i]));
-	json_t *body = json_pack("{s:s, s:o}", "sub", user, "roles", rl);
+	json_t *body = json_pack("{s:s}", "sub", user);
+	if (body && roles[0]) {
+		json_t *rl = json_array();
+		for (size_t i = 0; roles[i]; i++)
+			json_array_append_new(rl, json_string(roles[i]));
+		json_object_set_new(body, "roles", rl);
+	}
 	if (body && ttl_given)
 		json_object_set_new(body, "ttl_s", json_integer(ttl));
 	if (!body) {

@@ -336,6 +336,10 @@ static int cmd_help(struct ctl *ctl, const struct cmd *self, int argc, char **ar
 {
 	(void)ctl;
 	(void)self;
+	if (argc > 0 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0)) {
+		ctl_print_help(stdout, self);
+		return 0;
+	}
 	const struct cmd *table = top_cmds, *c = NULL;
 	g_path[0] = '\0';
 	for (int i = 0; i < argc; i++) {
