@@ -19,12 +19,6 @@
 
 #define BODY_MAX (1 << 20)
 
-struct admin {
-	struct core *c;
-	struct evhttp *http;
-	struct auth_verifier *verifier;
-};
-
 static void on_conn_close(struct evhttp_connection *conn, void *arg)
 {
 	(void)conn;
@@ -83,6 +77,33 @@ const char *admin_query(struct admin_req *r, const char *key)
 	return evhttp_find_header(&r->query, key);
 }
 
+const char *admin_body_str(struct admin_req *r, const char *key)
+{
+	return json_string_value(json_object_get(r->body, key));
+}
+
+bool admin_path_user(struct admin_req *r)
+{
+	if (r->arg_long || !auth_user_id_valid(r->arg)) {
+		admin_error(r, 400, "bad_request", "the user id in the path must be 1 to 64 of "
+			    "A-Z a-z 0-9 . _ @ -");
+		return false;
+	}
+	return true;
+}
+
+bool admin_path_conv(struct admin_req *r)
+{
+	size_t n = strlen(r->arg);
+	bool ok = !r->arg_long && n > 0 && n <= CHATD_ID_MAX;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (unsigned char)r->arg[i] > 0x20 && (unsigned char)r->arg[i] < 0x7f;
+	if (!ok)
+		admin_error(r, 400, "bad_request", "the conversation id in the path must be 1 to 64 "
+			    "printable ASCII characters");
+	return ok;
+}
+
 bool admin_query_int(struct admin_req *r, const char *key, long long min, long long max,
 		     long long *out)
 {
@@ -114,6 +135,11 @@ static bool authenticate(struct admin *a, struct admin_req *r)
 	if (res != AUTH_OK) {
 		admin_error(r, 401, res == AUTH_EXPIRED ? "token_expired" : "unauthorized",
 			    auth_result_str(res));
+		return false;
+	}
+	if (moderation_token_revoked(a->c, r->claims.sub, r->claims.iat)) {
+		admin_error(r, 401, "token_revoked", "this token was revoked (issued before the "
+			    "user's revoke); use a newer one");
 		return false;
 	}
 	r->role = r->claims.role_admin ? ADMIN_ROLE_ADMIN
@@ -189,6 +215,7 @@ int admin_start(struct core *c, struct admin **out)
 	if (!a)
 		return -1;
 	a->c = c;
+	a->started_at = mod_now_ms();
 	char err[256];
 	if (auth_verifier_from_config(cfg, &a->verifier, err, sizeof err) != CHATD_OK) {
 		log_error("admin", "admin.auth", "auth: %s", err);

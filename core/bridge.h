@@ -78,6 +78,7 @@ struct bridge_in {
 	uint64_t session;
 	char user[BRIDGE_USER_MAX + 1];
 	json_t *msg;            /* BIN_CMD: the frame, owned */
+	int64_t iat;            /* BIN_OPEN: the token's iat (s since the epoch), 0 if absent */
 	struct bridge_http *http; /* BIN_HTTP: owned */
 };
 

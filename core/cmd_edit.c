@@ -43,20 +43,34 @@ static json_t *update(const struct msg_cmd *m, const char *kind, int64_t at)
 			 m->conv, "seq", (json_int_t)m->seq, "kind", kind, "at", (json_int_t)at);
 }
 
-/* An update about a stored message: to every member but the acting
- * session, or, when the message is not shown to others (shadow, held), to
- * its sender's other sessions only. */
-static void tell(struct msg_cmd *m, const struct chatd_message *msg, json_t *obj)
+/* An update about a stored message: to every member but the session
+ * `except`, or, when the message is not shown to others (shadow, held),
+ * to its sender's sessions but that one only. */
+static void tell_about(struct core *c, const struct chatd_message *msg, json_t *obj,
+		       uint64_t except)
 {
-	struct core *c = m->base.core;
 	if (!msg->visibility || strcmp(msg->visibility, CHATD_VIS_NORMAL) == 0) {
-		core_deliver_members(c, m->conv, obj, m->base.session);
+		core_deliver_members(c, msg->conversation_id, obj, except);
 		return;
 	}
 	chatd_frame *f = core_encode(obj);
 	if (f)
-		core_deliver_user(c, msg->sender_id, f, m->base.session);
+		core_deliver_user(c, msg->sender_id, f, except);
 	frame_unref(f);
+}
+
+static void tell(struct msg_cmd *m, const struct chatd_message *msg, json_t *obj)
+{
+	tell_about(m->base.core, msg, obj, m->base.session);
+}
+
+void core_message_deleted(struct core *c, const struct chatd_message *msg, int64_t at,
+			  uint64_t except)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:b}", "type", "message_update",
+			      "conversation_id", msg->conversation_id, "seq", (json_int_t)msg->seq,
+			      "kind", "deleted", "at", (json_int_t)at, "deleted", 1);
+	tell_about(c, msg, o, except);
 }
 
 /* The first read of edit and delete: the actor is a member and the seq
@@ -255,10 +269,7 @@ static void on_deleted(void *arg, int status, const struct chatd_message *msg)
 		no_message(m);
 	else if (!cmd_failed(&m->base, status)) {
 		cmd_result_ok(&m->base);
-		json_t *o = update(m, "deleted", m->ts);
-		if (o)
-			json_object_set_new(o, "deleted", json_true());
-		tell(m, msg, o);
+		core_message_deleted(m->base.core, msg, m->ts, m->base.session);
 	}
 	msg_free(m);
 }

@@ -108,20 +108,25 @@ static void announce(struct group_cmd *g, const struct chatd_conv_change_result 
 		core_deliver_members(c, g->conv, o, 0);
 		break;
 	}
-	case CHATD_CHANGE_SETTINGS: {
-		const struct chatd_conversation *cv = res->conv;
-		typing_conv_changed(c->typing, g->conv);
-		json_t *o = event(g, "settings_changed", actor, actor);
-		if (o && cv) {
-			json_object_set_new(o, "title", cv->title ? json_string(cv->title) : json_null());
-			json_object_set_new(o, "settings",
-					    json_pack("{s:b, s:b, s:b}", "locked", cv->locked, "typing",
-						      cv->typing, "receipts", cv->receipts));
-		}
-		core_deliver_members(c, g->conv, o, 0);
+	case CHATD_CHANGE_SETTINGS:
+		core_settings_changed(c, g->conv, res->conv, actor);
 		break;
 	}
+}
+
+void core_settings_changed(struct core *c, const char *conv, const struct chatd_conversation *cv,
+			   const char *by)
+{
+	typing_conv_changed(c->typing, conv);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "conv.event", "conversation_id",
+			      conv, "event", "settings_changed", "user_id", by, "by", by);
+	if (o && cv) {
+		json_object_set_new(o, "title", cv->title ? json_string(cv->title) : json_null());
+		json_object_set_new(o, "settings",
+				    json_pack("{s:b, s:b, s:b}", "locked", cv->locked, "typing",
+					      cv->typing, "receipts", cv->receipts));
 	}
+	core_deliver_members(c, conv, o, 0);
 }
 
 static int start_read(struct group_cmd *g);

@@ -73,7 +73,7 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
 		n = n->next;
 		switch (in->kind) {
 		case BIN_OPEN:
-			pipeline_session_open(c, in->session, in->user);
+			pipeline_session_open(c, in->session, in->user, in->iat);
 			break;
 		case BIN_CLOSE:
 			pipeline_session_close(c, in->session);

@@ -161,8 +161,10 @@ static void authenticate(struct gateway *gw, struct gw_session *s, const char *t
 	/* Queued before any command of this session, so the core sees the
 	 * session before its first command. */
 	struct bridge_in *in = bridge_in_new(BIN_OPEN, s->id, s->user, NULL);
-	if (in)
+	if (in) {
+		in->iat = claims.iat;   /* admission refuses tokens revoked by a moderator */
 		bq_push(&gw->core->in, &in->node);
+	}
 }
 
 /* ---- inbound ------------------------------------------------------------ */

@@ -129,7 +129,7 @@ int moderation_new(struct core *c, struct moderation **out, char *err, size_t er
 	m->storage_ok = CORE_HAS_OP(c->storage, struct chatd_storage_ops, user_seen);
 	m->env = mod_env_new(NULL);
 	m->sanctions = mod_sanctions_new(0);
-	if (!m->env || !m->sanctions) {
+	if (!m->env || !m->sanctions || hmap_init(&m->revoked) < 0) {
 		snprintf(err, errlen, "out of memory");
 		moderation_free(m);
 		return -1;
@@ -177,7 +177,7 @@ static void on_sanctions_loaded(void *arg, int status, const struct chatd_sancti
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		mod_sanctions_set(m->sanctions, items[i].user_id, items[i].kind, items[i].until);
+		sanctions_loaded_row(m, &items[i]);
 	m->sanctions_loaded = true;
 	log_info("moderation", "sanctions.loaded", "%zu active sanctions", n);
 }
@@ -249,6 +249,7 @@ void moderation_free(struct moderation *m)
 	lua_host_free(m->host);
 	mod_env_free(m->env);
 	mod_sanctions_free(m->sanctions);
+	sanctions_free_revoked(m);
 	json_decref(m->audit_pending);
 	free(m);
 }

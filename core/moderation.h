@@ -81,6 +81,19 @@ bool moderation_shadowed(struct core *c, const char *user, int64_t now);
 int moderation_sanction(struct core *c, const char *user, const char *kind, int64_t until,
 			const char *reason, const char *actor);
 int moderation_lift(struct core *c, const char *user, const char *kind, const char *actor);
+/* Ends every session of user on this node now (error revoked "disconnected
+ * by a moderator", close 4403); nothing is stored, they may come back.
+ * Audited (user.kick).  *closed: how many sessions. */
+int moderation_kick(struct core *c, const char *user, const char *actor, int *closed);
+/* Refuses from now on every token of user issued before now (iat in an
+ * earlier second than *before, or no iat): stored (a sanction row of kind
+ * "revoke"), audited (user.revoke); ends the user's sessions like a kick. */
+int moderation_revoke(struct core *c, const char *user, const char *actor, int64_t *before,
+		      int *closed);
+/* user's revoked_before (ms), 0: none. */
+int64_t moderation_revoked_before(struct core *c, const char *user);
+/* Is a token of user with this iat (s; 0: absent) revoked? */
+bool moderation_token_revoked(struct core *c, const char *user, int64_t iat);
 /* Active sanctions of user (or of everyone when user is NULL) as JSON. */
 json_t *moderation_sanctions_json(struct core *c, const char *user, int64_t now);
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "hmap.h"
 #include "lua_host.h"
 #include "mod_auditchain.h"
 
@@ -28,6 +29,7 @@ struct moderation {
 	struct mod_sanctions *sanctions;     /* in-memory copy of storage's */
 	bool storage_ok;                     /* storage has the ABI 1.1 ops */
 	bool sanctions_loaded;
+	struct hmap revoked;                 /* user → int64_t *revoked_before (ms), owned */
 
 	/* the audit chain's tail */
 	bool audit_ready, audit_tail_retry;
@@ -46,5 +48,9 @@ struct moderation {
 };
 
 void audit_load_tail(struct core *c);
+/* sanctions.c: a stored row of sanction_list_active (revocations are
+ * rows of kind "revoke" whose created_at is the revoked_before time). */
+void sanctions_loaded_row(struct moderation *m, const struct chatd_sanction *s);
+void sanctions_free_revoked(struct moderation *m);
 
 #endif

@@ -9,15 +9,19 @@
 #include "proto_decode.h"
 #include "typing.h"
 
-/* Sanctions and on_connect rules.  False when the session was refused. */
-static bool admit(struct core *c, uint64_t session, const char *user)
+/* Sanctions, revoked tokens and on_connect rules.  False when the
+ * session was refused. */
+static bool admit(struct core *c, uint64_t session, const char *user, int64_t iat)
 {
 	int64_t now = mod_now_ms(), until = 0;
 	const char *stop = moderation_blocking(c, user, now, &until);
-	if (stop && strcmp(stop, "ban") == 0) {
+	bool banned = stop && strcmp(stop, "ban") == 0;
+	if (banned || moderation_token_revoked(c, user, iat)) {
 		core_close_session(c, session,
 				   json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
-					     "message", "you are banned", "retryable", 0), 4403);
+					     "message", banned ? "you are banned"
+					     : "this token was revoked; sign in again", "retryable", 0),
+				   4403);
 		return false;
 	}
 	struct lua_msg_ctx x = { .sender_id = user, .ts = now };
@@ -79,7 +83,7 @@ static void register_user(struct core *c, const char *user)
 	}
 }
 
-void pipeline_session_open(struct core *c, uint64_t session, const char *user)
+void pipeline_session_open(struct core *c, uint64_t session, const char *user, int64_t iat)
 {
 	if (sessions_add(&c->sessions, session, user) < 0) {
 		log_error("core", "session.nomem", "cannot register session %016llx",
@@ -87,7 +91,7 @@ void pipeline_session_open(struct core *c, uint64_t session, const char *user)
 		core_close_session(c, session, NULL, 1011);
 		return;
 	}
-	if (!admit(c, session, user)) {
+	if (!admit(c, session, user, iat)) {
 		sessions_remove(&c->sessions, session);
 		return;
 	}

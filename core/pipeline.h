@@ -25,7 +25,9 @@ struct cmd {
 	char err[128];               /* scratch for field validation */
 };
 
-void pipeline_session_open(struct core *c, uint64_t session, const char *user);
+/* iat: the session's token's iat (s; 0 absent), checked against the
+ * user's revocation. */
+void pipeline_session_open(struct core *c, uint64_t session, const char *user, int64_t iat);
 void pipeline_session_close(struct core *c, uint64_t session);
 /* Takes ownership of msg. */
 void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_t *msg);
@@ -92,6 +94,17 @@ void core_member_left(struct core *c, const char *conv, const char *user);
 /* Encode obj (stolen) once and deliver it to every online member of conv
  * (except the session `except`, 0: none). */
 void core_deliver_members(struct core *c, const char *conv, json_t *obj, uint64_t except);
+
+/* Tell who may see msg that it was deleted for everyone at `at`
+ * (message_update kind deleted): its conversation's members, or for a
+ * message others do not see, its sender; the session `except` (0: none)
+ * left out (cmd_edit.c; the delete command and staff deletes). */
+void core_message_deleted(struct core *c, const struct chatd_message *msg, int64_t at,
+			  uint64_t except);
+/* conv.event settings_changed by `by` to conv's members, with cv's title
+ * and settings as stored (cmd_group.c; conv.settings and staff locks). */
+void core_settings_changed(struct core *c, const char *conv, const struct chatd_conversation *cv,
+			   const char *by);
 
 /* The retention job (retention.c): a timer that erases the content of
  * messages deleted for everyone once they are old enough. */

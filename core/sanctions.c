@@ -1,6 +1,11 @@
 /* sanctions.c — node-wide sanctions: an in-memory table (mod_sanctions)
  * consulted on every send, written through to storage, audited.  A ban
- * also ends the user's sessions at once (error revoked, close 4403). */
+ * also ends the user's sessions at once (error revoked, close 4403).
+ *
+ * Token revocations live here too: user → revoked_before (ms), consulted
+ * when a session opens.  They are stored as sanction rows of kind
+ * "revoke" (until 0, created_at = revoked_before), so they load with the
+ * sanctions and need no storage op of their own. */
 #include <stdlib.h>
 #include <string.h>
 #include "core_loop.h"
@@ -8,6 +13,10 @@
 #include "mod_sanctions.h"
 #include "moderation.h"
 #include "moderation_priv.h"
+#include "pipeline.h"
+
+/* Users with a revocation held in memory: like the sanctions table's. */
+#define REVOKED_MAX MOD_SANCTIONS_DEFAULT_USERS
 
 const char *moderation_blocking(struct core *c, const char *user, int64_t now, int64_t *until)
 {
@@ -48,23 +57,30 @@ static void on_lifted(void *arg, int status)
 			  chatd_strerror(status));
 }
 
-static void disconnect_user(struct core *c, const char *user)
+/* Ends every session of user on this node: error revoked (message),
+ * close 4403.  With forget, the sessions leave the registry now (the
+ * gateway's close notice finds nothing), so the user reads as offline at
+ * once and nothing they still had queued runs.  Returns how many. */
+static int disconnect_user(struct core *c, const char *user, const char *message, bool forget)
 {
 	const struct user_sessions *us = sessions_of(&c->sessions, user);
 	if (!us || !us->n)
-		return;
+		return 0;
 	/* Closing changes the set: work on a copy. */
 	size_t n = us->n;
 	uint64_t *copy = malloc(n * sizeof *copy);
 	if (!copy)
-		return;
+		return 0;
 	memcpy(copy, us->ids, n * sizeof *copy);
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
-				      "message", "you are banned", "retryable", 0);
+				      "message", message, "retryable", 0);
 		core_close_session(c, copy[i], e, 4403);
+		if (forget)
+			pipeline_session_close(c, copy[i]);
 	}
 	free(copy);
+	return (int)n;
 }
 
 int moderation_sanction(struct core *c, const char *user, const char *kind, int64_t until,
@@ -93,7 +109,7 @@ int moderation_sanction(struct core *c, const char *user, const char *kind, int6
 	log_info("moderation", "sanction.applied", "%s on %s until %lld by %s", kind, user,
 		 (long long)until, actor);
 	if (strcmp(kind, "ban") == 0)
-		disconnect_user(c, user);
+		disconnect_user(c, user, "you are banned", false);
 	return CHATD_OK;
 }
 
@@ -126,4 +142,115 @@ json_t *moderation_sanctions_json(struct core *c, const char *user, int64_t now)
 	if (c->mod)
 		mod_sanctions_foreach(c->mod->sanctions, user, now, add_json, a);
 	return json_pack("{s:o}", "sanctions", a);
+}
+
+/* ---- kick and revoke ---- */
+
+int moderation_kick(struct core *c, const char *user, const char *actor, int *closed)
+{
+	*closed = 0;
+	if (!c->mod || !c->mod->storage_ok)
+		return CHATD_ERR_UNAVAILABLE;
+	if (!user || !*user || strlen(user) > CHATD_ID_MAX)
+		return CHATD_ERR_INVALID;
+	*closed = disconnect_user(c, user, "disconnected by a moderator", true);
+	audit_record(c, actor, "user.kick", user, json_pack("{s:i}", "closed", *closed));
+	log_info("moderation", "user.kicked", "%s: %d sessions closed by %s", user, *closed, actor);
+	return CHATD_OK;
+}
+
+int64_t moderation_revoked_before(struct core *c, const char *user)
+{
+	if (!c->mod || !user)
+		return 0;
+	const int64_t *rb = hmap_gets(&c->mod->revoked, user);
+	return rb ? *rb : 0;
+}
+
+bool moderation_token_revoked(struct core *c, const char *user, int64_t iat)
+{
+	int64_t rb = moderation_revoked_before(c, user);
+	if (rb <= 0)
+		return false;
+	/* iat is in whole seconds: a token passes only when iat * 1000 >=
+	 * revoked_before, i.e. it was issued in a later second than the
+	 * revoke (a token of that same second is refused: it may be older).
+	 * No iat at all: refused. */
+	int64_t first_ok_s = rb / 1000 + (rb % 1000 != 0);
+	return iat <= 0 || iat < first_ok_s;
+}
+
+/* Records user's revoked_before in memory (the later one wins). */
+static int remember_revoke(struct moderation *m, const char *user, int64_t before)
+{
+	int64_t *rb = hmap_gets(&m->revoked, user);
+	if (rb) {
+		if (before > *rb)
+			*rb = before;
+		return CHATD_OK;
+	}
+	if (m->revoked.count >= REVOKED_MAX)
+		return CHATD_ERR_TOO_LARGE;
+	rb = malloc(sizeof *rb);
+	if (!rb)
+		return CHATD_ERR_NOMEM;
+	*rb = before;
+	if (hmap_put(&m->revoked, user, strlen(user), rb) < 0) {
+		free(rb);
+		return CHATD_ERR_NOMEM;
+	}
+	return CHATD_OK;
+}
+
+int moderation_revoke(struct core *c, const char *user, const char *actor, int64_t *before,
+		      int *closed)
+{
+	struct moderation *m = c->mod;
+	*before = 0;
+	*closed = 0;
+	if (!m || !m->storage_ok)
+		return CHATD_ERR_UNAVAILABLE;
+	if (!user || !*user || strlen(user) > CHATD_ID_MAX)
+		return CHATD_ERR_INVALID;
+	int64_t now = mod_now_ms();
+	int st = remember_revoke(m, user, now);
+	if (st != CHATD_OK)
+		return st;
+	*before = moderation_revoked_before(c, user);
+	struct chatd_sanction s = {
+		.user_id = user, .kind = "revoke", .until = 0, .reason = "", .actor = actor,
+		.created_at = *before,
+	};
+	if (c->storage->sanction_add(c->storage_inst, &s, on_written, NULL) != CHATD_OK)
+		log_error("moderation", "sanction.write_failed", "revocation of %s not stored: it "
+			  "holds until restart", user);
+	*closed = disconnect_user(c, user, "this token was revoked; sign in again", true);
+	audit_record(c, actor, "user.revoke", user,
+		     json_pack("{s:I, s:i}", "revoked_before", (json_int_t)*before, "closed",
+			       *closed));
+	log_info("moderation", "user.revoked", "%s: tokens issued before %lld refused, %d "
+		 "sessions closed, by %s", user, (long long)*before, *closed, actor);
+	return CHATD_OK;
+}
+
+void sanctions_loaded_row(struct moderation *m, const struct chatd_sanction *s)
+{
+	if (strcmp(s->kind, "revoke") != 0) {
+		mod_sanctions_set(m->sanctions, s->user_id, s->kind, s->until);
+		return;
+	}
+	if (remember_revoke(m, s->user_id, s->created_at) != CHATD_OK)
+		log_error("moderation", "sanctions.load_failed", "revocation of %s not loaded "
+			  "(out of memory or over %d users)", s->user_id, REVOKED_MAX);
+}
+
+void sanctions_free_revoked(struct moderation *m)
+{
+	if (!m->revoked.buckets)
+		return;
+	size_t it;
+	for (struct hmap_entry *e = hmap_first(&m->revoked, &it); e;
+	     e = hmap_next(&m->revoked, e, &it))
+		free(e->value);
+	hmap_destroy(&m->revoked);
 }

@@ -14,8 +14,8 @@
  *   1.3  2026-11-28  presence: watch (status changes pushed to the core);
  *                    receipts kind (chatd/receipts.h); media kind
  *                    (chatd/media.h); storage: cursors_advance, media
- *                    metadata ops, message media fields; status
- *                    CHATD_ERR_RATE_LIMITED.
+ *                    metadata ops, message media fields, user_first_seen,
+ *                    sanction kind "revoke"; status CHATD_ERR_RATE_LIMITED.
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader

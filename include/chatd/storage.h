@@ -218,7 +218,9 @@ typedef void (*chatd_mod_items_cb)(void *arg, int status,
 struct chatd_sanction {
 	int64_t id;                    /* assigned by storage; ignored on add */
 	const char *user_id;
-	const char *kind;              /* "ban" | "shadow" | "block" */
+	const char *kind;              /* "ban" | "shadow" | "block"; ABI 1.3: "revoke" (a
+	                                * token revocation: until 0, created_at = the time
+	                                * before which the user's tokens are refused) */
 	int64_t until;                 /* ms since the epoch; 0: permanent */
 	const char *reason;
 	const char *actor;
@@ -456,6 +458,12 @@ struct chatd_storage_ops {
 	/* Remove a row; cb's id is how many rows still have the same hash
 	 * (0: its file may go).  NOT_FOUND when there was none. */
 	int (*media_remove)(void *inst, const char *media_id, chatd_id_cb cb, void *arg);
+
+	/* ---- ABI 1.3: the admin API.  The core checks struct_size. */
+
+	/* When user_id was first seen (the time user_seen stored), as cb's
+	 * id; NOT_FOUND when never.  A read: it records nothing. */
+	int (*user_first_seen)(void *inst, const char *user_id, chatd_id_cb cb, void *arg);
 };
 
 #endif

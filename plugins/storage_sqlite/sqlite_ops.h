@@ -90,6 +90,9 @@ int sqlite_op_sanction_lift_new(const char *user_id, const char *kind, int64_t t
 				chatd_status_cb cb, void *arg, struct sqlite_req **out);
 int sqlite_op_user_seen_new(const char *user_id, int64_t ts, chatd_id_cb cb, void *arg,
 			    struct sqlite_req **out);
+/* ABI 1.3, a reader: the users row only (NOT_FOUND when never seen). */
+int sqlite_op_user_first_seen_new(const char *user_id, chatd_id_cb cb, void *arg,
+				  struct sqlite_req **out);
 
 /* Group ops (ABI 1.2, sqlite_ops_group.c).  Reader: */
 int sqlite_op_members_get_new(const char *conversation_id, const char *viewer,
@@ -116,7 +119,7 @@ int sqlite_op_purge_deleted_new(int64_t before, chatd_id_cb cb, void *arg,
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */
-#define SQLITE_SCHEMA_VERSION 4
+#define SQLITE_SCHEMA_VERSION 5
 
 /* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
  * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is

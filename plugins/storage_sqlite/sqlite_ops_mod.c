@@ -28,7 +28,8 @@
 static const char *const item_kinds[] = { "report", "flag", "hold", "appeal", NULL };
 static const char *const item_statuses[] = { "open", "actioned", "dismissed", NULL };
 static const char *const closed_statuses[] = { "actioned", "dismissed", NULL };
-static const char *const sanction_kinds[] = { "ban", "shadow", "block", NULL };
+/* "revoke": a token revocation (the core's; created_at is revoked_before). */
+static const char *const sanction_kinds[] = { "ban", "shadow", "block", "revoke", NULL };
 
 /* NULL or at most SQLITE_NOTE_MAX bytes. */
 static bool text_fits(const char *s)
@@ -838,6 +839,53 @@ int sqlite_op_user_seen_new(const char *user_id, int64_t ts, chatd_id_cb cb, voi
 		return CHATD_ERR_NOMEM;
 	}
 	o->ts = ts;
+	o->i.cb = cb;
+	o->i.arg = arg;
+	*out = &o->i.base;
+	return CHATD_OK;
+}
+
+/* ---- user_first_seen (ABI 1.3) ------------------------------------- */
+
+struct op_user_first {
+	struct op_id i;
+	char *user;
+};
+
+static int user_first_exec(struct sqlite_conn *c, struct sqlite_req *r)
+{
+	struct op_user_first *o = (struct op_user_first *)r;
+	sqlite3_stmt *st = sqlite_conn_stmt(c, SQL_USER_FIRST);
+	if (!st)
+		return CHATD_ERR_INTERNAL;
+	sqlite_bind_str(st, 1, o->user);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		o->i.id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return CHATD_OK;
+	return rc == SQLITE_DONE ? CHATD_ERR_NOT_FOUND : sqlite_db_status(rc);
+}
+
+static const struct sqlite_req_type user_first_type = {
+	"user_first_seen", user_first_exec, id_complete,
+};
+
+int sqlite_op_user_first_seen_new(const char *user_id, chatd_id_cb cb, void *arg,
+				  struct sqlite_req **out)
+{
+	if (!cb || !sqlite_valid_str(user_id, CHATD_ID_MAX))
+		return CHATD_ERR_INVALID;
+	struct op_user_first *o = OP_NEW(struct op_user_first, &user_first_type);
+	if (!o)
+		return CHATD_ERR_NOMEM;
+	bool oom = false;
+	o->user = sqlite_arena_strdup(&o->i.base.arena, user_id, &oom);
+	if (oom) {
+		sqlite_req_free(&o->i.base);
+		return CHATD_ERR_NOMEM;
+	}
 	o->i.cb = cb;
 	o->i.arg = arg;
 	*out = &o->i.base;

@@ -146,6 +146,26 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	"CREATE INDEX media_by_created ON media(created_at);"
 	/* media_orphans and media_access: the messages carrying a media. */
 	"CREATE INDEX messages_media ON messages(media_id) WHERE media_id IS NOT NULL;",
+
+	/* 5 (ABI 1.3): sanctions of kind 'revoke' (token revocations).  A
+	 * CHECK cannot be altered in SQLite: the table is rebuilt with its ids
+	 * and AUTOINCREMENT counter (the rename carries the counter along). */
+	"CREATE TABLE sanctions_v5 ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL CHECK (kind IN ('ban', 'shadow', 'block', 'revoke')),"
+	" until INTEGER NOT NULL DEFAULT 0,"
+	" reason TEXT NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" lifted_at INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO sanctions_v5(id, user_id, kind, until, reason, actor, created_at, lifted_at) "
+	" SELECT id, user_id, kind, until, reason, actor, created_at, lifted_at FROM sanctions;"
+	"UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'sanctions')"
+	" WHERE name = 'sanctions_v5';"
+	"DROP TABLE sanctions;"
+	"ALTER TABLE sanctions_v5 RENAME TO sanctions;"
+	"CREATE INDEX sanctions_active ON sanctions(user_id, kind, until) WHERE lifted_at = 0;",
 };
 
 static int read_version(sqlite3 *db, int *version)

@@ -421,6 +421,14 @@ static int op_user_seen(void *inst, const char *user_id, int64_t ts, chatd_id_cb
 	return submit(s, &s->writer, st, r);
 }
 
+static int op_user_first_seen(void *inst, const char *user_id, chatd_id_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_user_first_seen_new(user_id, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
 /* ---- ABI 1.2: groups (sqlite_ops_group.c), messages (sqlite_ops_msg.c) */
 
 static int op_conv_change(void *inst, const struct chatd_conv_change *ch,
@@ -604,6 +612,7 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.media_access = op_media_access,
 	.media_orphans = op_media_orphans,
 	.media_remove = op_media_remove,
+	.user_first_seen = op_user_first_seen,
 };
 
 static const struct chatd_plugin sqlite_plugin = {

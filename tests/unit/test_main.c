@@ -20,6 +20,7 @@ int main(int argc, char **argv)
 	unit_register_moderation();
 	unit_register_lua_host();
 	unit_register_storage_sqlite_mod();
+	unit_register_storage_admin();
 	unit_register_storage_groups();
 	unit_register_storage_messages();
 	unit_register_online_set();

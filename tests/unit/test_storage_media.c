@@ -748,7 +748,7 @@ static void test_media_migration_v3(void)
 	CU_ASSERT(orphans_sync(&s, 1000, 10, &o) == CHATD_OK && o.n == 0);
 	store_close(&s);
 	CU_ASSERT(sql_int("v3.db", "SELECT version FROM schema_version") == SQLITE_SCHEMA_VERSION);
-	CU_ASSERT(SQLITE_SCHEMA_VERSION == 4);
+	CU_ASSERT(SQLITE_SCHEMA_VERSION >= 4);   /* media came with 4 */
 	CU_ASSERT(sql_int("v3.db", "SELECT COUNT(*) FROM sqlite_master WHERE name IN "
 				   "('media', 'media_by_owner', 'media_by_hash', "
 				   "'media_by_created', 'messages_media')") == 5);

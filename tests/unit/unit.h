@@ -15,6 +15,7 @@ void unit_register_chatbench(void);
 void unit_register_moderation(void);
 void unit_register_lua_host(void);
 void unit_register_storage_sqlite_mod(void);
+void unit_register_storage_admin(void);
 void unit_register_storage_groups(void);
 void unit_register_storage_messages(void);
 void unit_register_online_set(void);

@@ -1,0 +1,135 @@
+/* admin_tokens.c — POST /v1/tokens: an admin mints a token signed with the
+ * server's auth key (auth.secret for HS256, auth.private_key_file for
+ * RS256/ES256).  The token itself is never logged or audited. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "admin.h"
+#include "log.h"
+
+#define TTL_DEFAULT 3600
+#define TTL_MAX 31536000        /* a year */
+#define KEY_FILE_MAX 65536
+
+/* The PEM text of path (malloc'd, NUL-terminated) or NULL with err set. */
+static char *read_key(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot read auth.private_key_file %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(KEY_FILE_MAX);
+	size_t n = buf ? fread(buf, 1, KEY_FILE_MAX - 1, f) : 0;
+	fclose(f);
+	if (!buf || n == 0) {
+		free(buf);
+		snprintf(err, errlen, "auth.private_key_file %s is empty or unreadable", path);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* roles: absent, or an array of "admin" / "moderator" (at most both).
+ * Fills out (NULL-terminated); false after replying 400. */
+static bool read_roles(struct admin_req *r, const char *out[3])
+{
+	json_t *roles = json_object_get(r->body, "roles");
+	out[0] = out[1] = out[2] = NULL;
+	if (!roles || json_is_null(roles))
+		return true;
+	size_t i, n = 0;
+	json_t *el;
+	if (!json_is_array(roles) || json_array_size(roles) > 2)
+		goto bad;
+	json_array_foreach(roles, i, el) {
+		const char *s = json_string_value(el);
+		if (!s || (strcmp(s, "admin") != 0 && strcmp(s, "moderator") != 0))
+			goto bad;
+		if (n == 1 && strcmp(out[0], s) == 0)
+			continue;
+		out[n++] = s;
+	}
+	return true;
+bad:
+	admin_error(r, 400, "bad_request", "roles must be an array of \"admin\" and/or "
+		    "\"moderator\" (or absent: a user token)");
+	return false;
+}
+
+void admin_post_token(struct admin_req *r)
+{
+	struct core *c = r->core;
+	const struct chatd_config *cfg = c->cfg;
+	const char *sub = admin_body_str(r, "sub");
+	json_t *ttl = json_object_get(r->body, "ttl_s");
+	const char *roles[3];
+	if (!sub || !auth_user_id_valid(sub)) {
+		admin_error(r, 400, "bad_request", "body: {\"sub\": user id (1 to 64 of A-Z a-z 0-9 "
+			    ". _ @ -), \"roles\"?: [\"admin\"|\"moderator\"], \"ttl_s\"?: 1..31536000}");
+		return;
+	}
+	if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
+		    json_integer_value(ttl) > TTL_MAX)) {
+		admin_error(r, 400, "bad_request", "ttl_s must be an integer from 1 to 31536000 "
+			    "(default 3600)");
+		return;
+	}
+	if (!read_roles(r, roles))
+		return;
+	const char *alg = cfg->auth_algorithm;
+	char *pem = NULL;
+	const char *key;
+	size_t keylen;
+	if (strcmp(alg, "HS256") == 0) {
+		key = cfg->auth_secret ? cfg->auth_secret : "";
+		keylen = strlen(key);
+	} else {
+		if (!cfg->auth_private_key_file || !*cfg->auth_private_key_file) {
+			char m[256];
+			snprintf(m, sizeof m, "auth.algorithm is %s and the server has no private key "
+				 "(auth.private_key_file is not set): it can only verify tokens. Mint "
+				 "them where the private key is (chatctl token mint --local)", alg);
+			admin_error(r, 400, "no_signing_key", m);
+			return;
+		}
+		char err[512];
+		if (!(pem = read_key(cfg->auth_private_key_file, &keylen, err, sizeof err))) {
+			log_error("admin", "token.key", "%s", err);
+			admin_error(r, 500, "internal", err);
+			return;
+		}
+		key = pem;
+	}
+	int64_t ttl_s = ttl ? json_integer_value(ttl) : TTL_DEFAULT;
+	/* A token made right after the user's revoke must pass it: iat is in
+	 * whole seconds, so it is dated at the first second that does. */
+	int64_t now_s = mod_now_ms() / 1000, rb = moderation_revoked_before(c, sub);
+	if (rb > 0 && now_s * 1000 < rb)
+		now_s = rb / 1000 + (rb % 1000 != 0);
+	char *tok = NULL;
+	int st = auth_mint(alg, key, keylen, sub, now_s, ttl_s, roles, &tok);
+	free(pem);
+	if (st != CHATD_OK) {
+		char m[160];
+		snprintf(m, sizeof m, "cannot sign with the configured %s key (%s): check "
+			 "auth.private_key_file", alg, chatd_strerror(st));
+		admin_error(r, 500, "internal", m);
+		return;
+	}
+	json_t *rl = json_array();
+	for (size_t i = 0; roles[i]; i++)
+		json_array_append_new(rl, json_string(roles[i]));
+	audit_record(c, r->claims.sub, "token.mint", sub,
+		     json_pack("{s:o, s:I, s:I}", "roles", rl, "iat", (json_int_t)now_s, "exp",
+			       (json_int_t)(now_s + ttl_s)));
+	log_info("admin", "token.minted", "token for %s (ttl %lld s) by %s", sub,
+		 (long long)ttl_s, r->claims.sub);
+	admin_reply(r, 200, json_pack("{s:s, s:I}", "token", tok, "exp",
+				      (json_int_t)(now_s + ttl_s)));
+	free(tok);
+}
