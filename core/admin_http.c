@@ -6,6 +6,7 @@
  * client goes away meanwhile the request is marked dead (evhttp frees it)
  * and the late reply is dropped. */
 #include "admin.h"
+#include "admin_metrics.h"
 
 #include <stdio.h>
 #include <strings.h>
@@ -200,6 +201,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	if (conn)
 		evhttp_connection_set_closecb(conn, on_conn_close, r);
+	/* Prometheus scrapers: no token when admin.metrics_auth = false. */
+	if (strcmp(r->path, "/metrics") == 0) {
+		if (!a->c->cfg->admin_metrics_auth || authenticate(a, r))
+			admin_metrics(r);
+		return;
+	}
 	if (!authenticate(a, r) || !read_body(r))
 		return;
 	admin_route(r);

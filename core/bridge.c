@@ -7,6 +7,7 @@
 int bq_init(struct bridge_queue *q, void (*wake)(void *), void *arg)
 {
 	q->head = q->tail = NULL;
+	q->len = 0;
 	q->wake = wake;
 	q->wake_arg = arg;
 	return pthread_mutex_init(&q->lock, NULL) == 0 ? 0 : -1;
@@ -27,6 +28,7 @@ void bq_push(struct bridge_queue *q, struct bq_node *n)
 	else
 		q->head = n;
 	q->tail = n;
+	q->len++;
 	pthread_mutex_unlock(&q->lock);
 	/* Waking outside the lock: the consumer takes the lock to drain. */
 	if (was_empty && q->wake)
@@ -38,8 +40,17 @@ struct bq_node *bq_drain(struct bridge_queue *q)
 	pthread_mutex_lock(&q->lock);
 	struct bq_node *all = q->head;
 	q->head = q->tail = NULL;
+	q->len = 0;
 	pthread_mutex_unlock(&q->lock);
 	return all;
+}
+
+size_t bq_len(struct bridge_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	size_t n = q->len;
+	pthread_mutex_unlock(&q->lock);
+	return n;
 }
 
 struct bridge_in *bridge_in_new(enum bridge_in_kind kind, uint64_t session,

@@ -24,6 +24,7 @@ struct bq_node {
 struct bridge_queue {
 	pthread_mutex_t lock;
 	struct bq_node *head, *tail;
+	size_t len;                  /* items queued (for metrics) */
 	void (*wake)(void *arg);
 	void *wake_arg;
 };
@@ -34,6 +35,8 @@ void bq_destroy(struct bridge_queue *q);
 void bq_push(struct bridge_queue *q, struct bq_node *n);
 /* Take everything queued, oldest first (NULL when empty). */
 struct bq_node *bq_drain(struct bridge_queue *q);
+/* Items queued now (any thread). */
+size_t bq_len(struct bridge_queue *q);
 
 /* An HTTP request under /media/ travelling between the threads (gw_media.c,
  * media_http.c).  The gateway fills the request part and pushes it; the

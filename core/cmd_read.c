@@ -1,6 +1,7 @@
 /* cmd_read.c — history and sync: reads answered from storage. */
 #include <stdlib.h>
 #include <string.h>
+#include "core_metrics.h"
 #include "log.h"
 #include "pipeline.h"
 #include "proto_decode.h"
@@ -31,6 +32,7 @@ static void on_history(void *arg, int status, const struct chatd_message *msgs, 
 		       bool has_more)
 {
 	struct history_cmd *h = arg;
+	cm_storage_done(h->base.core, "history", h->base.t_op_ns);
 	if (!cmd_failed(&h->base, status))
 		cmd_reply(&h->base, json_pack("{s:s, s:s, s:o, s:b}", "type", "history",
 					      "conversation_id", h->req.conversation_id,
@@ -53,6 +55,7 @@ static void on_history_member(void *arg, int status, const struct chatd_conversa
 		cmd_free(&h->base);
 		return;
 	}
+	h->base.t_op_ns = cm_now();
 	int st = c->storage->history(c->storage_inst, &h->req, on_history, h);
 	if (st != CHATD_OK) {
 		cmd_failed(&h->base, st);
@@ -129,6 +132,7 @@ static void on_sync(void *arg, int status, const struct chatd_sync_conv *convs, 
 		    bool has_more)
 {
 	struct cmd *c = arg;
+	cm_storage_done(c->core, "sync", c->t_op_ns);
 	if (!cmd_failed(c, status)) {
 		json_t *list = json_array();
 		for (size_t i = 0; list && i < n; i++)
@@ -185,6 +189,7 @@ void cmd_sync(struct cmd *c)
 	}
 	struct core *core = k->core;
 	/* cursors are borrowed for the call only; storage copies them. */
+	k->t_op_ns = cm_now();
 	int st = core->storage->sync(core->storage_inst, k->user, cur, i, SYNC_PER_CONV,
 				     SYNC_TOTAL, on_sync, k);
 	free(cur);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include "admin.h"
+#include "core_metrics.h"
 #include "log.h"
 #include "moderation.h"
 #include "pipeline.h"
@@ -60,6 +61,7 @@ static json_t *ack(const struct send_cmd *s, const struct chatd_send_result *r)
 
 void core_publish_message(struct core *c, const struct chatd_message *m, uint64_t origin)
 {
+	uint64_t t0 = cm_now();
 	/* Encoded once per audience, shared by every recipient. */
 	chatd_frame *to_sender = core_encode(proto_message(m, true));
 	chatd_frame *to_others = core_encode(proto_message(m, false));
@@ -69,8 +71,9 @@ void core_publish_message(struct core *c, const struct chatd_message *m, uint64_
 		goto out;
 	}
 	if (c->bus)
-		c->bus->publish(c->bus_inst, "message.created", (const char *)to_others->payload,
-				to_others->payload_len);
+		cm_bus_status(c, "core", c->bus->publish(c->bus_inst, "message.created",
+							 (const char *)to_others->payload,
+							 to_others->payload_len));
 	if (c->fanout) {
 		struct chatd_fanout_msg fm = {
 			.conversation_id = m->conversation_id,
@@ -85,6 +88,7 @@ void core_publish_message(struct core *c, const struct chatd_message *m, uint64_
 out:
 	frame_unref(to_sender);
 	frame_unref(to_others);
+	cm_stage(c, CM_STAGE_FANOUT, t0);
 }
 
 static void publish_and_fan_out(struct send_cmd *s, const struct chatd_send_result *r)
@@ -177,6 +181,8 @@ static bool queue_for_review(struct send_cmd *s, const struct chatd_send_result 
 static void on_appended(void *arg, int status, const struct chatd_send_result *r)
 {
 	struct send_cmd *s = arg;
+	cm_storage_done(s->base.core, "append", s->base.t_op_ns);
+	cm_stage(s->base.core, CM_STAGE_PERSIST, s->base.t_op_ns);
 	if (!cmd_failed(&s->base, status)) {
 		if (!r->duplicate &&
 		    (s->verdict == LUA_VERDICT_HOLD || s->flagged) &&
@@ -201,7 +207,12 @@ static bool moderate(struct send_cmd *s, const struct user_sessions *us, char **
 	struct lua_decision d = { 0 };
 	int64_t audit_id;
 	bool shadowed;
-	if (!moderation_check_content(&s->base, LUA_HOOK_MESSAGE, &x, &d, &audit_id, &shadowed))
+	uint64_t t = cm_now();
+	bool ok = moderation_check_content(&s->base, LUA_HOOK_MESSAGE, &x, &d, &audit_id,
+					   &shadowed);
+	/* What follows moderation is the write: persist starts here. */
+	s->base.t_op_ns = cm_stage(s->base.core, CM_STAGE_MODERATE, t);
+	if (!ok)
 		return false;
 	if (d.text) {
 		if (d.text_len == 0 && !s->media_id) {
@@ -284,6 +295,8 @@ static void on_prechecked(void *arg, int status, const struct chatd_send_result 
 {
 	struct send_cmd *s = arg;
 	struct core *c = s->base.core;
+	cm_storage_done(c, "precheck", s->base.t_op_ns);
+	cm_stage(c, CM_STAGE_AUTHORIZE, s->base.t0_ns);
 	if (cmd_failed(&s->base, status))
 		goto done;
 	if (dup) {
@@ -373,6 +386,7 @@ void cmd_send(struct cmd *c)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	s->ts = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	s->base.t_op_ns = cm_now();
 	int st = core->storage->precheck(core->storage_inst, s->conv, s->base.user, s->cmid,
 					 on_prechecked, s);
 	if (st != CHATD_OK) {

@@ -102,6 +102,7 @@ struct chatd_config {
 	bool admin_enabled;      /* admin.enabled, default true */
 	char *admin_host;        /* admin.host, default "127.0.0.1" */
 	int admin_port;          /* admin.port, default 8081 */
+	bool admin_metrics_auth; /* admin.metrics_auth, default true: /metrics needs a token */
 
 	/* plugins = { storage = "sqlite", … }; NULL = kind not enabled.
 	 * Indexed by chatd_plugin_kind - 1. storage, presence, bus and fanout

@@ -126,6 +126,8 @@ static const struct cfg_row rows[] = {
 	STR("admin.host", "127.0.0.1", false, false, admin_host, NULL, 0,
 	    "admin API address (keep it on loopback or a private network)"),
 	INT("admin.port", "8081", 1, 65535, admin_port, F_INT, "admin API TCP port"),
+	BOOL("admin.metrics_auth", "true", admin_metrics_auth,
+	     "GET /metrics needs a moderator or admin token; false: open (private network)"),
 
 	STR("plugins.storage", NULL, true, false, plugin_name[CHATD_KIND_STORAGE - 1], NULL,
 	    CFG_F_PLUGIN, "storage plugin name (storage_<name>.so)"),

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <event2/thread.h>
 #include "admin.h"
+#include "core_metrics.h"
 #include "gateway.h"
 #include "host_api.h"
 #include "log.h"
@@ -154,7 +155,7 @@ int core_init(struct core *c, struct chatd_config *cfg)
 		return -1;
 	}
 	c->base = event_base_new();
-	if (!c->base || sessions_init(&c->sessions) < 0)
+	if (!c->base || sessions_init(&c->sessions) < 0 || !(c->metrics = core_metrics_new(c)))
 		return -1;
 	c->in_ev = event_new(c->base, -1, 0, on_inbound, c);
 	c->task_ev = event_new(c->base, -1, 0, on_tasks, c);
@@ -465,6 +466,8 @@ void core_destroy(struct core *c)
 	if (c->sig_hup)
 		event_free(c->sig_hup);
 	sessions_destroy(&c->sessions);
+	core_metrics_free(c->metrics);
+	c->metrics = NULL;
 	if (c->base) {
 		bq_destroy(&c->in);
 		bq_destroy(&c->out);

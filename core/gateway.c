@@ -15,6 +15,7 @@
 #include <time.h>
 #include <libwebsockets.h>
 #include "gw_media.h"
+#include "core_metrics.h"
 #include "gw_write.h"
 #include "hmap.h"
 #include "ids.h"
@@ -71,6 +72,7 @@ static void queue_json(struct gateway *gw, struct gw_session *s, json_t *obj)
 	if (!f)
 		return;
 	if (gw_queue_frame(s, f, (size_t)gw->cfg->outbound_queue_bytes) < 0) {
+		cm_overflow(gw->core->metrics);
 		gw_queue_clear(s);
 		s->close_code = 4409;
 	}
@@ -316,6 +318,7 @@ static void drain_outbound(struct gateway *gw)
 					log_info("gateway", "queue.overflow",
 						 "session %016llx: outbound queue over %zu bytes",
 						 (unsigned long long)s->id, cap);
+					cm_overflow(gw->core->metrics);
 					gw_queue_clear(s);
 					close_after_flush(s, 4409);
 					continue;
@@ -464,6 +467,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (gw->stopping || gw->n_ws >= (size_t)gw->cfg->max_connections) {
 			log_warn("gateway", "conn.refused", "%s",
 				 gw->stopping ? "shutting down" : "max_connections reached");
+			cm_conn_refused(gw->core->metrics);
 			return -1;
 		}
 		return 0;
@@ -484,6 +488,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		}
 		gw->n_ws++;
+		s->metrics = gw->core->metrics;
+		cm_conn_opened(s->metrics);
 		if (tok) {
 			authenticate(gw, s, tok, NULL);
 			free(tok);
@@ -516,12 +522,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		hmap_del64(&gw->sessions, s->id);
 		gw_session_release(s);
+		cm_conn_closed(s->metrics, s->close_code ? s->close_code
+					   : s->peer_close_code ? s->peer_close_code : 1006);
 		gw->n_ws--;
 		if (gw->stopping && gw->n_ws == 0)
 			gw->done = true;
 		return 0;
 
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (s && s->magic == GW_SESSION_MAGIC)
+			s->peer_close_code = len >= 2 ? ((const unsigned char *)in)[0] << 8 |
+							((const unsigned char *)in)[1] : 1005;
 		return 0;
 
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:

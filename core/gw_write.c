@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "core_metrics.h"
 
 int gw_queue_frame(struct gw_session *s, chatd_frame *f, size_t cap_bytes)
 {
@@ -24,6 +25,7 @@ int gw_queue_frame(struct gw_session *s, chatd_frame *f, size_t cap_bytes)
 	s->q[(s->q_head + s->q_len) % s->q_cap] = f;
 	s->q_len++;
 	s->q_bytes += f->wire_len;
+	cm_queue(s->metrics, 1, (int64_t)f->wire_len);
 	return 0;
 }
 
@@ -33,6 +35,7 @@ static chatd_frame *pop(struct gw_session *s)
 	s->q_head = (s->q_head + 1) % s->q_cap;
 	s->q_len--;
 	s->q_bytes -= f->wire_len;
+	cm_queue(s->metrics, -1, -(int64_t)f->wire_len);
 	return f;
 }
 

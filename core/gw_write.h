@@ -16,6 +16,8 @@
 #include "auth.h"
 #include "frame.h"
 
+struct core_metrics;
+
 #define GW_SESSION_MAGIC 0x53455353u /* "SESS" */
 #define GW_COALESCE_MAX 65536
 
@@ -39,6 +41,8 @@ struct gw_session {
 	size_t wbuf_cap;
 	/* close after the queue drains */
 	int close_code;              /* 0 = none */
+	int peer_close_code;         /* the client's close frame: 0 none, 1005 no code */
+	struct core_metrics *metrics; /* queue gauges (core_metrics.h); may be NULL */
 	/* flood guard: token bucket of frames */
 	double tokens;
 	int64_t tokens_at_ms;

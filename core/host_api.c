@@ -8,6 +8,7 @@
 #include <time.h>
 #include <event2/event.h>
 #include "core_loop.h"
+#include "core_metrics.h"
 #include "frame.h"
 #include "log.h"
 #include "pipeline.h"
@@ -204,7 +205,9 @@ static int host_deliver_user(chatd_plugin_handle *h, const char *user_id, chatd_
 			     uint64_t except_session)
 {
 	CHECK_HANDLE(h);
-	return core_deliver_user(h->core, user_id, f, except_session);
+	int n = core_deliver_user(h->core, user_id, f, except_session);
+	cm_deliveries(h->core, n);
+	return n;
 }
 
 static void host_storage(chatd_plugin_handle *h, const struct chatd_storage_ops **ops,
@@ -222,7 +225,7 @@ static int host_bus_emit(chatd_plugin_handle *h, const char *topic, const char *
 	struct core *c = h->core;
 	if (!c->bus)
 		return CHATD_ERR_UNAVAILABLE;
-	return c->bus->publish(c->bus_inst, topic, payload, len);
+	return cm_bus_status(c, "plugin", c->bus->publish(c->bus_inst, topic, payload, len));
 }
 
 static const struct chatd_host host_table = {

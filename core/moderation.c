@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "core_loop.h"
+#include "core_metrics.h"
 #include "log.h"
 #include "mod_env.h"
 #include "mod_sanctions.h"
@@ -288,11 +289,13 @@ int moderation_reload(struct core *c, const char *actor, char *err, size_t errle
 	struct moderation *m = c->mod;
 	uint64_t before = lua_host_version(m->host);
 	uint64_t old_failures = set_failures(m);
+	struct mod_metrics_snap *old_stats = mod_metrics_snapshot(c);
 	err[0] = '\0';
 	struct chatd_config *fresh = reread_config(c, err, errlen);
 	int rc = err[0] ? -1 : moderation_compile(fresh ? fresh : c->cfg, m->host, err, errlen);
 	if (rc == 0)
 		m->rule_failures += old_failures;   /* keep the total across sets */
+	mod_metrics_carry(c, old_stats, rc == 0);
 	if (rc == 0 && fresh) {
 		/* The new list is in force: keep it (and its rules_dir). */
 		struct cfg_rule *r = c->cfg->mod_rules;
@@ -441,6 +444,7 @@ bool moderation_rewrite_ok(struct core *c, const struct lua_decision *d)
 	size_t n = utf8_codepoints(d->text, d->text_len);
 	if (!utf8_valid(d->text, d->text_len) || memchr(d->text, '\0', d->text_len) ||
 	    n > (size_t)c->cfg->max_text) {
+		mod_metrics_rule_failed(c, d->rule);
 		log_error("rules", "rule.bad_rewrite", "%s: rewrite() gave %s; ignored", d->rule,
 			  n > (size_t)c->cfg->max_text ? "text longer than max_text"
 			  : "invalid UTF-8");
@@ -456,6 +460,7 @@ bool moderation_check_content(struct cmd *cmd, enum lua_hook hk, const struct lu
 	int64_t until = 0;
 	const char *stop = moderation_blocking(c, cmd->user, x->ts, &until);
 	if (stop && strcmp(stop, "ban") == 0) {
+		cm_command_error(cmd, "revoked");
 		core_close_session(c, cmd->session,
 				   json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
 					     "message", "you are banned", "retryable", 0), 4403);

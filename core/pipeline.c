@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "core_metrics.h"
 #include "log.h"
 #include "moderation.h"
 #include "presence_subs.h"
@@ -99,7 +100,8 @@ void pipeline_session_open(struct core *c, uint64_t session, const char *user, i
 	if (us && us->first_seen == 0)
 		moderation_user_seen(c, user);
 	if (c->presence)
-		c->presence->session_up(c->presence_inst, user, session);
+		cm_presence_status(c, "session_up",
+				   c->presence->session_up(c->presence_inst, user, session));
 	if (us && us->n == 1)
 		register_user(c, user);
 }
@@ -111,7 +113,8 @@ void pipeline_session_close(struct core *c, uint64_t session)
 		return;
 	presence_subs_session_closed(c->presence_subs, session);
 	if (c->presence)
-		c->presence->session_down(c->presence_inst, u, session);
+		cm_presence_status(c, "session_down",
+				   c->presence->session_down(c->presence_inst, u, session));
 	const struct user_sessions *us = sessions_of(&c->sessions, u);
 	if (us && us->n == 1 && CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, user_offline))
 		c->fanout->user_offline(c->fanout_inst, u);
@@ -168,7 +171,7 @@ void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_
 		json_decref(msg);
 		return;
 	}
-	struct cmd cmd = { .core = c, .session = session, .msg = msg };
+	struct cmd cmd = { .core = c, .session = session, .msg = msg, .t0_ns = cm_now() };
 	snprintf(cmd.user, sizeof cmd.user, "%s", user);
 	json_t *id = json_object_get(msg, "id");
 	if (json_is_string(id)) {
@@ -180,6 +183,7 @@ void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_
 		if (strcmp(type, handlers[i].type) == 0) {
 			/* A handler that waits clones the cmd, which takes
 			 * msg (cmd.msg becomes NULL). */
+			cmd.type = handlers[i].type;
 			handlers[i].fn(&cmd);
 			json_decref(cmd.msg);
 			return;
@@ -228,16 +232,19 @@ void cmd_reply(struct cmd *c, json_t *obj)
 	}
 	if (c->has_id)
 		json_object_set_new(obj, "id", json_string(c->id));
+	cm_command_reply(c, obj);
 	core_send_one(c->core, c->session, obj);
 }
 
 void cmd_error(struct cmd *c, const char *code, const char *message)
 {
+	cm_command_error(c, code);
 	core_send_error(c->core, c->session, c->has_id ? c->id : NULL, code, message);
 }
 
 bool cmd_failed(struct cmd *c, int status)
 {
+	cm_command_failed(c, status);
 	switch (status) {
 	case CHATD_OK:
 		return false;

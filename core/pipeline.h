@@ -23,6 +23,10 @@ struct cmd {
 	char id[257];
 	bool has_id;
 	char err[128];               /* scratch for field validation */
+	/* metrics (core_metrics.h) */
+	const char *type;            /* the handler's command type (static) */
+	uint64_t t0_ns;              /* the core took it (monotonic); 0 once replied */
+	uint64_t t_op_ns;            /* the storage op in flight started */
 };
 
 /* iat: the session's token's iat (s; 0 absent), checked against the

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "auth.h"
+#include "core_metrics.h"
 #include "hmap.h"
 #include "log.h"
 #include "pipeline.h"
@@ -91,7 +92,7 @@ struct initial {
 static void on_query(void *arg, int status, bool online, int64_t last_seen)
 {
 	struct initial *in = arg;
-	if (status != CHATD_OK)
+	if (cm_presence_status(in->c, "query", status) != CHATD_OK)
 		log_warn("core", "presence.query_failed", "%s: %s", in->user, chatd_strerror(status));
 	else
 		core_send_one(in->c, in->session,
@@ -111,7 +112,8 @@ static void query_initial(struct core *core, uint64_t session, const char *user)
 	in->c = core;
 	in->session = session;
 	memcpy(in->user, user, len + 1);
-	int st = core->presence->query(core->presence_inst, user, on_query, in);
+	int st = cm_presence_status(core, "query",
+				    core->presence->query(core->presence_inst, user, on_query, in));
 	if (st != CHATD_OK) {
 		log_warn("core", "presence.query_failed", "%s: %s", user, chatd_strerror(st));
 		free(in);
