@@ -18,18 +18,18 @@ void admin_metrics(struct admin_req *r)
 		admin_error(r, 403, "forbidden", "needs the moderator or admin role");
 		return;
 	}
-	struct mbuf text = { 0 };
+	struct metrics_buf text = { 0 };
 	struct evbuffer *body = c->metrics ? evbuffer_new() : NULL;
 	if (!body || core_metrics_render(c->metrics, &text) < 0 ||
 	    evbuffer_add(body, text.p, text.len) < 0) {
 		log_error("admin", "metrics.nomem", "cannot render /metrics");
-		mbuf_free(&text);
+		metrics_buf_free(&text);
 		if (body)
 			evbuffer_free(body);
 		admin_error(r, 500, "internal", "out of memory");
 		return;
 	}
-	mbuf_free(&text);
+	metrics_buf_free(&text);
 	if (!r->dead && r->req) {
 		struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 		evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

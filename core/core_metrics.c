@@ -27,7 +27,7 @@ static const char *const stage_names[CM_STAGE__COUNT] = {
 	"authorize", "moderate", "persist", "fanout",
 };
 
-static void collect_core(void *arg, struct mbuf *b);
+static void collect_core(void *arg, struct metrics_buf *b);
 
 static int64_t wall_ms(void)
 {
@@ -128,7 +128,7 @@ void core_metrics_free(struct core_metrics *m)
 	free(m);
 }
 
-int core_metrics_render(struct core_metrics *m, struct mbuf *b)
+int core_metrics_render(struct core_metrics *m, struct metrics_buf *b)
 {
 	return metrics_render(m->reg, b);
 }
@@ -139,7 +139,7 @@ int core_metrics_render(struct core_metrics *m, struct mbuf *b)
  * as GET /v1/metrics), as chatd_plugin_<kind>_<name>_<counter>.  The host
  * API cannot tell a counter from a gauge (a plugin may add negative
  * deltas), so only names ending in _total are typed counter. */
-static void collect_plugins(struct core *c, struct mbuf *b)
+static void collect_plugins(struct core *c, struct metrics_buf *b)
 {
 	for (int k = 0; k < CFG_N_KINDS; k++) {
 		const struct chatd_plugin_handle *h = c->plugins[k].handle;
@@ -160,13 +160,13 @@ static void collect_plugins(struct core *c, struct mbuf *b)
 	}
 }
 
-static void gauge(struct mbuf *b, const char *name, const char *help, double v)
+static void gauge(struct metrics_buf *b, const char *name, const char *help, double v)
 {
 	metrics_write_header(b, name, help, METRIC_GAUGE);
 	metrics_write_sample(b, name, NULL, NULL, 0, v);
 }
 
-static void collect_core(void *arg, struct mbuf *b)
+static void collect_core(void *arg, struct metrics_buf *b)
 {
 	struct core_metrics *m = arg;
 	struct core *c = m->core;

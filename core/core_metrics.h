@@ -60,7 +60,7 @@ struct core_metrics {
 struct core_metrics *core_metrics_new(struct core *c);
 void core_metrics_free(struct core_metrics *m);
 /* The whole exposition text into b (core thread).  0 or -1 (ENOMEM). */
-int core_metrics_render(struct core_metrics *m, struct mbuf *b);
+int core_metrics_render(struct core_metrics *m, struct metrics_buf *b);
 
 /* ---- gateway thread ---- */
 void cm_conn_opened(struct core_metrics *m);
@@ -111,6 +111,6 @@ void mod_metrics_carry(struct core *c, struct mod_metrics_snap *s, bool swapped)
  * stored). */
 void mod_metrics_rule_failed(struct core *c, const char *rule);
 /* Rule and audit families, at scrape time. */
-void mod_metrics_collect(struct core *c, struct mbuf *b);
+void mod_metrics_collect(struct core *c, struct metrics_buf *b);
 
 #endif

@@ -337,7 +337,8 @@ double metric_sum(const struct metric *m)
 
 /* ---- exposition ---- */
 
-static void render_series(struct mbuf *b, const struct metric_family *f, const struct metric *m)
+static void render_series(struct metrics_buf *b, const struct metric_family *f,
+			  const struct metric *m)
 {
 	const char *lnames[METRICS_MAX_LABELS];
 	const char *lvalues[METRICS_MAX_LABELS];
@@ -367,9 +368,9 @@ static void render_series(struct mbuf *b, const struct metric_family *f, const s
 			snprintf(le, sizeof le, "+Inf");
 		else
 			snprintf(le, sizeof le, "%.15g", f->bounds[i]);
-		mbuf_printf(b, "%s_bucket", f->name);
+		metrics_buf_printf(b, "%s_bucket", f->name);
 		metrics_write_labels(b, lnames, lvalues, f->nl, le);
-		mbuf_printf(b, " %llu\n", (unsigned long long)cum);
+		metrics_buf_printf(b, " %llu\n", (unsigned long long)cum);
 	}
 	char name[METRICS_NAME_MAX + 8];
 	snprintf(name, sizeof name, "%s_sum", f->name);
@@ -378,7 +379,7 @@ static void render_series(struct mbuf *b, const struct metric_family *f, const s
 	metrics_write_sample_u64(b, name, lnames, lvalues, f->nl, cum);
 }
 
-int metrics_render(struct metrics *r, struct mbuf *b)
+int metrics_render(struct metrics *r, struct metrics_buf *b)
 {
 	pthread_mutex_lock(&r->lock);
 	for (struct metric_family *f = r->head; f; f = f->next) {

@@ -32,15 +32,16 @@ struct metric_family;
 struct metric;
 
 /* A growable text buffer; `failed` is set (and text stops growing) on
- * ENOMEM.  Zero-initialise; release with mbuf_free. */
-struct mbuf {
+ * ENOMEM.  Zero-initialise; release with metrics_buf_free. */
+struct metrics_buf {
 	char *p;
 	size_t len, cap;
 	bool failed;
 };
-void mbuf_free(struct mbuf *b);
-void mbuf_add(struct mbuf *b, const char *s, size_t n);
-void mbuf_printf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void metrics_buf_free(struct metrics_buf *b);
+void metrics_buf_add(struct metrics_buf *b, const char *s, size_t n);
+void metrics_buf_printf(struct metrics_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 struct metrics *metrics_new(void);
 void metrics_free(struct metrics *r);
@@ -85,12 +86,12 @@ uint64_t metric_bucket(const struct metric *m, size_t i); /* cumulative, i <= n 
  * statistics...) through the metrics_write_* functions below.  Called by
  * metrics_render on its thread, after the registry's own families, in the
  * order added.  Returns 0 or -1 (ENOMEM). */
-typedef void (*metrics_collect_fn)(void *arg, struct mbuf *b);
+typedef void (*metrics_collect_fn)(void *arg, struct metrics_buf *b);
 int metrics_add_collector(struct metrics *r, metrics_collect_fn fn, void *arg);
 
 /* The whole exposition: every family with # HELP and # TYPE lines, then
  * every collector's output.  Returns 0, or -1 when b->failed. */
-int metrics_render(struct metrics *r, struct mbuf *b);
+int metrics_render(struct metrics *r, struct metrics_buf *b);
 
 /* ---- writers (for collectors) ---- */
 /* True when name is a valid metric name (label names: also no ':'). */
@@ -100,23 +101,23 @@ bool metrics_label_name_ok(const char *name);
  * character outside [a-zA-Z0-9_] becomes '_'. */
 void metrics_sanitize(char *dst, size_t size, const char *src);
 /* "# HELP name help" (help escaped: \\ and \n) and "# TYPE name type". */
-void metrics_write_header(struct mbuf *b, const char *name, const char *help,
+void metrics_write_header(struct metrics_buf *b, const char *name, const char *help,
 			  enum metric_type type);
 /* One sample line: name{l1="v1",...} value.  Label values are escaped
  * (\\, \", \n); nl may be 0.  Integers print exactly; NaN/Inf as Prometheus
  * spells them. */
-void metrics_write_sample(struct mbuf *b, const char *name, const char *const *lnames,
+void metrics_write_sample(struct metrics_buf *b, const char *name, const char *const *lnames,
 			  const char *const *lvalues, size_t nl, double value);
-void metrics_write_sample_u64(struct mbuf *b, const char *name, const char *const *lnames,
+void metrics_write_sample_u64(struct metrics_buf *b, const char *name, const char *const *lnames,
 			      const char *const *lvalues, size_t nl, uint64_t value);
 /* {l1="v1",...,le="le"} (le may be NULL; nothing at all when no label). */
-void metrics_write_labels(struct mbuf *b, const char *const *lnames,
+void metrics_write_labels(struct metrics_buf *b, const char *const *lnames,
 			  const char *const *lvalues, size_t nl, const char *le);
 /* Escapers, exposed for the unit tests. */
-void metrics_escape_help(struct mbuf *b, const char *s);
-void metrics_escape_label(struct mbuf *b, const char *s);
+void metrics_escape_help(struct metrics_buf *b, const char *s);
+void metrics_escape_label(struct metrics_buf *b, const char *s);
 
-/* Seconds on the monotonic clock, as nanoseconds (0 never returned). */
+/* The monotonic clock in nanoseconds (never 0: 0 means "no time"). */
 uint64_t metrics_now_ns(void);
 
 #endif

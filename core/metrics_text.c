@@ -11,14 +11,14 @@
 
 /* ---- text buffer ---- */
 
-void mbuf_free(struct mbuf *b)
+void metrics_buf_free(struct metrics_buf *b)
 {
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
 }
 
-static bool mbuf_reserve(struct mbuf *b, size_t extra)
+static bool metrics_buf_reserve(struct metrics_buf *b, size_t extra)
 {
 	if (b->failed)
 		return false;
@@ -37,21 +37,21 @@ static bool mbuf_reserve(struct mbuf *b, size_t extra)
 	return true;
 }
 
-void mbuf_add(struct mbuf *b, const char *s, size_t n)
+void metrics_buf_add(struct metrics_buf *b, const char *s, size_t n)
 {
-	if (!mbuf_reserve(b, n))
+	if (!metrics_buf_reserve(b, n))
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
 }
 
-static void mbuf_puts(struct mbuf *b, const char *s)
+static void metrics_buf_puts(struct metrics_buf *b, const char *s)
 {
-	mbuf_add(b, s, strlen(s));
+	metrics_buf_add(b, s, strlen(s));
 }
 
-void mbuf_printf(struct mbuf *b, const char *fmt, ...)
+void metrics_buf_printf(struct metrics_buf *b, const char *fmt, ...)
 {
 	char small[256];
 	va_list ap;
@@ -63,10 +63,10 @@ void mbuf_printf(struct mbuf *b, const char *fmt, ...)
 		return;
 	}
 	if ((size_t)n < sizeof small) {
-		mbuf_add(b, small, (size_t)n);
+		metrics_buf_add(b, small, (size_t)n);
 		return;
 	}
-	if (!mbuf_reserve(b, (size_t)n))
+	if (!metrics_buf_reserve(b, (size_t)n))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
@@ -112,34 +112,34 @@ void metrics_sanitize(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
-void metrics_escape_help(struct mbuf *b, const char *s)
+void metrics_escape_help(struct metrics_buf *b, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
-			mbuf_add(b, "\\\\", 2);
+			metrics_buf_add(b, "\\\\", 2);
 		else if (*s == '\n')
-			mbuf_add(b, "\\n", 2);
+			metrics_buf_add(b, "\\n", 2);
 		else
-			mbuf_add(b, s, 1);
+			metrics_buf_add(b, s, 1);
 	}
 }
 
-void metrics_escape_label(struct mbuf *b, const char *s)
+void metrics_escape_label(struct metrics_buf *b, const char *s)
 {
 	/* The format is UTF-8: a value that is not (a rule's reason code
 	 * could be anything) has its high bytes replaced. */
 	bool valid = utf8_valid(s, strlen(s));
 	for (; *s; s++) {
 		if (*s == '\\')
-			mbuf_add(b, "\\\\", 2);
+			metrics_buf_add(b, "\\\\", 2);
 		else if (*s == '"')
-			mbuf_add(b, "\\\"", 2);
+			metrics_buf_add(b, "\\\"", 2);
 		else if (*s == '\n')
-			mbuf_add(b, "\\n", 2);
+			metrics_buf_add(b, "\\n", 2);
 		else if (!valid && (unsigned char)*s >= 0x80)
-			mbuf_add(b, "?", 1);
+			metrics_buf_add(b, "?", 1);
 		else
-			mbuf_add(b, s, 1);
+			metrics_buf_add(b, s, 1);
 	}
 }
 
@@ -153,28 +153,28 @@ static const char *type_name(enum metric_type t)
 	}
 }
 
-void metrics_write_header(struct mbuf *b, const char *name, const char *help,
+void metrics_write_header(struct metrics_buf *b, const char *name, const char *help,
 			  enum metric_type type)
 {
-	mbuf_printf(b, "# HELP %s ", name);
+	metrics_buf_printf(b, "# HELP %s ", name);
 	metrics_escape_help(b, help ? help : "");
-	mbuf_printf(b, "\n# TYPE %s %s\n", name, type_name(type));
+	metrics_buf_printf(b, "\n# TYPE %s %s\n", name, type_name(type));
 }
 
-void metrics_write_labels(struct mbuf *b, const char *const *lnames, const char *const *lvalues,
-			 size_t nl, const char *le)
+void metrics_write_labels(struct metrics_buf *b, const char *const *lnames,
+			  const char *const *lvalues, size_t nl, const char *le)
 {
 	if (nl == 0 && !le)
 		return;
-	mbuf_puts(b, "{");
+	metrics_buf_puts(b, "{");
 	for (size_t i = 0; i < nl; i++) {
-		mbuf_printf(b, "%s%s=\"", i ? "," : "", lnames[i]);
+		metrics_buf_printf(b, "%s%s=\"", i ? "," : "", lnames[i]);
 		metrics_escape_label(b, lvalues[i] ? lvalues[i] : "");
-		mbuf_puts(b, "\"");
+		metrics_buf_puts(b, "\"");
 	}
 	if (le)
-		mbuf_printf(b, "%sle=\"%s\"", nl ? "," : "", le);
-	mbuf_puts(b, "}");
+		metrics_buf_printf(b, "%sle=\"%s\"", nl ? "," : "", le);
+	metrics_buf_puts(b, "}");
 }
 
 static void format_double(char *out, size_t size, double v)
@@ -189,20 +189,20 @@ static void format_double(char *out, size_t size, double v)
 		snprintf(out, size, "%.15g", v);
 }
 
-void metrics_write_sample(struct mbuf *b, const char *name, const char *const *lnames,
+void metrics_write_sample(struct metrics_buf *b, const char *name, const char *const *lnames,
 			  const char *const *lvalues, size_t nl, double value)
 {
 	char num[64];
 	format_double(num, sizeof num, value);
-	mbuf_puts(b, name);
+	metrics_buf_puts(b, name);
 	metrics_write_labels(b, lnames, lvalues, nl, NULL);
-	mbuf_printf(b, " %s\n", num);
+	metrics_buf_printf(b, " %s\n", num);
 }
 
-void metrics_write_sample_u64(struct mbuf *b, const char *name, const char *const *lnames,
+void metrics_write_sample_u64(struct metrics_buf *b, const char *name, const char *const *lnames,
 			      const char *const *lvalues, size_t nl, uint64_t value)
 {
-	mbuf_puts(b, name);
+	metrics_buf_puts(b, name);
 	metrics_write_labels(b, lnames, lvalues, nl, NULL);
-	mbuf_printf(b, " %llu\n", (unsigned long long)value);
+	metrics_buf_printf(b, " %llu\n", (unsigned long long)value);
 }

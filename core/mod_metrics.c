@@ -118,7 +118,7 @@ static struct merged *merge(struct core_metrics *m, const struct mod_metrics_sna
 	return list;
 }
 
-static void collect_rules(struct core *c, struct mbuf *b)
+static void collect_rules(struct core *c, struct metrics_buf *b)
 {
 	struct core_metrics *m = c->metrics;
 	struct mod_metrics_snap *s = mod_metrics_snapshot(c);
@@ -164,7 +164,7 @@ static void collect_rules(struct core *c, struct mbuf *b)
 			     (double)lua_host_mem_used(c->mod->host));
 }
 
-void mod_metrics_collect(struct core *c, struct mbuf *b)
+void mod_metrics_collect(struct core *c, struct metrics_buf *b)
 {
 	if (!c->mod || !c->metrics)
 		return;

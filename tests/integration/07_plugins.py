@@ -29,7 +29,8 @@ def test_plugin_dir(build_dir, tmp_path):
     d.mkdir()
     for n in ["badmajor", "badkind", "nosymbol", "failinit"]:
         os.symlink(os.path.join(src, "storage_%s.so" % n), d / ("storage_%s.so" % n))
-    for n in ["presence_local", "bus_local", "fanout_online", "fanout_hybrid"]:
+    for n in ["presence_local", "bus_local", "fanout_online", "fanout_hybrid",
+              "receipts_cursor", "media_local"]:
         os.symlink(os.path.join(build_dir, "plugins", n, ".libs", n + ".so"), d / (n + ".so"))
     return str(d)
 

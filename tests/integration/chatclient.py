@@ -178,15 +178,29 @@ class ChatdServer:
     def __init__(self, tmpdir, overrides=None, extra_lua="", port=None):
         self.dir = str(tmpdir)
         os.makedirs(self.dir, exist_ok=True)
-        self.port = port or free_port()
-        self.admin_port = free_port()
-        self.cfg = merge(default_config(self.dir, self.port, self.admin_port), overrides or {})
+        self.fixed_port = port is not None
+        self.overrides = overrides or {}
+        self.extra_lua = extra_lua
         self.config_path = os.path.join(self.dir, "chatd.conf")
-        with open(self.config_path, "w") as f:
-            f.write(render_config(self.cfg, extra_lua))
+        self._configure(port or free_port(), free_port())
         self.log_path = os.path.join(self.dir, "chatd.log")
         self.proc = None
         self.starts = 0
+
+    def _configure(self, port, admin_port):
+        self.port = port
+        self.admin_port = admin_port
+        self.cfg = merge(default_config(self.dir, self.port, self.admin_port), self.overrides)
+        with open(self.config_path, "w") as f:
+            f.write(render_config(self.cfg, self.extra_lua))
+
+    def _lost_port_race(self):
+        """The first start failed only because another process took one of
+        the free ports picked for it (tests run beside other suites)."""
+        if self.fixed_port or self.starts != 1:
+            return False
+        text = self.log_text()
+        return "gateway listen.failed" in text or "admin admin.bind" in text
 
     # The auth secret, for tests that mint tokens.
     @property
@@ -259,6 +273,16 @@ class ChatdServer:
             conn.close()
 
     def start(self, timeout=None):
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except ServerStartError:
+                if attempt == 2 or not self._lost_port_race():
+                    raise
+                self.starts = 0
+                self._configure(free_port(), free_port())
+
+    def _start_once(self, timeout=None):
         if timeout is None:
             timeout = 60.0 if wrapper_prefix() else 10.0
         if not os.path.exists(chatd_bin()):

@@ -8,7 +8,7 @@
 #include "metrics.h"
 #include "unit.h"
 
-static char *render(struct metrics *r, struct mbuf *b)
+static char *render(struct metrics *r, struct metrics_buf *b)
 {
 	memset(b, 0, sizeof *b);
 	CU_ASSERT_EQUAL(metrics_render(r, b), 0);
@@ -51,12 +51,12 @@ static void test_bad_families(void)
 	CU_ASSERT_PTR_NULL(metrics_histogram(r, "h_seconds", "h", NULL, same, 2));
 	CU_ASSERT_PTR_NOT_NULL(metrics_counter(r, "x_total", "h", "a,b,c,d"));
 	CU_ASSERT_PTR_NULL(metrics_gauge(r, "x_total", "a second family of that name", NULL));
-	struct mbuf b;
+	struct metrics_buf b;
 	char *t = render(r, &b);
 	CU_ASSERT_EQUAL(strstr(t, "# TYPE x_total counter") != NULL, 1);
 	CU_ASSERT_PTR_NULL(strstr(t, "gauge"));
 	CU_ASSERT_PTR_NULL(strstr(t, "h_seconds"));
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	metrics_free(r);
 }
 
@@ -82,7 +82,7 @@ static void test_counter_gauge_text(void)
 	metric_observe(NULL, 1);
 	metric_gauge_add(NULL, 1);
 	CU_ASSERT_PTR_NULL(metric_series(NULL, NULL));
-	struct mbuf b;
+	struct metrics_buf b;
 	char *t = render(r, &b);
 	CU_ASSERT_STRING_EQUAL(t,
 		"# HELP t_requests_total requests\\nby \\\\ code\n"
@@ -92,7 +92,7 @@ static void test_counter_gauge_text(void)
 		"# HELP t_depth depth\n"
 		"# TYPE t_depth gauge\n"
 		"t_depth 9\n");
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	metrics_free(r);
 }
 
@@ -114,7 +114,7 @@ static void test_histogram_buckets(void)
 	CU_ASSERT_EQUAL(metric_bucket(h, 2), 5);
 	CU_ASSERT_EQUAL(metric_bucket(h, 3), 7);
 	CU_ASSERT_DOUBLE_EQUAL(metric_sum(h), 103.65, 1e-9);
-	struct mbuf b;
+	struct metrics_buf b;
 	char *t = render(r, &b);
 	CU_ASSERT_STRING_EQUAL(t,
 		"# HELP t_op_seconds op\n"
@@ -125,7 +125,7 @@ static void test_histogram_buckets(void)
 		"t_op_seconds_bucket{op=\"read\",le=\"+Inf\"} 7\n"
 		"t_op_seconds_sum{op=\"read\"} 103.65\n"
 		"t_op_seconds_count{op=\"read\"} 7\n");
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	/* a histogram without labels has only le */
 	struct metric_family *u = metrics_histogram(r, "t_plain_seconds", "", NULL, bounds, 1);
 	metric_observe(metric_series(u, NULL), 0.2);
@@ -133,7 +133,7 @@ static void test_histogram_buckets(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, "\nt_plain_seconds_bucket{le=\"0.1\"} 0\n"
 					 "t_plain_seconds_bucket{le=\"+Inf\"} 1\n"
 					 "t_plain_seconds_sum 0.2\nt_plain_seconds_count 1\n"));
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	metrics_free(r);
 }
 
@@ -159,7 +159,7 @@ static void test_series_cap(void)
 	CU_ASSERT_PTR_EQUAL(metric_series(f, old), first);   /* existing ones still found */
 	metric_inc(o);
 	metric_inc(metric_series(f, more2));
-	struct mbuf b;
+	struct metrics_buf b;
 	char *t = render(r, &b);
 	CU_ASSERT_PTR_NOT_NULL(strstr(t, "t_x_total{k=\"other\",j=\"other\"} 2\n"));
 	CU_ASSERT_PTR_NULL(strstr(t, "new1"));
@@ -168,24 +168,24 @@ static void test_series_cap(void)
 	for (const char *p = t; *p; p++)
 		lines += *p == '\n';
 	CU_ASSERT_EQUAL(lines, 2 + METRICS_MAX_SERIES + 1);
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	metrics_free(r);
 }
 
 static void test_escape_and_utf8(void)
 {
-	struct mbuf b = { 0 };
+	struct metrics_buf b = { 0 };
 	metrics_escape_label(&b, "caf\xc3\xa9 \"q\" \\ \n");
 	CU_ASSERT_STRING_EQUAL(b.p, "caf\xc3\xa9 \\\"q\\\" \\\\ \\n");
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	memset(&b, 0, sizeof b);
 	metrics_escape_label(&b, "bad\xff\xfe!");   /* not UTF-8: high bytes replaced */
 	CU_ASSERT_STRING_EQUAL(b.p, "bad?" "?!");
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	memset(&b, 0, sizeof b);
 	metrics_escape_help(&b, "a \"quoted\" \\ line\nnext");   /* quotes stay in HELP */
 	CU_ASSERT_STRING_EQUAL(b.p, "a \"quoted\" \\\\ line\\nnext");
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	memset(&b, 0, sizeof b);
 	static const char *const ln[] = { "a", "b" };
 	const char *lv[] = { "x", NULL };
@@ -197,21 +197,21 @@ static void test_escape_and_utf8(void)
 	metrics_write_sample_u64(&b, "n", NULL, NULL, 0, UINT64_MAX);
 	CU_ASSERT_STRING_EQUAL(b.p, "n{a=\"x\",b=\"\"} 0.25\nn NaN\nn -Inf\nn 1e+20\nn -3\n"
 			       "n 18446744073709551615\n");
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	/* long output grows the buffer */
 	memset(&b, 0, sizeof b);
 	char big[1000];
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	for (int i = 0; i < 20; i++)
-		mbuf_printf(&b, "%s", big);
+		metrics_buf_printf(&b, "%s", big);
 	CU_ASSERT_FALSE(b.failed);
 	CU_ASSERT_EQUAL(b.len, 20 * 999);
 	CU_ASSERT_EQUAL(strlen(b.p), 20 * 999);
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 }
 
-static void collect_two(void *arg, struct mbuf *b)
+static void collect_two(void *arg, struct metrics_buf *b)
 {
 	int *calls = arg;
 	(*calls)++;
@@ -225,14 +225,14 @@ static void test_collector(void)
 	int calls = 0;
 	metrics_counter(r, "t_a_total", "a", NULL);
 	CU_ASSERT_EQUAL(metrics_add_collector(r, collect_two, &calls), 0);
-	struct mbuf b;
+	struct metrics_buf b;
 	char *t = render(r, &b);
 	CU_ASSERT_EQUAL(calls, 1);
 	/* the registry's families first (a series-less family: HELP/TYPE only) */
 	CU_ASSERT_STRING_EQUAL(t, "# HELP t_a_total a\n# TYPE t_a_total counter\n"
 			       "# HELP t_collected from a collector\n# TYPE t_collected untyped\n"
 			       "t_collected 2\n");
-	mbuf_free(&b);
+	metrics_buf_free(&b);
 	metrics_free(r);
 }
 
@@ -265,10 +265,10 @@ static void test_threads(void)
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, hammer, &x);
-	struct mbuf b;
+	struct metrics_buf b;
 	for (int i = 0; i < 5; i++) {     /* scrapes while they run */
 		render(r, &b);
-		mbuf_free(&b);
+		metrics_buf_free(&b);
 	}
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
