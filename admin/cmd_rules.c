@@ -189,38 +189,26 @@ static int run_reload(struct ctl *ctl, const struct cmd *self, int argc, char **
 
 /* ---- test (local) ---- */
 
-static bool gives_config(int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return false;
-		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0 ||
-		    strncmp(argv[i], "--config=", 9) == 0 ||
-		    (strncmp(argv[i], "-c", 2) == 0 && argv[i][2]))
-			return true;
-	}
-	return false;
-}
-
 static int run_test(struct ctl *ctl, const struct cmd *self, int argc, char **argv)
 {
-	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			ctl_print_help(stdout, self);
-			return 0;
-		}
-	/* The chatd config as chatctl finds it, unless the arguments name one. */
-	const char *cfg = NULL;
-	if (!gives_config(argc, argv)) {
-		const char *p = ctl_chatd_config_path(ctl);
-		if (ctl->config_path || access(p, R_OK) == 0)
-			cfg = p;
-	}
-	char **av = calloc((size_t)argc + 5, sizeof *av);
+	struct args a;
+	int rc = ctl_parse_pos(ctl, self, argc, argv, &a, 1, ARGS_MAX_POS);
+	if (rc >= 0)
+		return rc;
+	/* The chatd config as chatctl finds it (-c, $CHATD_CONF, ./chatd.conf,
+	 * the system one), when there is one. */
+	const char *cfg = ctl_chatd_config_path(ctl);
+	if (!ctl->config_path && access(cfg, R_OK) != 0)
+		cfg = NULL;
+	int nrules = 0;
+	const char *const *rules = args_all(&a, "--rule", &nrules);
+	const char *dir = args_get(&a, "--rules-dir");
+	char **av = calloc((size_t)(8 + 2 * nrules + a.npos), sizeof *av);
 	if (!av) {
 		fprintf(stderr, "chatctl: out of memory\n");
 		return EXIT_RUNTIME;
 	}
+	/* Hand over to the code of `chatd rules test`, options first. */
 	int n = 0;
 	av[n++] = "rules";
 	av[n++] = "test";
@@ -228,12 +216,21 @@ static int run_test(struct ctl *ctl, const struct cmd *self, int argc, char **ar
 		av[n++] = "-c";
 		av[n++] = (char *)cfg;
 	}
+	if (dir) {
+		av[n++] = "--rules-dir";
+		av[n++] = (char *)dir;
+	}
+	for (int i = 0; i < nrules; i++) {
+		av[n++] = "--rule";
+		av[n++] = (char *)rules[i];
+	}
 	if (ctl->json)
 		av[n++] = "--json";
-	for (int i = 0; i < argc; i++)
-		av[n++] = argv[i];
+	av[n++] = "--";
+	for (int i = 0; i < a.npos; i++)
+		av[n++] = (char *)a.pos[i];
 	av[n] = NULL;
-	int rc = rules_cli(n, av);
+	rc = rules_cli(n, av);
 	free(av);
 	fflush(stdout);
 	return rc;
@@ -369,6 +366,12 @@ static int run_dryrun(struct ctl *ctl, const struct cmd *self, int argc, char **
 
 /* ---- tables ---- */
 
+static const struct opt test_opts[] = {
+	{ "--rules-dir", 0, OPT_VALUE },
+	{ "--rule", 0, OPT_VALUE | OPT_REPEAT },
+	{ NULL, 0, 0 },
+};
+
 static const struct opt dryrun_opts[] = {
 	{ "--last", 0, OPT_VALUE },
 	{ "--conv", 0, OPT_VALUE },
@@ -434,7 +437,7 @@ const struct cmd cmds_rules[] = {
 	{ .name = "reload", .args = "", .summary = "recompile the config's rules (all or none)",
 	  .usage = usage_reload, .run = run_reload, .flags = CMD_SERVER },
 	{ .name = "test", .args = "FILE...", .summary = "run rules over case files, locally",
-	  .usage = usage_test, .run = run_test },
+	  .usage = usage_test, .run = run_test, .opts = test_opts },
 	{ .name = "dry-run", .args = "RULESET --last N", .summary = "replay stored messages "
 	  "through rules", .usage = usage_dryrun, .run = run_dryrun, .opts = dryrun_opts,
 	  .flags = CMD_SERVER },

@@ -197,6 +197,8 @@ def test_usage_errors_exit_2_without_contacting_anything(tmp_path):
         (["status", "--timeout", "0"], "--timeout"),
         (["--url", "ftp://x", "status"], "bad URL"),
         (["token", "mint"], "missing USER"),
+        (["rules", "test"], "missing argument"),
+        (["rules", "test", "x.jsonl", "--rule"], "--rule needs a value"),
         (["token", "mint", "a", "--role", "king"], "unknown role"),
         (["token", "mint", "a", "--ttl", "2y"], "--ttl"),
     ]
