@@ -355,18 +355,20 @@ int http_parse_response(const char *buf, size_t len, bool eof, size_t max_body,
 		snprintf(err, errlen, "response headers larger than %d bytes", HTTP_HEAD_MAX);
 		return HTTP_E_TOO_LARGE;
 	}
-	int major = 0, minor = 0, status = 0;
-	char sp = 0;
-	if (sscanf(buf, "HTTP/%d.%d %3d%c", &major, &minor, &status, &sp) < 3 || major != 1 ||
-	    status < 100 || status > 599 || (sp != ' ' && sp != '\r')) {
-		snprintf(err, errlen, "not an HTTP/1.x response (is this the admin port?)");
-		return HTTP_E_PROTOCOL;
-	}
+	/* buf is not NUL-terminated: parse the status line from a copy. */
 	char *head = malloc(head_len + 1);
 	if (!head)
 		return HTTP_E_IO;
 	memcpy(head, buf, head_len);
 	head[head_len] = '\0';
+	int major = 0, minor = 0, status = 0;
+	char sp = 0;
+	if (sscanf(head, "HTTP/%d.%d %3d%c", &major, &minor, &status, &sp) < 3 || major != 1 ||
+	    status < 100 || status > 599 || (sp != ' ' && sp != '\r')) {
+		free(head);
+		snprintf(err, errlen, "not an HTTP/1.x response (is this the admin port?)");
+		return HTTP_E_PROTOCOL;
+	}
 	const char *b = hend + 4;
 	size_t avail = len - (size_t)(b - buf);
 	char val[64];
