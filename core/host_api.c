@@ -10,6 +10,7 @@
 #include "core_loop.h"
 #include "core_metrics.h"
 #include "frame.h"
+#include "host_io.h"
 #include "log.h"
 #include "pipeline.h"
 
@@ -248,6 +249,10 @@ static const struct chatd_host host_table = {
 	.deliver_user = host_deliver_user,
 	.storage = host_storage,
 	.bus_emit = host_bus_emit,
+	.node_id = host_node_id,
+	.io_add = host_io_add,
+	.io_set = host_io_set,
+	.io_remove = host_io_remove,
 };
 
 const struct chatd_host *host_api_table(void)
@@ -276,6 +281,7 @@ void host_handle_free(struct chatd_plugin_handle *h)
 	CHECK_HANDLE(h);
 	while (h->timers)
 		timer_unlink(h->timers);
+	host_io_remove_all(h);
 	free(h->metrics);
 	h->magic = 0;
 	free(h);

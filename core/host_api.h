@@ -10,6 +10,7 @@ struct core;
 #define HANDLE_MAGIC 0x504c4748u /* "PLGH" */
 
 struct host_timer;
+struct host_io;
 struct host_metric {
 	char name[96];
 	char help[160];
@@ -24,6 +25,8 @@ struct chatd_plugin_handle {
 	char section[80];           /* "<kind>_<name>" */
 	struct host_timer *timers;  /* live timers, owned */
 	uint64_t next_timer_id;
+	struct host_io *ios;        /* live fd watches, owned (host_io.c) */
+	uint64_t next_io_id;
 	struct host_metric *metrics;
 	size_t n_metrics;
 };

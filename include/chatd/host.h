@@ -28,6 +28,14 @@ typedef void (*chatd_task_fn)(void *arg);
 typedef uint64_t chatd_timer_id;
 typedef uint32_t chatd_metric_id;
 
+/* ABI 1.4: file descriptors watched on the core loop (client libraries such
+ * as libpq and hiredis driven without a thread of their own). */
+typedef uint64_t chatd_io_id;
+#define CHATD_IO_READ  1u
+#define CHATD_IO_WRITE 2u
+/* fd is ready for what `events` (CHATD_IO_READ | CHATD_IO_WRITE) says. */
+typedef void (*chatd_io_fn)(void *arg, int fd, unsigned events);
+
 struct chatd_storage_ops;
 
 struct chatd_host {
@@ -89,6 +97,23 @@ struct chatd_host {
 	/* Emit an event on the configured bus (topic, JSON payload). */
 	int (*bus_emit)(chatd_plugin_handle *h, const char *topic,
 			const char *payload, size_t len);
+
+	/* ---- ABI 1.4 (a plugin built for 1.4 that may load in an older
+	 * host checks struct_size before using these). */
+
+	/* This node's id (the config's node_id); valid for the process. */
+	const char *(*node_id)(chatd_plugin_handle *h);
+	/* Watch fd on the core loop: fn(arg, fd, ready) runs on the core
+	 * thread while fd is ready for any of `events` (level-triggered;
+	 * events 0 = registered but paused).  The plugin keeps owning fd and
+	 * must io_remove before closing it.  Returns 0 on failure.  Removed
+	 * by the host at unload if the plugin forgot. */
+	chatd_io_id (*io_add)(chatd_plugin_handle *h, int fd, unsigned events,
+			      chatd_io_fn fn, void *arg);
+	/* Change what is watched.  CHATD_OK or CHATD_ERR_NOT_FOUND. */
+	int (*io_set)(chatd_plugin_handle *h, chatd_io_id id, unsigned events);
+	/* Stop watching; safe inside fn (fn is not called again). */
+	void (*io_remove)(chatd_plugin_handle *h, chatd_io_id id);
 };
 
 #endif

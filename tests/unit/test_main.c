@@ -13,6 +13,7 @@ int main(int argc, char **argv)
 	unit_register_proto_decode();
 	unit_register_frame();
 	unit_register_metrics();
+	unit_register_host_io();
 	unit_register_config();
 	unit_register_auth();
 	unit_register_storage_sqlite();

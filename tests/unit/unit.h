@@ -8,6 +8,7 @@ void unit_register_utf8(void);
 void unit_register_proto_decode(void);
 void unit_register_frame(void);
 void unit_register_metrics(void);
+void unit_register_host_io(void);
 void unit_register_config(void);
 void unit_register_auth(void);
 void unit_register_storage_sqlite(void);
