@@ -1,7 +1,18 @@
 /* chatd/bus.h — the bus kind: events for other nodes and external consumers.
  *
- * Topics in use: "message.created" (payload: the message JSON plus
- * "node_id"), "conversation.created". */
+ * Topics are of three classes, told apart by their prefix:
+ *   "node.<id>"     addressed to one node: delivered to that node's
+ *                   subscribers only (at most once, in publish order);
+ *                   the core routes frames to remote sessions with them.
+ *   "cluster.<x>"   to every node, the publisher included (control such as
+ *                   closing a user's sessions everywhere).
+ *   anything else   events for other nodes' subscribers and for external
+ *                   consumers (a cluster bus appends them to a durable,
+ *                   bounded stream): "message.created" (payload: the
+ *                   message JSON plus "node_id"), "message.edited",
+ *                   "message.deleted", "message.moderated",
+ *                   "conversation.created".
+ * A single-node bus (bus_local) delivers every topic to local subscribers. */
 #ifndef CHATD_BUS_H
 #define CHATD_BUS_H
 
@@ -18,6 +29,18 @@ struct chatd_bus_ops {
 	int (*publish)(void *inst, const char *topic, const char *payload, size_t len);
 	/* Subscribe to one topic ("*" for all). */
 	int (*subscribe)(void *inst, const char *topic, chatd_bus_handler fn, void *arg);
+
+	/* ---- ABI 1.4 (optional): counters shared by every node, for the
+	 * moderation helpers' limiters and counters.  Adds deltas[i] to
+	 * cluster-wide counter keys[i] (created with a lifetime of ttl_ms[i]
+	 * when absent; the lifetime is not extended by later adds) and
+	 * reports every counter's total after the add: cb(arg, status,
+	 * totals, n) exactly once on the core thread, never inside the call.
+	 * n <= 1024.  Keys are opaque bytes without NUL. */
+	int (*counters_add)(void *inst, const char *const *keys, const int64_t *deltas,
+			    const int64_t *ttl_ms, size_t n,
+			    void (*cb)(void *arg, int status, const int64_t *totals, size_t n),
+			    void *arg);
 };
 
 #endif

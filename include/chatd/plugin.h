@@ -17,7 +17,9 @@
  *                    metadata ops, message media fields, user_first_seen,
  *                    sanction kind "revoke"; status CHATD_ERR_RATE_LIMITED.
  *   1.4  2026-11-28  host: node_id, io_add/io_set/io_remove (file
- *                    descriptors watched on the core loop).
+ *                    descriptors watched on the core loop); presence:
+ *                    locate, session_up_ready (shared presence); bus: topic
+ *                    classes node./cluster./events, counters_add.
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
