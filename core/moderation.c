@@ -400,6 +400,18 @@ uint64_t moderation_rules_version(struct core *c)
 	return c->mod ? lua_host_version(c->mod->host) : 0;
 }
 
+/* A rule's call latency in µs since its set was loaded: mean and max
+ * exact, p50 and p99 estimated from the histogram; null before any call. */
+static json_t *latency_json(const struct lua_rule_latency *l)
+{
+	uint64_t n = lua_rule_latency_count(l);
+	if (n == 0)
+		return json_pack("{s:n, s:n, s:n, s:n}", "mean", "p50", "p99", "max");
+	return json_pack("{s:f, s:f, s:f, s:f}", "mean", (double)l->sum_ns / (double)n / 1e3,
+			 "p50", lua_rule_latency_quantile(l, 0.5) / 1e3, "p99",
+			 lua_rule_latency_quantile(l, 0.99) / 1e3, "max", (double)l->max_ns / 1e3);
+}
+
 json_t *moderation_rules_json(struct core *c)
 {
 	struct moderation *m = c->mod;
@@ -413,10 +425,11 @@ json_t *moderation_rules_json(struct core *c)
 		for (int k = 0; k < LUA_VERDICT__COUNT; k++)
 			json_object_set_new(v, lua_host_verdict_name((enum lua_verdict)k),
 					    json_integer((json_int_t)st[i].verdicts[k]));
-		json_array_append_new(rules, json_pack("{s:s, s:s, s:I, s:o, s:I, s:s}", "name",
+		json_array_append_new(rules, json_pack("{s:s, s:s, s:I, s:o, s:I, s:s, s:o}", "name",
 			st[i].name, "mode", st[i].mode == LUA_RULE_OBSERVE ? "observe" : "enforce",
 			"calls", (json_int_t)st[i].calls, "verdicts", v, "failures",
-			(json_int_t)st[i].failures, "last_error", st[i].last_error));
+			(json_int_t)st[i].failures, "last_error", st[i].last_error, "latency_us",
+			latency_json(&st[i].lat)));
 	}
 	struct lua_observe_sample smp[LUA_HOST_SAMPLES];
 	size_t ns = lua_host_samples(m->host, smp, LUA_HOST_SAMPLES);

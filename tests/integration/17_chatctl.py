@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import sqlite3
@@ -367,6 +368,13 @@ def test_rules_reload_of_a_broken_rule_reports_it_and_changes_nothing(chatd, ctl
         assert (await b.expect("message", seq=ack["seq"]))["text"] == "still [v1]"
         return conv
     run(body())
+    # marker ran once: its latency (mean / p99, GET /v1/rules latency_us)
+    lst = ctl.ok("rules", "list").stdout
+    assert "LATENCY avg/p99" in lst, lst
+    row = [ln for ln in lst.splitlines() if ln.startswith("marker")][0]
+    assert re.search(r" \d+(us|\.\dms) / \d+(us|\.\dms)$", row), lst
+    lat = ctl.json("rules", "list")["rules"][0]["latency_us"]
+    assert lat["mean"] > 0 and lat["max"] >= lat["p99"] > 0, lat
     # A moderator may not reload (403, exit 4); an admin may, once it compiles.
     mod = mint("mod", secret=srv.secret, roles=["moderator"])
     r = ctl.run("rules", "reload", token=mod)
@@ -376,6 +384,7 @@ def test_rules_reload_of_a_broken_rule_reports_it_and_changes_nothing(chatd, ctl
     lst = ctl.ok("rules", "list").stdout
     row = [ln.split() for ln in lst.splitlines() if ln.startswith("marker")][0]
     assert row[:4] == ["marker", "enforce", "0", "0"], lst   # counts start again
+    assert row[-3:] == ["-", "/", "-"], lst                  # no call timed yet
     assert "latency of the rules per message" in lst, lst
 
 
