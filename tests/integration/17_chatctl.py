@@ -16,6 +16,7 @@ import re
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import threading
 import time
@@ -593,42 +594,89 @@ def test_timeouts_size_cap_and_garbage_from_a_fake_server(ctl_for, chatd):
             assert "audit log ok: 7 entries" in r.stdout
 
 
-def test_unix_socket_url_reaches_the_admin_api(chatd, ctl_for, tmp_path):
-    """The client over a Unix socket: a relay from a socket to the admin port
-    (as a reverse proxy on the host would expose it)."""
-    srv = chatd()
-    ctl = ctl_for(srv)
-    path = str(tmp_path / "admin.sock")
+def sock_server(chatd, tmp_path, **admin):
+    """A server whose admin API is on a Unix socket only (admin.socket)."""
+    path = str(tmp_path / "adm.sock")
+    return chatd(admin=dict({"socket": path}, **admin)), path
 
-    def relay(c):
-        up = socket.create_connection(("127.0.0.1", srv.admin_port), timeout=5)
 
-        def pump(src, dst):
-            try:
-                while True:
-                    b = src.recv(65536)
-                    if not b:
-                        break
-                    dst.sendall(b)
-            except OSError:
-                pass
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        t = threading.Thread(target=pump, args=(up, c), daemon=True)
-        t.start()
-        pump(c, up)
-        t.join(5)
-        up.close()
-        c.close()
-    fake = FakeServer(relay, unix_path=path)
+def refused_start(srv, what, timeout=10.0):
+    """Starts srv expecting it to give up at once, naming `what` in its log."""
+    proc = srv.spawn()
     try:
-        r = ctl.ok("status", url="unix:" + path)
-        assert "node" in r.stdout and "test" in r.stdout, r.stdout
-        assert ctl.json("user", "show", "alice", url="unix://" + path)["user_id"] == "alice"
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("chatd kept running:\n" + srv.log_text())
+    assert rc != 0, srv.log_text()
+    assert what in srv.log_text(), srv.log_text()
+
+
+def test_admin_api_on_a_unix_socket(chatd, ctl_for, tmp_path):
+    """admin.socket replaces host:port: the socket has admin.socket_mode,
+    chatctl reaches it with --url unix:PATH (or finds it in the chatd
+    config), the TCP port is closed, and a clean stop removes the file."""
+    srv, path = sock_server(chatd, tmp_path, socket_mode="0600")
+    ctl = ctl_for(srv)
+    st = os.lstat(path)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", srv.admin_port), timeout=2).close()
+    r = ctl.ok("status", url="unix:" + path)
+    assert "node" in r.stdout and "test" in r.stdout, r.stdout
+    assert ctl.json("user", "show", "alice", url="unix://" + path)["user_id"] == "alice"
+    # no URL anywhere: chatctl takes admin.socket from the chatd config
+    assert ctl.json("status", "-c", srv.config_path, url=None)["node_id"] == "test"
+    # a 401 through the socket too
+    r = ctl.run("status", url="unix:" + path, token="not-a-token")
+    assert r.returncode == 4, r
+    assert srv.stop() == 0
+    assert not os.path.exists(path), "the socket file outlived a clean stop"
+
+
+def test_admin_socket_default_mode_and_bad_values(chatd, tmp_path):
+    srv, path = sock_server(chatd, tmp_path)
+    assert stat.S_IMODE(os.lstat(path).st_mode) == 0o660
+    srv.stop()
+    long_path = "/tmp/" + "x" * 110 + ".sock"
+    for over, what in (({"socket": long_path}, "at most 107 bytes"),
+                       ({"socket": path, "socket_mode": "0888"}, "octal text"),
+                       ({"socket": path, "socket_mode": 660}, "admin.socket_mode")):
+        bad = chatd(start=False, admin=over)
+        refused_start(bad, what)
+
+
+def test_admin_socket_left_by_a_crash_is_replaced(chatd, ctl_for, tmp_path):
+    srv, path = sock_server(chatd, tmp_path)
+    srv.kill()                                  # SIGKILL: the file stays behind
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    srv.start()
+    ctl = ctl_for(srv)
+    assert ctl.json("status", url="unix:" + path)["node_id"] == "test"
+
+
+def test_admin_socket_a_live_one_or_a_plain_file_is_refused(chatd, tmp_path):
+    path = str(tmp_path / "adm.sock")
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(path)
+    other.listen(4)
+    try:
+        srv = chatd(start=False, admin={"socket": path})
+        refused_start(srv, "another process is serving on it")
+        # the other process keeps its socket
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(2)
+        c.connect(path)
+        c.close()
     finally:
-        fake.close()
+        other.close()
+    os.unlink(path)
+    with open(path, "w") as f:
+        f.write("not a socket\n")
+    srv2 = chatd(start=False, admin={"socket": path})
+    refused_start(srv2, "exists and is not a socket")
+    with open(path) as f:
+        assert f.read() == "not a socket\n"
 
 
 def test_settings_come_from_flags_env_file_then_the_chatd_config(chatd, ctl_for):
