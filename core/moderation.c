@@ -77,46 +77,6 @@ static int on_rule_sanction(void *ud, const char *rule, const char *user, const 
 
 /* ---- rule set ---- */
 
-int moderation_compile(const struct chatd_config *cfg, struct lua_host *h, char *err,
-			size_t errlen)
-{
-	size_t n = cfg->n_mod_rules;
-	struct lua_rule_spec *specs = calloc(n ? n : 1, sizeof *specs);
-	char (*paths)[PATH_MAX] = calloc(n ? n : 1, PATH_MAX);
-	char lists[PATH_MAX];
-	int rc = -1;
-	if (!specs || !paths) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	snprintf(lists, sizeof lists, "%s/lists", cfg->mod_rules_dir);
-	for (size_t i = 0; i < n; i++) {
-		const struct cfg_rule *r = &cfg->mod_rules[i];
-		if ((size_t)snprintf(paths[i], PATH_MAX, "%s/%s.lua", cfg->mod_rules_dir, r->name) >=
-		    PATH_MAX) {
-			snprintf(err, errlen, "rule %s: path too long", r->name);
-			goto out;
-		}
-		specs[i].path = paths[i];
-		specs[i].mode = r->mode < 0 ? -1 : r->mode ? LUA_RULE_OBSERVE : LUA_RULE_ENFORCE;
-		specs[i].options_json = r->options_json;
-		specs[i].lists_dir = lists;
-	}
-	rc = lua_host_load_specs(h, specs, n, err, errlen);
-out:
-	free(specs);
-	free(paths);
-	return rc;
-}
-
-void moderation_host_opts(const struct chatd_config *cfg, struct lua_host_opts *o)
-{
-	memset(o, 0, sizeof *o);
-	o->mem_cap = (size_t)cfg->mod_mem_cap_kib * 1024;
-	o->insn_budget = (uint64_t)cfg->mod_insn_budget;
-	o->fail_mode = strcmp(cfg->mod_fail_mode, "closed") == 0 ? LUA_FAIL_CLOSED : LUA_FAIL_OPEN;
-}
-
 int moderation_new(struct core *c, struct moderation **out, char *err, size_t errlen)
 {
 	*out = NULL;
