@@ -16,6 +16,8 @@
  *                    (chatd/media.h); storage: cursors_advance, media
  *                    metadata ops, message media fields, user_first_seen,
  *                    sanction kind "revoke"; status CHATD_ERR_RATE_LIMITED.
+ *   1.4  2026-11-28  storage: messages_latest (the latest messages of all
+ *                    conversations, for the admin API's rules dry-run).
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
@@ -38,7 +40,7 @@
 #include "chatd/status.h"
 
 #define CHATD_ABI_MAJOR 1
-#define CHATD_ABI_MINOR 3
+#define CHATD_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define CHATD_EXPORT __attribute__((visibility("default")))
