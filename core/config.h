@@ -40,6 +40,9 @@ struct cfg_rule {
 	int line;
 };
 
+/* A rule name: [a-z0-9_], 1 to 63 bytes (len bytes of s). */
+bool cfg_rule_name_ok(const char *s, size_t len);
+
 /* A plugin's table, `<kind>_<name> = { … }`. */
 struct cfg_section {
 	char *name;              /* e.g. "storage_sqlite" */

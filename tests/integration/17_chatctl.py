@@ -947,19 +947,66 @@ def test_rules_dry_run_replays_a_conversation(chatd, ctl_for):
     with open(srv.config_path, "w") as f:
         f.write(chatclient.render_config(srv.cfg))
     out = ctl.ok("rules", "dry-run", "config", "--last", "50", "--conv", conv).stdout
-    assert "replayed 2 messages" in out and "1 would be decided differently" in out, out
-    row = [ln for ln in out.splitlines() if "wordfilter" in ln]
+    assert "replayed 2 messages of %s through wordfilter, audit:" % conv in out, out
+    assert "1 would be decided differently" in out, out
+    row = [ln for ln in out.splitlines() if ln.startswith(conv)]
     assert row and "allow" in row[0] and "rewrite" in row[0] and "**** it" in row[0], out
     j = ctl.json("rules", "dry-run", "config", "--last", "50", "--conv", conv)
     assert j["changed_total"] == 1
     # Nothing live changed.
     assert ctl.json("rules", "list")["rules"][0]["name"] == "audit"
-    # This server replays only its config's rule list: a named set is refused
-    # rather than answered with another set's results.
-    r = ctl.run("rules", "dry-run", "wordfilter", "--last", "5", "--conv", conv)
-    assert r.returncode == 1 and "use RULESET 'config'" in r.stderr, r
-    r = ctl.run("rules", "dry-run", "config", "--last", "5")
-    assert r.returncode == 1 and "conversation_id" in r.stderr, r
     mod = mint("mod", secret=srv.secret, roles=["moderator"])
     assert ctl.run("rules", "dry-run", "config", "--last", "5", "--conv", conv,
                    token=mod).returncode == 4
+
+
+
+DRY_RULES = {
+    "quiet": 'return { name = "quiet", on_message = function(ctx) end }\n',
+    "strict": ('return { name = "strict", on_message = function(ctx)\n'
+               '  if ctx.text:find("darn", 1, true) then return reject("bad_word", "no") end\n'
+               'end }\n'),
+    "broken": ('return { name = "broken", on_message = function(ctx)\n'
+               '  return allow( end }\n'),
+}
+
+
+def test_rules_dry_run_of_a_chosen_rule_set(chatd, ctl_for, tmp_path):
+    """RULESET as rule names: the server compiles exactly those from
+    rules_dir and echoes them; without --conv the latest messages of all
+    conversations are replayed; unknown and broken rules are refused."""
+    d = tmp_path / "rules"
+    d.mkdir()
+    for name, text in DRY_RULES.items():
+        (d / (name + ".lua")).write_text(text)
+    srv = chatd(moderation={"rules_dir": str(d), "rules": ["quiet"]})
+    ctl = ctl_for(srv)
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        c1 = await a.direct("bob")
+        c2 = await a.direct("carol")
+        await send(a, c1, "darn it")
+        await send(a, c2, "all clean")
+        await send(a, c2, "darn again")
+        return c1, c2
+    c1, c2 = run(body())
+    out = ctl.ok("rules", "dry-run", "strict", "--last", "50", "--conv", c1).stdout
+    assert "replayed 1 message of %s through strict: reject 1" % c1 in out, out
+    row = [ln for ln in out.splitlines() if ln.startswith(c1)]
+    assert row and row[0].split()[1:6] == ["1", "alice", "allow", "reject", "strict"], out
+    # the latest of all conversations (no --conv): both of darn's messages
+    out = ctl.ok("rules", "dry-run", "quiet,strict", "--last", "500").stdout
+    assert "replayed 3 messages (the latest of all conversations) through quiet, strict" \
+        in out, out
+    assert "2 would be decided differently" in out, out
+    assert {ln.split()[0] for ln in out.splitlines() if "strict" in ln.split()[5:6]} == \
+        {c1, c2}, out
+    j = ctl.json("rules", "dry-run", "strict", "--last", "2")
+    assert j["rules"] == ["strict"] and j["messages"] == 2 and j["changed_total"] == 1, j
+    r = ctl.run("rules", "dry-run", "strict,nosuch", "--last", "5")
+    assert r.returncode == 1 and "unknown_rule" in r.stderr and "nosuch" in r.stderr, r
+    r = ctl.run("rules", "dry-run", "broken", "--last", "5")
+    assert r.returncode == 1 and "broken.lua:2:" in r.stderr, r
+    # nothing live changed
+    assert [x["name"] for x in ctl.json("rules", "list")["rules"]] == ["quiet"]
