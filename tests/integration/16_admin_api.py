@@ -287,6 +287,34 @@ def test_user_show(chatd):
     err(srv, "GET", "/v1/users/a%2Fb", status=404, code="not_found")   # decoded: a/b
 
 
+def test_sanction_reasons_in_every_view_and_across_a_restart(chatd):
+    srv = chatd()
+    path = "/v1/users/mallory"
+    r = srv.admin_ok("POST", path + "/sanctions",
+                     {"kind": "ban", "reason": "spam links, third time"})
+    assert r["sanctions"] == [{"user_id": "mallory", "kind": "ban", "until": 0,
+                               "reason": "spam links, third time"}], r
+    r = srv.admin_ok("POST", path + "/sanctions", {"kind": "block", "duration_ms": 3600000},
+                     role="moderator")
+    assert {x["kind"]: x["reason"] for x in r["sanctions"]} == \
+        {"ban": "spam links, third time", "block": ""}, r
+    # a new sanction of a kind replaces the old one, reason included
+    srv.admin_ok("POST", path + "/sanctions", {"kind": "block", "duration_ms": 3600000,
+                                              "reason": "cool down"})
+
+    def reasons(view):
+        return {x["kind"]: x["reason"] for x in view["sanctions"]}
+    want = {"ban": "spam links, third time", "block": "cool down"}
+    assert reasons(srv.admin_ok("GET", path)) == want
+    assert reasons(srv.admin_ok("GET", path + "/sanctions")) == want
+    srv.stop()
+    srv.start()                      # loaded back from storage with their reasons
+    assert reasons(srv.admin_ok("GET", path)) == want
+    r = srv.admin_ok("DELETE", path + "/sanctions/block")
+    assert reasons(r) == {"ban": "spam links, third time"}, r
+    assert reasons(srv.admin_ok("GET", path + "/sanctions")) == {"ban": "spam links, third time"}
+
+
 def test_kick_closes_every_session_and_lets_the_user_back(chatd):
     srv = chatd()
 

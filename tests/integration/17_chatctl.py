@@ -263,9 +263,11 @@ def test_moderator_resolves_a_report_with_ban(chatd, ctl_for):
         r2 = await ctl.arun("reports", "resolve", rid, "--action", "dismiss", token=mod)
         assert r2.returncode == 1 and "409" in r2.stderr, r2
         u = json.loads((await ctl.aok("--json", "user", "show", "mallory", token=mod)).stdout)
-        assert [s["kind"] for s in u["sanctions"]] == ["ban"], u
+        assert [(s["kind"], s["reason"]) for s in u["sanctions"]] == \
+            [("ban", "harassment, second time")], u
         shown = (await ctl.aok("user", "show", "mallory", token=mod)).stdout
-        assert "ban" in shown and "permanent" in shown, shown
+        row = [ln.split(None, 2) for ln in shown.splitlines() if ln.startswith("ban ")]
+        assert row == [["ban", "permanent", "harassment, second time"]], shown
         return before
     run(body())
     ev = wait_for(lambda: [e for e in srv.admin_ok("GET", "/v1/audit?limit=1000")["entries"]
@@ -839,6 +841,11 @@ def test_a_moderators_day_through_the_queue(chatd, ctl_for):
         out = await ctl.aok("user", "mute", "alice", "--duration", "10m", "--reason",
                             "cool down", token=mod)
         assert "alice: muted" in out.stdout and "mute (block)" in out.stdout, out.stdout
+        row = [ln for ln in out.stdout.splitlines() if ln.startswith("mute (block)")]
+        assert row and row[0].rstrip().endswith("cool down"), out.stdout
+        shown = (await ctl.aok("user", "show", "alice", token=mod)).stdout
+        assert [ln for ln in shown.splitlines() if ln.startswith("mute (block)")][0] \
+            .rstrip().endswith("cool down"), shown
         r = await send(a, conv, "can I talk?")
         assert r["type"] == "error" and r["code"] == "rejected", r
         await ctl.aok("user", "unmute", "alice", token=mod)
