@@ -24,21 +24,17 @@
 #include "auth.h"
 #include "core_loop.h"
 #include "moderation.h"
-
-/* Accepted sends per second over the last ADMIN_RATE_WINDOW seconds. */
-#define ADMIN_RATE_WINDOW 60
-
-struct admin_rate {
-	int64_t second[ADMIN_RATE_WINDOW];   /* the second (since the epoch) of each slot */
-	uint64_t count[ADMIN_RATE_WINDOW];
-};
+#include "rate_window.h"
 
 struct admin {
 	struct core *c;
 	struct evhttp *http;
 	struct auth_verifier *verifier;
 	int64_t started_at;                  /* ms since the epoch */
-	struct admin_rate rate;
+	/* status' messages_per_s: chatd_messages_accepted_total sampled
+	 * every second */
+	struct rate_window sends;
+	struct event *sends_ev;
 	char *sock_path;                     /* admin.socket as bound, or NULL (TCP) */
 	dev_t sock_dev;                      /* the socket file made, removed at exit */
 	ino_t sock_ino;
@@ -97,8 +93,10 @@ void admin_unix_unlink(struct admin *a);
 void admin_get_status(struct admin_req *r);
 void admin_get_plugins(struct admin_req *r);
 void admin_get_metrics(struct admin_req *r);
-/* Counts one accepted send (cmd_send.c) for status' messages_per_s. */
-void admin_note_send(struct core *c);
+/* Starts / stops sampling the accepted-send counter for messages_per_s.
+ * start: 0 or -1 (ENOMEM). */
+int admin_rate_start(struct admin *a);
+void admin_rate_stop(struct admin *a);
 
 /* admin_tokens.c */
 void admin_post_token(struct admin_req *r);

@@ -230,7 +230,7 @@ int admin_start(struct core *c, struct admin **out)
 		return -1;
 	}
 	a->http = evhttp_new(c->base);
-	if (!a->http) {
+	if (!a->http || admin_rate_start(a) < 0) {
 		admin_free(a);
 		return -1;
 	}
@@ -270,6 +270,7 @@ void admin_free(struct admin *a)
 	if (a->http)
 		evhttp_free(a->http);
 	admin_unix_unlink(a);
+	admin_rate_stop(a);
 	auth_verifier_free(a->verifier);
 	free(a);
 }
