@@ -81,8 +81,9 @@ static void post_rules_dryrun(struct admin_req *r)
 	json_t *lim = json_object_get(r->body, "limit");
 	if ((cv && (!conv || !*conv || strlen(conv) > CHATD_ID_MAX)) ||
 	    (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1))) {
-		admin_error(r, 400, "bad_request", "body: {\"conversation_id\"?: …, \"limit\"?: 1 or "
-			    "more (at most 200 are replayed; default 200), \"rules\"?: [names]}");
+		admin_error(r, 400, "bad_request",
+			    "body: {\"conversation_id\"?: …, \"limit\"?: 1 or more (at most 200 are "
+			    "replayed; default 200), \"rules\"?: [names]}");
 		return;
 	}
 	const char *names[LUA_HOST_MAX_RULES];
@@ -105,7 +106,8 @@ static void post_rules_dryrun(struct admin_req *r)
 		int code = why == DRYRUN_CONFIG ? 422 : 400;
 		const char *ec = why == DRYRUN_UNKNOWN_RULE ? "unknown_rule"
 				 : why == DRYRUN_NO_LATEST ? "bad_request" : "rules_invalid";
-		admin_reply(r, code, json_pack("{s:{s:s, s:s}}", "error", "code", ec, "message", err));
+		admin_reply(r, code,
+			    json_pack("{s:{s:s, s:s}}", "error", "code", ec, "message", err));
 	} else if (st != CHATD_OK) {
 		admin_status_error(r, st);
 	}

@@ -79,7 +79,8 @@ int admin_unix_bind(struct admin *a, const char *path, int mode, char *err, size
 {
 	struct sockaddr_un sa;
 	if (!sockaddr_of(path, &sa)) {
-		snprintf(err, errlen, "admin.socket: a path of 1 to %zu bytes", sizeof sa.sun_path - 1);
+		snprintf(err, errlen, "admin.socket: a path of 1 to %zu bytes",
+			 sizeof sa.sun_path - 1);
 		return -1;
 	}
 	if (clear_path(path, &sa, err, errlen) < 0)
