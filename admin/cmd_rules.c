@@ -249,12 +249,22 @@ static int show_dryrun(json_t *j, void *arg)
 		if (o < sizeof wb)
 			o += (size_t)snprintf(wb + o, sizeof wb - o, "%s%s %lld", o ? ", " : "", k,
 					      (long long)json_integer_value(v));
-	char c[140];
-	fmt_clean(conv ? conv : "the latest messages", 64, c, sizeof c);
-	printf("replayed %lld message%s of %s: %s\n",
-	       (long long)json_integer_value(json_object_get(j, "messages")),
-	       json_integer_value(json_object_get(j, "messages")) == 1 ? "" : "s", c,
-	       o ? wb : "nothing");
+	char c[140], rl[600] = "", rc[700];
+	size_t ro = 0, i;
+	json_t *name;
+	json_array_foreach(json_object_get(j, "rules"), i, name)
+		if (ro < sizeof rl && json_is_string(name))
+			ro += (size_t)snprintf(rl + ro, sizeof rl - ro, "%s%s", ro ? ", " : "",
+					       json_string_value(name));
+	char where[160] = "(the latest of all conversations)";
+	if (conv) {
+		fmt_clean(conv, 64, c, sizeof c);
+		snprintf(where, sizeof where, "of %s", c);
+	}
+	fmt_clean(rl, 300, rc, sizeof rc);
+	json_int_t nm = json_integer_value(json_object_get(j, "messages"));
+	printf("replayed %lld message%s %s through %s: %s\n", (long long)nm, nm == 1 ? "" : "s",
+	       where, ro ? rc : "no rules", o ? wb : "nothing");
 	json_int_t changed = json_integer_value(json_object_get(j, "changed_total"));
 	printf("%lld would be decided differently than they were\n", (long long)changed);
 	json_t *list = json_object_get(j, "changed");
@@ -269,7 +279,6 @@ static int show_dryrun(json_t *j, void *arg)
 	t.maxw[0] = 24;
 	t.maxw[7] = 30;
 	t.maxw[8] = 40;
-	size_t i;
 	json_t *m;
 	json_array_foreach(list, i, m) {
 		char seq[32];
@@ -425,11 +434,15 @@ static const char usage_dryrun[] =
 	"\n"
 	"RULESET is 'config' for the rules the server's config file lists now (edit\n"
 	"the file, dry-run, then `rules reload`), or rule names from rules_dir\n"
-	"separated by commas (e.g. wordfilter,spam).\n"
+	"separated by commas (e.g. wordfilter,spam): exactly those, in that order,\n"
+	"with the modes and options the config file gives them.\n"
+	"\n"
+	"The server refuses the whole set (exit 1) when a named rule has no file in\n"
+	"rules_dir or does not compile (file and line).\n"
 	"\n"
 	"Options:\n"
-	"  --last N     how many messages (the server caps it)\n"
-	"  --conv CONV  only this conversation\n";
+	"  --last N     how many messages (the server replays at most 200)\n"
+	"  --conv CONV  only this conversation (default: the latest of all of them)\n";
 
 const struct cmd cmds_rules[] = {
 	{ .name = "list", .args = "", .summary = "rules with hits, latency, failures",

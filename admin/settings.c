@@ -159,8 +159,11 @@ static char *url_from_chatd_config(const struct ctl *ctl, int *rc)
 	else if (strcmp(host, "::") == 0)
 		host = "::1";
 	char buf[320];
-	snprintf(buf, sizeof buf, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
-		 cfg->admin_port);
+	if (cfg->admin_socket)
+		snprintf(buf, sizeof buf, "unix:%s", cfg->admin_socket);
+	else
+		snprintf(buf, sizeof buf, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+			 host, cfg->admin_port);
 	if (!cfg->admin_enabled)
 		fprintf(stderr, "chatctl: warning: %s has admin.enabled = false: the server does "
 			"not serve the admin API\n", ctl_chatd_config_path(ctl));

@@ -1,5 +1,6 @@
 /* admin.h — the admin API: JSON over HTTP on its own listener (admin.host,
- * admin.port), served by the core's libevent loop (evhttp).  Versioned
+ * admin.port, or the Unix socket admin.socket), served by the core's
+ * libevent loop (evhttp).  Versioned
  * paths under /v1/; a bearer JWT with the admin or moderator role
  * (POST /v1/appeals takes any user's token, banned or not).  Errors are
  * {"error":{"code":…,"message":…}} with a 4xx/5xx status.  Every
@@ -9,33 +10,34 @@
  * Files: admin_http.c (listener, auth, replies), admin_routes.c (the
  * route table; rules, audit, appeal filing), admin_status.c (status,
  * plugins, metrics), admin_tokens.c, admin_users.c, admin_convs.c,
- * admin_queue.c (queue and appeals).  Core thread only. */
+ * admin_queue.c (queue and appeals), admin_unix.c (the Unix socket).
+ * Core thread only. */
 #ifndef CHATD_ADMIN_H
 #define CHATD_ADMIN_H
 
 #include <stdbool.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include "auth.h"
 #include "core_loop.h"
 #include "moderation.h"
-
-/* Accepted sends per second over the last ADMIN_RATE_WINDOW seconds. */
-#define ADMIN_RATE_WINDOW 60
-
-struct admin_rate {
-	int64_t second[ADMIN_RATE_WINDOW];   /* the second (since the epoch) of each slot */
-	uint64_t count[ADMIN_RATE_WINDOW];
-};
+#include "rate_window.h"
 
 struct admin {
 	struct core *c;
 	struct evhttp *http;
 	struct auth_verifier *verifier;
 	int64_t started_at;                  /* ms since the epoch */
-	struct admin_rate rate;
+	/* status' messages_per_s: chatd_messages_accepted_total sampled
+	 * every second */
+	struct rate_window sends;
+	struct event *sends_ev;
+	char *sock_path;                     /* admin.socket as bound, or NULL (TCP) */
+	dev_t sock_dev;                      /* the socket file made, removed at exit */
+	ino_t sock_ino;
 };
 
 /* Starts the listener when admin.enabled; *out NULL when disabled.
@@ -80,12 +82,21 @@ bool admin_path_conv(struct admin_req *r);
 /* admin_routes.c */
 void admin_route(struct admin_req *r);
 
+/* admin_unix.c: serve a->http on the Unix socket path with mode (a stale
+ * socket file is replaced; a live one or a non-socket is refused).
+ * Returns 0, or -1 with err set. */
+int admin_unix_bind(struct admin *a, const char *path, int mode, char *err, size_t errlen);
+/* Removes the socket file if it is still the one made (clean shutdown). */
+void admin_unix_unlink(struct admin *a);
+
 /* admin_status.c */
 void admin_get_status(struct admin_req *r);
 void admin_get_plugins(struct admin_req *r);
 void admin_get_metrics(struct admin_req *r);
-/* Counts one accepted send (cmd_send.c) for status' messages_per_s. */
-void admin_note_send(struct core *c);
+/* Starts / stops sampling the accepted-send counter for messages_per_s.
+ * start: 0 or -1 (ENOMEM). */
+int admin_rate_start(struct admin *a);
+void admin_rate_stop(struct admin *a);
 
 /* admin_tokens.c */
 void admin_post_token(struct admin_req *r);

@@ -230,7 +230,7 @@ int admin_start(struct core *c, struct admin **out)
 		return -1;
 	}
 	a->http = evhttp_new(c->base);
-	if (!a->http) {
+	if (!a->http || admin_rate_start(a) < 0) {
 		admin_free(a);
 		return -1;
 	}
@@ -239,6 +239,18 @@ int admin_start(struct core *c, struct admin **out)
 	evhttp_set_timeout(a->http, 30);
 	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(a->http, on_request, a);
+	if (cfg->admin_socket) {
+		if (admin_unix_bind(a, cfg->admin_socket, cfg->admin_socket_mode, err,
+				    sizeof err) < 0) {
+			log_error("admin", "admin.socket", "%s", err);
+			admin_free(a);
+			return -1;
+		}
+		log_info("admin", "admin.listening", "admin API on unix:%s (mode %04o)",
+			 cfg->admin_socket, (unsigned)cfg->admin_socket_mode);
+		*out = a;
+		return 0;
+	}
 	if (!evhttp_bind_socket_with_handle(a->http, cfg->admin_host, (ev_uint16_t)cfg->admin_port)) {
 		log_error("admin", "admin.bind", "cannot listen on %s:%d for the admin API (set "
 			  "admin.port, or admin.enabled = false)", cfg->admin_host, cfg->admin_port);
@@ -257,6 +269,8 @@ void admin_free(struct admin *a)
 		return;
 	if (a->http)
 		evhttp_free(a->http);
+	admin_unix_unlink(a);
+	admin_rate_stop(a);
 	auth_verifier_free(a->verifier);
 	free(a);
 }

@@ -40,31 +40,77 @@ static void on_dryrun(void *arg, int status, json_t *result)
 	}
 	/* The result quotes stored text: a content read. */
 	audit_record(r->core, r->claims.sub, "content.read", r->arg,
-		     json_pack("{s:s, s:O}", "what", "rules_dry_run", "messages",
-			       json_object_get(result, "messages")));
+		     json_pack("{s:s, s:O, s:O}", "what", "rules_dry_run", "messages",
+			       json_object_get(result, "messages"), "rules",
+			       json_object_get(result, "rules")));
 	admin_reply(r, 200, result);
+}
+
+#define DRYRUN_LIMIT 200
+
+/* The body's "rules": NULL when absent; false after replying 400. */
+static bool dryrun_rules(struct admin_req *r, const char **names, size_t *n)
+{
+	json_t *a = json_object_get(r->body, "rules");
+	*n = 0;
+	if (!a)
+		return true;
+	size_t i;
+	json_t *v;
+	bool ok = json_is_array(a) && json_array_size(a) >= 1 &&
+		  json_array_size(a) <= LUA_HOST_MAX_RULES;
+	json_array_foreach(a, i, v) {
+		const char *s = json_string_value(v);
+		ok = ok && s && cfg_rule_name_ok(s, json_string_length(v));
+		for (size_t j = 0; ok && j < *n; j++)
+			ok = strcmp(names[j], s) != 0;
+		if (!ok)
+			break;
+		names[(*n)++] = s;
+	}
+	if (!ok)
+		admin_error(r, 400, "bad_request", "rules: a list of 1 to 64 different rule names "
+			    "([a-z0-9_], 1 to 63 bytes) from rules_dir");
+	return ok;
 }
 
 static void post_rules_dryrun(struct admin_req *r)
 {
-	const char *conv = admin_body_str(r, "conversation_id");
+	json_t *cv = json_object_get(r->body, "conversation_id");
+	const char *conv = json_string_value(cv);
 	json_t *lim = json_object_get(r->body, "limit");
-	if (!conv || strlen(conv) > CHATD_ID_MAX ||
-	    (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
-		     json_integer_value(lim) > 200))) {
-		admin_error(r, 400, "bad_request", "body: {\"conversation_id\": …, \"limit\"?: 1..200 "
-			    "(default 200)}");
+	if ((cv && (!conv || !*conv || strlen(conv) > CHATD_ID_MAX)) ||
+	    (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1))) {
+		admin_error(r, 400, "bad_request",
+			    "body: {\"conversation_id\"?: …, \"limit\"?: 1 or more (at most 200 are "
+			    "replayed; default 200), \"rules\"?: [names]}");
 		return;
 	}
-	snprintf(r->arg, sizeof r->arg, "%s", conv);
+	const char *names[LUA_HOST_MAX_RULES];
+	size_t n_names;
+	if (!dryrun_rules(r, names, &n_names))
+		return;
+	snprintf(r->arg, sizeof r->arg, "%s", conv ? conv : "");
+	struct dryrun_req q = {
+		.conversation_id = conv,
+		.limit = !lim || json_integer_value(lim) > DRYRUN_LIMIT ? DRYRUN_LIMIT
+			 : (int)json_integer_value(lim),
+		.rules = n_names ? names : NULL, .n_rules = n_names,
+	};
 	char err[512];
-	int st = rules_dryrun(r->core, conv, lim ? (int)json_integer_value(lim) : 200, on_dryrun,
-			      r, err, sizeof err);
-	if (st == CHATD_ERR_INVALID)
-		admin_reply(r, 422, json_pack("{s:{s:s, s:s}}", "error", "code", "rules_invalid",
-					      "message", err));
-	else if (st != CHATD_OK)
+	enum dryrun_refusal why;
+	int st = rules_dryrun(r->core, &q, on_dryrun, r, &why, err, sizeof err);
+	if (st == CHATD_ERR_INVALID) {
+		/* The config's own list failing is the server's state (422, as for
+		 * a reload); rules the caller named are the request's (400). */
+		int code = why == DRYRUN_CONFIG ? 422 : 400;
+		const char *ec = why == DRYRUN_UNKNOWN_RULE ? "unknown_rule"
+				 : why == DRYRUN_NO_LATEST ? "bad_request" : "rules_invalid";
+		admin_reply(r, code,
+			    json_pack("{s:{s:s, s:s}}", "error", "code", ec, "message", err));
+	} else if (st != CHATD_OK) {
 		admin_status_error(r, st);
+	}
 }
 
 /* ---- audit ---- */

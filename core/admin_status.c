@@ -1,35 +1,43 @@
-/* admin_status.c — GET /v1/status, /v1/plugins, /v1/metrics, and the
- * accepted-send counter behind status' messages_per_s. */
+/* admin_status.c — GET /v1/status, /v1/plugins, /v1/metrics.  Status'
+ * messages_per_s is read off the metrics registry's accepted-send counter
+ * (chatd_messages_accepted_total), sampled once a second: the sends of the
+ * last 60 s, divided by 60. */
 #include <stdio.h>
 #include <string.h>
+#include <event2/event.h>
 #include "admin.h"
+#include "core_metrics.h"
 #include "host_api.h"
 #include "sessions.h"
 
-void admin_note_send(struct core *c)
+#define RATE_SPAN_NS (60 * 1000000000ull)
+
+static uint64_t accepted(const struct core *c)
 {
-	if (!c->admin)
-		return;
-	struct admin_rate *r = &c->admin->rate;
-	int64_t s = mod_now_ms() / 1000;
-	size_t i = (size_t)(s % ADMIN_RATE_WINDOW);
-	if (r->second[i] != s) {
-		r->second[i] = s;
-		r->count[i] = 0;
-	}
-	r->count[i]++;
+	return c->metrics ? metric_count(c->metrics->accepted) : 0;
 }
 
-/* Sends of the last ADMIN_RATE_WINDOW seconds (this one included) per
- * second. */
-static double send_rate(const struct admin *a)
+static void on_sample(evutil_socket_t fd, short what, void *arg)
 {
-	int64_t now = mod_now_ms() / 1000;
-	uint64_t total = 0;
-	for (size_t i = 0; i < ADMIN_RATE_WINDOW; i++)
-		if (a->rate.second[i] > now - ADMIN_RATE_WINDOW && a->rate.second[i] <= now)
-			total += a->rate.count[i];
-	return (double)total / ADMIN_RATE_WINDOW;
+	(void)fd;
+	(void)what;
+	struct admin *a = arg;
+	rate_window_sample(&a->sends, metrics_now_ns(), accepted(a->c));
+}
+
+int admin_rate_start(struct admin *a)
+{
+	rate_window_init(&a->sends, metrics_now_ns(), accepted(a->c));
+	a->sends_ev = event_new(a->c->base, -1, EV_PERSIST, on_sample, a);
+	struct timeval second = { 1, 0 };
+	return a->sends_ev && event_add(a->sends_ev, &second) == 0 ? 0 : -1;
+}
+
+void admin_rate_stop(struct admin *a)
+{
+	if (a->sends_ev)
+		event_free(a->sends_ev);
+	a->sends_ev = NULL;
 }
 
 /* [{kind, name, version (, description, path)}] of the loaded plugins. */
@@ -69,7 +77,10 @@ void admin_get_status(struct admin_req *r)
 		json_object_set_new(o, "uptime_s", json_integer((now - started) / 1000));
 		json_object_set_new(o, "connections",
 				    json_integer((json_int_t)sessions_count(&c->sessions)));
-		json_object_set_new(o, "messages_per_s", json_real(a ? send_rate(a) : 0.0));
+		json_object_set_new(o, "messages_per_s",
+				    json_real(a ? rate_window_per_s(&a->sends, metrics_now_ns(),
+								    accepted(c), RATE_SPAN_NS)
+					      : 0.0));
 		json_object_set_new(o, "plugins", plugins_json(c, false));
 		json_object_set_new(o, "storage", json_pack("{s:b, s:s}", "ready", c->storage_ready,
 							    "plugin", storage ? storage : ""));

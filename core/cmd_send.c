@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "admin.h"
 #include "core_metrics.h"
 #include "log.h"
 #include "moderation.h"
@@ -134,7 +133,6 @@ static void finish(struct send_cmd *s, const struct chatd_send_result *r)
 	cmd_reply(&s->base, ack(s, r));
 	if (r->duplicate)
 		return;
-	admin_note_send(s->base.core);
 	if (strcmp(s->visibility, CHATD_VIS_NORMAL) == 0)
 		publish_and_fan_out(s, r);
 	else

@@ -40,6 +40,9 @@ struct cfg_rule {
 	int line;
 };
 
+/* A rule name: [a-z0-9_], 1 to 63 bytes (len bytes of s). */
+bool cfg_rule_name_ok(const char *s, size_t len);
+
 /* A plugin's table, `<kind>_<name> = { … }`. */
 struct cfg_section {
 	char *name;              /* e.g. "storage_sqlite" */
@@ -103,6 +106,8 @@ struct chatd_config {
 	char *admin_host;        /* admin.host, default "127.0.0.1" */
 	int admin_port;          /* admin.port, default 8081 */
 	bool admin_metrics_auth; /* admin.metrics_auth, default true: /metrics needs a token */
+	char *admin_socket;      /* admin.socket: a Unix socket path instead of host:port; NULL */
+	int admin_socket_mode;   /* admin.socket_mode, default 0660 */
 
 	/* plugins = { storage = "sqlite", … }; NULL = kind not enabled.
 	 * Indexed by chatd_plugin_kind - 1. storage, presence, bus and fanout

@@ -21,7 +21,7 @@
 #define RULES_MAX 64          /* as many as the rule host takes */
 #define OPT_DEPTH_MAX 8
 
-static bool rule_name_ok(const char *s, size_t len)
+bool cfg_rule_name_ok(const char *s, size_t len)
 {
 	if (len == 0 || len > 63)
 		return false;
@@ -113,7 +113,7 @@ static bool read_entry(lua_State *L, struct cfg_rule *r, struct cfg_ctx *c, cons
 	size_t len;
 	if (lua_type(L, e) == LUA_TSTRING) {
 		const char *s = lua_tolstring(L, e, &len);
-		if (!rule_name_ok(s, len)) {
+		if (!cfg_rule_name_ok(s, len)) {
 			cfg_ctx_err(c, line, path, "a rule name is [a-z0-9_], 1 to 63 bytes");
 			return false;
 		}
@@ -139,7 +139,7 @@ static bool read_entry(lua_State *L, struct cfg_rule *r, struct cfg_ctx *c, cons
 	}
 	lua_getfield(L, e, "name");
 	const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-	if (!name || !rule_name_ok(name, len)) {
+	if (!name || !cfg_rule_name_ok(name, len)) {
 		cfg_ctx_err(c, line, path, "name: a rule name is [a-z0-9_], 1 to 63 bytes");
 		ok = false;
 	} else {

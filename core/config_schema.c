@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,10 @@
 #endif
 
 /* How a row's value is stored in struct chatd_config. */
-enum cfg_field { F_STR, F_INT, F_I64, F_BOOL };
+enum cfg_field { F_STR, F_INT, F_I64, F_BOOL, F_MODE /* octal text -> int */ };
 
 /* Extra checks on a string row. */
-enum { CFG_F_PLUGIN = 1, CFG_F_NODE_ID = 2 };
+enum { CFG_F_PLUGIN = 1, CFG_F_NODE_ID = 2, CFG_F_SOCKPATH = 4, CFG_F_MODE = 8 };
 
 struct cfg_row {
 	struct chatd_option opt;    /* opt.key is the full path, "server.port" */
@@ -43,6 +44,10 @@ static const char *const history_modes[] = { "all", "join", NULL };
 	{ { path, CHATD_OPT_STRING, def, 0, -1, req, secret, help }, F_STR, OFF(field), choices, flags }
 #define INT(path, def, lo, hi, field, ftype, help) \
 	{ { path, CHATD_OPT_INT, def, lo, hi, false, false, help }, ftype, OFF(field), NULL, 0 }
+/* A file mode written as octal text ("0660": Lua has no octal numbers). */
+#define MODE(path, def, field, help) \
+	{ { path, CHATD_OPT_STRING, def, 0, -1, false, false, help }, F_MODE, OFF(field), NULL, \
+	  CFG_F_MODE }
 #define BOOL(path, def, field, help) \
 	{ { path, CHATD_OPT_BOOL, def, 0, -1, false, false, help }, F_BOOL, OFF(field), NULL, 0 }
 
@@ -126,6 +131,10 @@ static const struct cfg_row rows[] = {
 	STR("admin.host", "127.0.0.1", false, false, admin_host, NULL, 0,
 	    "admin API address (keep it on loopback or a private network)"),
 	INT("admin.port", "8081", 1, 65535, admin_port, F_INT, "admin API TCP port"),
+	STR("admin.socket", NULL, false, false, admin_socket, NULL, CFG_F_SOCKPATH,
+	    "serve the admin API on this Unix socket instead of host:port; unset: TCP"),
+	MODE("admin.socket_mode", "0660", admin_socket_mode,
+	     "permissions of admin.socket, octal text (who may connect: write permission)"),
 	BOOL("admin.metrics_auth", "true", admin_metrics_auth,
 	     "GET /metrics needs a moderator or admin token; false: open (private network)"),
 
@@ -238,6 +247,18 @@ static bool node_id_ok(const char *s)
 	return n > 0;
 }
 
+/* 3 or 4 octal digits, at most 0777 (no setuid, setgid or sticky bits). */
+static bool mode_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 3 || n > 4 || (n == 4 && s[0] != '0'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '7')
+			return false;
+	return true;
+}
+
 static const struct cfg_row *row_find(const char *path)
 {
 	for (size_t i = 0; i < N_ROWS; i++)
@@ -266,6 +287,7 @@ static void row_store(struct chatd_config *cfg, const struct cfg_row *r, const s
 	case F_INT: *(int *)(void *)field = (int)v->num; break; /* rows keep F_INT in int range */
 	case F_I64: *(int64_t *)(void *)field = v->num; break;
 	case F_BOOL: *(bool *)(void *)field = v->flag; break;
+	case F_MODE: *(int *)(void *)field = (int)strtol(v->str, NULL, 8); break;
 	}
 }
 
@@ -297,6 +319,17 @@ static bool row_extra_ok(struct cfg_ctx *c, const struct cfg_row *r, const struc
 	}
 	if ((r->flags & CFG_F_NODE_ID) && !node_id_ok(v->str)) {
 		cfg_ctx_err(c, v->line, k, "must be 1..64 bytes of [A-Za-z0-9._-]");
+		return false;
+	}
+	if ((r->flags & CFG_F_SOCKPATH) &&
+	    strlen(v->str) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
+		cfg_ctx_err(c, v->line, k, "a Unix socket path is at most %zu bytes (this one: %zu)",
+			    sizeof ((struct sockaddr_un *)0)->sun_path - 1, strlen(v->str));
+		return false;
+	}
+	if ((r->flags & CFG_F_MODE) && !mode_ok(v->str)) {
+		cfg_ctx_err(c, v->line, k, "a file mode as octal text such as \"0660\" (at most "
+			    "\"0777\")");
 		return false;
 	}
 	return true;

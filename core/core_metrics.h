@@ -36,6 +36,8 @@ struct cm_rule_carry {
 	char name[64];
 	uint64_t calls, failures;
 	uint64_t verdicts[2][6];     /* [enum lua_rule_mode][enum lua_verdict] */
+	/* call latency, as a struct lua_rule_latency */
+	uint64_t lat_sum_ns, lat_max_ns, lat_buckets[17];
 };
 #define CM_RULE_CARRY_MAX 256
 

@@ -360,23 +360,34 @@ static void render_series(struct metrics_buf *b, const struct metric_family *f,
 	}
 	/* Per-bucket counts are read once; the cumulative buckets, +Inf and
 	 * _count all come from that one reading, so they always agree. */
+	uint64_t counts[METRICS_MAX_BUCKETS + 1];
+	for (size_t i = 0; i <= f->nb; i++)
+		counts[i] = atomic_load_explicit(&m->buckets[i], memory_order_relaxed);
+	metrics_write_histogram(b, f->name, lnames, lvalues, f->nl, f->bounds, f->nb, counts,
+				metric_sum(m));
+}
+
+void metrics_write_histogram(struct metrics_buf *b, const char *name, const char *const *lnames,
+			     const char *const *lvalues, size_t nl, const double *bounds,
+			     size_t nb, const uint64_t *counts, double sum)
+{
 	uint64_t cum = 0;
-	for (size_t i = 0; i <= f->nb; i++) {
-		cum += atomic_load_explicit(&m->buckets[i], memory_order_relaxed);
+	for (size_t i = 0; i <= nb; i++) {
+		cum += counts[i];
 		char le[64];
-		if (i == f->nb)
+		if (i == nb)
 			snprintf(le, sizeof le, "+Inf");
 		else
-			snprintf(le, sizeof le, "%.15g", f->bounds[i]);
-		metrics_buf_printf(b, "%s_bucket", f->name);
-		metrics_write_labels(b, lnames, lvalues, f->nl, le);
+			snprintf(le, sizeof le, "%.15g", bounds[i]);
+		metrics_buf_printf(b, "%s_bucket", name);
+		metrics_write_labels(b, lnames, lvalues, nl, le);
 		metrics_buf_printf(b, " %llu\n", (unsigned long long)cum);
 	}
-	char name[METRICS_NAME_MAX + 8];
-	snprintf(name, sizeof name, "%s_sum", f->name);
-	metrics_write_sample(b, name, lnames, lvalues, f->nl, metric_sum(m));
-	snprintf(name, sizeof name, "%s_count", f->name);
-	metrics_write_sample_u64(b, name, lnames, lvalues, f->nl, cum);
+	char n2[METRICS_NAME_MAX + 8];
+	snprintf(n2, sizeof n2, "%s_sum", name);
+	metrics_write_sample(b, n2, lnames, lvalues, nl, sum);
+	snprintf(n2, sizeof n2, "%s_count", name);
+	metrics_write_sample_u64(b, n2, lnames, lvalues, nl, cum);
 }
 
 int metrics_render(struct metrics *r, struct metrics_buf *b)

@@ -110,6 +110,11 @@ void metrics_write_sample(struct metrics_buf *b, const char *name, const char *c
 			  const char *const *lvalues, size_t nl, double value);
 void metrics_write_sample_u64(struct metrics_buf *b, const char *name, const char *const *lnames,
 			      const char *const *lvalues, size_t nl, uint64_t value);
+/* A histogram series: name_bucket{…,le=…} (cumulative), name_sum and
+ * name_count, from per-bucket counts (nb bounds + the +Inf bucket). */
+void metrics_write_histogram(struct metrics_buf *b, const char *name, const char *const *lnames,
+			     const char *const *lvalues, size_t nl, const double *bounds,
+			     size_t nb, const uint64_t *counts, double sum);
 /* {l1="v1",...,le="le"} (le may be NULL; nothing at all when no label). */
 void metrics_write_labels(struct metrics_buf *b, const char *const *lnames,
 			  const char *const *lvalues, size_t nl, const char *le);

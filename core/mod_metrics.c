@@ -2,8 +2,9 @@
  *
  * The rule host keeps per-rule statistics for the current set only (a
  * reload starts from zero).  So that chatd_rule_* counters never go back,
- * the outgoing set's counts are carried over (by rule name) when a reload
- * swaps a new set in, and every scrape adds them to the current ones. */
+ * the outgoing set's counts (and call latencies) are carried over (by rule
+ * name) when a reload swaps a new set in, and every scrape adds them to the
+ * current ones. */
 #include <stdlib.h>
 #include <string.h>
 #include "core_loop.h"
@@ -14,6 +15,26 @@
 _Static_assert(LUA_VERDICT__COUNT == 6, "struct cm_rule_carry holds 6 verdicts");
 _Static_assert(LUA_HOST_NAME_MAX <= sizeof ((struct cm_rule_carry *)0)->name,
 	       "rule names fit");
+_Static_assert(LUA_HOST_LAT_BUCKETS + 1 ==
+	       sizeof ((struct cm_rule_carry *)0)->lat_buckets / sizeof (uint64_t),
+	       "struct cm_rule_carry holds a rule's latency buckets");
+
+static void carry_lat_add(struct cm_rule_carry *e, const struct lua_rule_latency *l)
+{
+	for (size_t i = 0; i <= LUA_HOST_LAT_BUCKETS; i++)
+		e->lat_buckets[i] += l->buckets[i];
+	e->lat_sum_ns += l->sum_ns;
+	if (l->max_ns > e->lat_max_ns)
+		e->lat_max_ns = l->max_ns;
+}
+
+static void carry_lat_get(const struct cm_rule_carry *e, struct lua_rule_latency *l)
+{
+	for (size_t i = 0; i <= LUA_HOST_LAT_BUCKETS; i++)
+		l->buckets[i] = e->lat_buckets[i];
+	l->sum_ns = e->lat_sum_ns;
+	l->max_ns = e->lat_max_ns;
+}
 
 struct mod_metrics_snap {
 	size_t n;
@@ -61,6 +82,7 @@ void mod_metrics_carry(struct core *c, struct mod_metrics_snap *s, bool swapped)
 		e->failures += st->failures;
 		for (int v = 0; v < LUA_VERDICT__COUNT; v++)
 			e->verdicts[st->mode == LUA_RULE_OBSERVE][v] += st->verdicts[v];
+		carry_lat_add(e, &st->lat);
 	}
 	free(s);
 }
@@ -77,6 +99,7 @@ struct merged {
 	const char *name;
 	uint64_t calls, failures, verdicts[2][LUA_VERDICT__COUNT];
 	bool mode[2];             /* which modes have verdict series */
+	struct lua_rule_latency lat;
 };
 
 static struct merged *merge(struct core_metrics *m, const struct mod_metrics_snap *s,
@@ -95,6 +118,7 @@ static struct merged *merge(struct core_metrics *m, const struct mod_metrics_sna
 		e->mode[st->mode == LUA_RULE_OBSERVE] = true;
 		for (int v = 0; v < LUA_VERDICT__COUNT; v++)
 			e->verdicts[st->mode == LUA_RULE_OBSERVE][v] = st->verdicts[v];
+		e->lat = st->lat;
 	}
 	for (size_t i = 0; i < m->ncarry; i++) {
 		const struct cm_rule_carry *cr = &m->carry[i];
@@ -108,6 +132,9 @@ static struct merged *merge(struct core_metrics *m, const struct mod_metrics_sna
 		}
 		e->calls += cr->calls;
 		e->failures += cr->failures;
+		struct lua_rule_latency cl;
+		carry_lat_get(cr, &cl);
+		lua_rule_latency_merge(&e->lat, &cl);
 		for (int md = 0; md < 2; md++)
 			for (int v = 0; v < LUA_VERDICT__COUNT; v++) {
 				e->verdicts[md][v] += cr->verdicts[md][v];
@@ -116,6 +143,22 @@ static struct merged *merge(struct core_metrics *m, const struct mod_metrics_sna
 	}
 	*out_n = n;
 	return list;
+}
+
+/* chatd_rule_duration_seconds: one histogram per rule name (the same
+ * names, so the same bound, as the counters above). */
+static void write_durations(struct metrics_buf *b, const struct merged *list, size_t n)
+{
+	static const char *const rl[] = { "rule" };
+	double bounds[LUA_HOST_LAT_BUCKETS];
+	for (size_t i = 0; i < LUA_HOST_LAT_BUCKETS; i++)
+		bounds[i] = (double)lua_host_lat_bounds_ns[i] / 1e9;
+	metrics_write_header(b, "chatd_rule_duration_seconds", "wall time of each call of a "
+			     "rule's hooks (on_verdict included)", METRIC_HISTOGRAM);
+	for (size_t i = 0; i < n; i++)
+		metrics_write_histogram(b, "chatd_rule_duration_seconds", rl, &list[i].name, 1,
+					bounds, LUA_HOST_LAT_BUCKETS, list[i].lat.buckets,
+					(double)list[i].lat.sum_ns / 1e9);
 }
 
 static void collect_rules(struct core *c, struct metrics_buf *b)
@@ -152,6 +195,7 @@ static void collect_rules(struct core *c, struct metrics_buf *b)
 	for (size_t i = 0; i < n; i++)
 		metrics_write_sample_u64(b, "chatd_rule_failures_total", rl, &list[i].name, 1,
 					 list[i].failures);
+	write_durations(b, list, n);
 	free(list);
 	free(s);
 	metrics_write_header(b, "chatd_rules_version", "the rule set's version (reloads bump it)",

@@ -77,46 +77,6 @@ static int on_rule_sanction(void *ud, const char *rule, const char *user, const 
 
 /* ---- rule set ---- */
 
-int moderation_compile(const struct chatd_config *cfg, struct lua_host *h, char *err,
-			size_t errlen)
-{
-	size_t n = cfg->n_mod_rules;
-	struct lua_rule_spec *specs = calloc(n ? n : 1, sizeof *specs);
-	char (*paths)[PATH_MAX] = calloc(n ? n : 1, PATH_MAX);
-	char lists[PATH_MAX];
-	int rc = -1;
-	if (!specs || !paths) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	snprintf(lists, sizeof lists, "%s/lists", cfg->mod_rules_dir);
-	for (size_t i = 0; i < n; i++) {
-		const struct cfg_rule *r = &cfg->mod_rules[i];
-		if ((size_t)snprintf(paths[i], PATH_MAX, "%s/%s.lua", cfg->mod_rules_dir, r->name) >=
-		    PATH_MAX) {
-			snprintf(err, errlen, "rule %s: path too long", r->name);
-			goto out;
-		}
-		specs[i].path = paths[i];
-		specs[i].mode = r->mode < 0 ? -1 : r->mode ? LUA_RULE_OBSERVE : LUA_RULE_ENFORCE;
-		specs[i].options_json = r->options_json;
-		specs[i].lists_dir = lists;
-	}
-	rc = lua_host_load_specs(h, specs, n, err, errlen);
-out:
-	free(specs);
-	free(paths);
-	return rc;
-}
-
-void moderation_host_opts(const struct chatd_config *cfg, struct lua_host_opts *o)
-{
-	memset(o, 0, sizeof *o);
-	o->mem_cap = (size_t)cfg->mod_mem_cap_kib * 1024;
-	o->insn_budget = (uint64_t)cfg->mod_insn_budget;
-	o->fail_mode = strcmp(cfg->mod_fail_mode, "closed") == 0 ? LUA_FAIL_CLOSED : LUA_FAIL_OPEN;
-}
-
 int moderation_new(struct core *c, struct moderation **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -400,6 +360,18 @@ uint64_t moderation_rules_version(struct core *c)
 	return c->mod ? lua_host_version(c->mod->host) : 0;
 }
 
+/* A rule's call latency in µs since its set was loaded: mean and max
+ * exact, p50 and p99 estimated from the histogram; null before any call. */
+static json_t *latency_json(const struct lua_rule_latency *l)
+{
+	uint64_t n = lua_rule_latency_count(l);
+	if (n == 0)
+		return json_pack("{s:n, s:n, s:n, s:n}", "mean", "p50", "p99", "max");
+	return json_pack("{s:f, s:f, s:f, s:f}", "mean", (double)l->sum_ns / (double)n / 1e3,
+			 "p50", lua_rule_latency_quantile(l, 0.5) / 1e3, "p99",
+			 lua_rule_latency_quantile(l, 0.99) / 1e3, "max", (double)l->max_ns / 1e3);
+}
+
 json_t *moderation_rules_json(struct core *c)
 {
 	struct moderation *m = c->mod;
@@ -413,10 +385,11 @@ json_t *moderation_rules_json(struct core *c)
 		for (int k = 0; k < LUA_VERDICT__COUNT; k++)
 			json_object_set_new(v, lua_host_verdict_name((enum lua_verdict)k),
 					    json_integer((json_int_t)st[i].verdicts[k]));
-		json_array_append_new(rules, json_pack("{s:s, s:s, s:I, s:o, s:I, s:s}", "name",
+		json_array_append_new(rules, json_pack("{s:s, s:s, s:I, s:o, s:I, s:s, s:o}", "name",
 			st[i].name, "mode", st[i].mode == LUA_RULE_OBSERVE ? "observe" : "enforce",
 			"calls", (json_int_t)st[i].calls, "verdicts", v, "failures",
-			(json_int_t)st[i].failures, "last_error", st[i].last_error));
+			(json_int_t)st[i].failures, "last_error", st[i].last_error, "latency_us",
+			latency_json(&st[i].lat)));
 	}
 	struct lua_observe_sample smp[LUA_HOST_SAMPLES];
 	size_t ns = lua_host_samples(m->host, smp, LUA_HOST_SAMPLES);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "lua_host.h"
+#include "mod_compile.h"
 #include "chatd/storage.h"
 
 struct core;
@@ -20,12 +21,6 @@ struct moderation;
 /* Creates the rule host and loads moderation.rules (all must compile).
  * Returns 0, or -1 with the reason in err. */
 int moderation_new(struct core *c, struct moderation **out, char *err, size_t errlen);
-/* Compiles cfg's moderation.rules into h (all or nothing); the options a
- * host for cfg is made with (callbacks and env left unset). */
-struct chatd_config;
-int moderation_compile(const struct chatd_config *cfg, struct lua_host *h, char *err,
-		       size_t errlen);
-void moderation_host_opts(const struct chatd_config *cfg, struct lua_host_opts *o);
 
 /* Loads the active sanctions and the audit tail from storage (async). */
 void moderation_start(struct core *c);

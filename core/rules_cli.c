@@ -8,7 +8,7 @@
 #include "lua_host.h"
 #include "mod_env.h"
 #include "mod_sanctions.h"
-#include "moderation.h"
+#include "mod_compile.h"
 #include "rules_cli.h"
 #include "rules_test.h"
 
@@ -44,39 +44,6 @@ static void usage(FILE *out)
 		"\n"
 		"Exit status: 0 every case passed, 1 a case failed, 2 bad usage or rules\n"
 		"that do not load.\n");
-}
-
-/* cfg's rule list replaced by names (options kept for names it lists). */
-static int select_rules(struct chatd_config *cfg, char **names, size_t n)
-{
-	struct cfg_rule *r = calloc(n ? n : 1, sizeof *r);
-	if (!r)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const struct cfg_rule *old = NULL;
-		for (size_t j = 0; j < cfg->n_mod_rules && !old; j++)
-			if (strcmp(cfg->mod_rules[j].name, names[i]) == 0)
-				old = &cfg->mod_rules[j];
-		r[i].name = strdup(names[i]);
-		r[i].mode = old ? old->mode : -1;
-		r[i].options_json = strdup(old ? old->options_json : "{}");
-		if (!r[i].name || !r[i].options_json) {
-			for (size_t k = 0; k <= i; k++) {
-				free(r[k].name);
-				free(r[k].options_json);
-			}
-			free(r);
-			return -1;
-		}
-	}
-	for (size_t j = 0; j < cfg->n_mod_rules; j++) {
-		free(cfg->mod_rules[j].name);
-		free(cfg->mod_rules[j].options_json);
-	}
-	free(cfg->mod_rules);
-	cfg->mod_rules = r;
-	cfg->n_mod_rules = n;
-	return 0;
 }
 
 static struct chatd_config *load(const char *path)
@@ -190,7 +157,7 @@ int rules_cli(int argc, char **argv)
 	struct chatd_config *cfg = load(config);
 	if (!cfg)
 		return 2;
-	if ((n_names && select_rules(cfg, names, n_names) < 0) ||
+	if ((n_names && moderation_select_rules(cfg, (const char *const *)names, n_names) < 0) ||
 	    (dir && !(free(cfg->mod_rules_dir), cfg->mod_rules_dir = strdup(dir)))) {
 		fprintf(stderr, "chatd: out of memory\n");
 		cfg_free(cfg);

@@ -8,15 +8,33 @@
 #include "core_loop.h"
 
 /* result (owned by the callee) is {"messages":N, "rules_version":V,
- * "would":{verdict: count}, "changed_total":N, "changed":[…first 100…]},
- * or NULL when status is not CHATD_OK. */
+ * "rules":[the names compiled, in order], "would":{verdict: count},
+ * "changed_total":N, "changed":[…first 100…]}, or NULL when status is not
+ * CHATD_OK. */
 typedef void (*dryrun_cb)(void *arg, int status, json_t *result);
 
-/* Compiles the config file's current moderation.rules and replays the
- * latest `limit` (1..200) messages of the conversation through it.  On an
- * error return (the rules do not compile: CHATD_ERR_INVALID) err says why
- * and done is not called. */
-int rules_dryrun(struct core *c, const char *conversation_id, int limit, dryrun_cb done,
-		 void *arg, char *err, size_t errlen);
+struct dryrun_req {
+	const char *conversation_id;   /* NULL: the latest messages of all conversations */
+	int limit;                     /* 1..200 */
+	const char *const *rules;      /* rule names from rules_dir, or NULL: the config's list */
+	size_t n_rules;
+};
+
+/* Why rules_dryrun refused (CHATD_ERR_INVALID). */
+enum dryrun_refusal {
+	DRYRUN_CONFIG,          /* the config file does not load, or its list does not compile */
+	DRYRUN_UNKNOWN_RULE,    /* a named rule has no <name>.lua in rules_dir */
+	DRYRUN_RULE_INVALID,    /* a named rule does not compile (file and line in err) */
+	DRYRUN_NO_LATEST,       /* no conversation given and storage cannot list across them */
+};
+
+/* Compiles the candidate set from the config file as it is on disk now
+ * (its rules_dir, budgets, and the modes and options it gives the rules it
+ * lists) and replays `limit` stored messages through it, in a host of its
+ * own: nothing live changes.  CHATD_OK: done will run.  CHATD_ERR_INVALID:
+ * *why and err say what is wrong; done will not run.  Another status: the
+ * storage read could not be queued. */
+int rules_dryrun(struct core *c, const struct dryrun_req *q, dryrun_cb done, void *arg,
+		 enum dryrun_refusal *why, char *err, size_t errlen);
 
 #endif

@@ -94,8 +94,9 @@ int moderation_sanction(struct core *c, const char *user, const char *kind, int6
 	int64_t now = mod_now_ms();
 	if (until && until <= now)
 		return CHATD_ERR_INVALID;
-	if (mod_sanctions_set(m->sanctions, user, kind, until) != 0)
-		return CHATD_ERR_NOMEM;
+	int st = mod_sanctions_set_reason(m->sanctions, user, kind, until, reason);
+	if (st != CHATD_OK)
+		return st == CHATD_ERR_INVALID ? st : CHATD_ERR_NOMEM;
 	struct chatd_sanction s = {
 		.user_id = user, .kind = kind, .until = until, .reason = reason ? reason : "",
 		.actor = actor, .created_at = now,
@@ -129,19 +130,26 @@ int moderation_lift(struct core *c, const char *user, const char *kind, const ch
 	return CHATD_OK;
 }
 
+struct sanctions_view {
+	const struct mod_sanctions *tab;
+	json_t *list;
+};
+
 static int add_json(void *ud, const char *user, const char *kind, int64_t until)
 {
-	json_array_append_new(ud, json_pack("{s:s, s:s, s:I}", "user_id", user, "kind", kind,
-					    "until", (json_int_t)until));
+	struct sanctions_view *v = ud;
+	json_array_append_new(v->list, json_pack("{s:s, s:s, s:I, s:s}", "user_id", user, "kind",
+						 kind, "until", (json_int_t)until, "reason",
+						 mod_sanctions_reason(v->tab, user, kind)));
 	return 0;
 }
 
 json_t *moderation_sanctions_json(struct core *c, const char *user, int64_t now)
 {
-	json_t *a = json_array();
+	struct sanctions_view v = { c->mod ? c->mod->sanctions : NULL, json_array() };
 	if (c->mod)
-		mod_sanctions_foreach(c->mod->sanctions, user, now, add_json, a);
-	return json_pack("{s:o}", "sanctions", a);
+		mod_sanctions_foreach(c->mod->sanctions, user, now, add_json, &v);
+	return json_pack("{s:o}", "sanctions", v.list);
 }
 
 /* ---- kick and revoke ---- */
@@ -236,7 +244,10 @@ int moderation_revoke(struct core *c, const char *user, const char *actor, int64
 void sanctions_loaded_row(struct moderation *m, const struct chatd_sanction *s)
 {
 	if (strcmp(s->kind, "revoke") != 0) {
-		mod_sanctions_set(m->sanctions, s->user_id, s->kind, s->until);
+		/* A reason the table will not keep must not cost the sanction. */
+		if (mod_sanctions_set_reason(m->sanctions, s->user_id, s->kind, s->until,
+					     s->reason) == CHATD_ERR_INVALID)
+			mod_sanctions_set(m->sanctions, s->user_id, s->kind, s->until);
 		return;
 	}
 	if (remember_revoke(m, s->user_id, s->created_at) != CHATD_OK)

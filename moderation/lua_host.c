@@ -490,7 +490,9 @@ static void run_chain(lua_State *L, struct run_arg *a, int data)
 		s->cur = r;
 		lua_rawgeti(L, LUA_REGISTRYINDEX, r->ref[a->hook]);
 		lua_rawgeti(L, LUA_REGISTRYINDEX, s->ctx_ref);
+		uint64_t t0 = lh_clock_ns();
 		int st = lh_call(s, 1, 1);
+		lua_rule_latency_add(&r->st.lat, lh_clock_ns() - t0);
 		s->cur_rule = NULL;
 		s->cur = NULL;
 		int k = st == LUA_OK ? verdict_kind(L, s, -1) : -1;
@@ -604,7 +606,9 @@ static void run_verdict_hooks(lua_State *L, struct run_arg *a, int data)
 		lua_rawgeti(L, LUA_REGISTRYINDEX, r->verdict_ref);
 		lua_rawgeti(L, LUA_REGISTRYINDEX, s->ctx_ref);
 		lua_pushvalue(L, v);
+		uint64_t t0 = lh_clock_ns();
 		int st = lh_call(s, 2, 0);
+		lua_rule_latency_add(&r->st.lat, lh_clock_ns() - t0);
 		s->cur_rule = NULL;
 		s->cur = NULL;
 		if (st != LUA_OK) {

@@ -265,6 +265,19 @@ struct lua_decision {
 	int64_t retry_after_ms;        /* from reject(code, reason, ms); 0: none */
 };
 
+/* Wall time of a rule's hook calls (CLOCK_MONOTONIC around each call,
+ * on_verdict included, so count == calls): a histogram over
+ * lua_host_lat_bounds_ns plus the sum and the maximum. */
+#define LUA_HOST_LAT_BUCKETS 16
+struct lua_rule_latency {
+	uint64_t sum_ns;
+	uint64_t max_ns;
+	uint64_t buckets[LUA_HOST_LAT_BUCKETS + 1]; /* per bucket (not cumulative); the
+	                                               last one: above the last bound */
+};
+/* The buckets' upper bounds (inclusive), ns: 1 µs .. 1 s. */
+extern const uint64_t lua_host_lat_bounds_ns[LUA_HOST_LAT_BUCKETS];
+
 struct lua_rule_stats {
 	char name[LUA_HOST_NAME_MAX];
 	enum lua_rule_mode mode;
@@ -274,6 +287,7 @@ struct lua_rule_stats {
 	uint64_t failures;             /* errors + budget + memory */
 	char last_error[LUA_HOST_REASON_MAX]; /* "file:line: message" or "" */
 	int last_error_line;           /* 0: unknown (e.g. out of memory) */
+	struct lua_rule_latency lat;
 };
 
 struct lua_observe_sample {
@@ -352,6 +366,15 @@ size_t lua_host_log_lines(const struct lua_host *h, char (*out)[LUA_HOST_REASON_
 
 /* Bytes currently allocated by the current set's Lua state (0: none). */
 size_t lua_host_mem_used(const struct lua_host *h);
+
+/* Latency histograms (lua_host_time.c).  add: one call of ns; merge: adds
+ * src into dst; count: the calls recorded; quantile: q (0..1) estimated
+ * from the buckets (linear inside the bucket that holds it, never above
+ * max), in ns; 0 when nothing was recorded. */
+void lua_rule_latency_add(struct lua_rule_latency *l, uint64_t ns);
+void lua_rule_latency_merge(struct lua_rule_latency *dst, const struct lua_rule_latency *src);
+uint64_t lua_rule_latency_count(const struct lua_rule_latency *l);
+double lua_rule_latency_quantile(const struct lua_rule_latency *l, double q);
 
 /* Name of a verdict ("allow", "reject", ...) and of a hook ("on_message", ...). */
 const char *lua_host_verdict_name(enum lua_verdict v);

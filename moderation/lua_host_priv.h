@@ -4,6 +4,7 @@
  *   lua_host_tables.c   read-only tables, JSON -> Lua (config), UTF-8 check
  *   lua_host_helpers.c  limit, counter, strike, similar, audit, sanction, list
  *   lua_host_re.c       re.* and regex handles
+ *   lua_host_time.c     per-rule call latency
  * Not public. */
 #ifndef CHATD_LUA_HOST_PRIV_H
 #define CHATD_LUA_HOST_PRIV_H
@@ -81,6 +82,9 @@ void lh_host_log(struct lua_host *h, const char *rule, const char *level, const 
 /* "now" for helpers: the running hook's ctx.ts, else the wall clock (ms). */
 int64_t lh_now(const struct lh_set *s);
 int64_t lh_wall_ms(void);
+
+/* CLOCK_MONOTONIC in ns (lua_host_time.c): read around each rule call. */
+uint64_t lh_clock_ns(void);
 
 /* ---- lua_host_tables.c ---- */
 

@@ -18,6 +18,7 @@ struct suser {
 	struct mod_keytab_node node;    /* first: the table's link */
 	bool on[K__COUNT];
 	int64_t until[K__COUNT];        /* 0: permanent */
+	char *reason[K__COUNT];         /* owned; NULL: none given */
 	char key[];
 };
 
@@ -74,9 +75,21 @@ struct mod_sanctions *mod_sanctions_new(size_t max_users)
 	return t;
 }
 
+/* Kind k of e is off: its reason goes. */
+static void clear_kind(struct suser *e, int k)
+{
+	e->on[k] = false;
+	e->until[k] = 0;
+	free(e->reason[k]);
+	e->reason[k] = NULL;
+}
+
 static void suser_free(struct mod_keytab_node *n)
 {
-	free(n);
+	struct suser *e = (struct suser *)n;
+	for (int k = 0; k < K__COUNT; k++)
+		free(e->reason[k]);
+	free(e);
 }
 
 void mod_sanctions_free(struct mod_sanctions *t)
@@ -96,16 +109,26 @@ static struct suser *find(const struct mod_sanctions *t, const char *user, size_
 static void drop(struct mod_sanctions *t, struct suser *e)
 {
 	mod_keytab_remove(&t->tab, &e->node);
-	free(e);
+	suser_free(&e->node);
 }
 
 int mod_sanctions_set(struct mod_sanctions *t, const char *user, const char *kind,
 		      int64_t until)
 {
+	return mod_sanctions_set_reason(t, user, kind, until, NULL);
+}
+
+int mod_sanctions_set_reason(struct mod_sanctions *t, const char *user, const char *kind,
+			     int64_t until, const char *reason)
+{
 	size_t len;
 	int k = kind_of(kind);
-	if (!t || !user_ok(user, &len) || k < 0 || until < 0)
+	if (!t || !user_ok(user, &len) || k < 0 || until < 0 ||
+	    (reason && strnlen(reason, MOD_SANCTIONS_REASON_MAX + 1) > MOD_SANCTIONS_REASON_MAX))
 		return CHATD_ERR_INVALID;
+	char *why = NULL;
+	if (reason && *reason && !(why = strdup(reason)))
+		return CHATD_ERR_NOMEM;
 	uint64_t h;
 	struct suser *e = find(t, user, len, &h);
 	if (e) {
@@ -114,20 +137,37 @@ int mod_sanctions_set(struct mod_sanctions *t, const char *user, const char *kin
 		if (t->tab.count >= t->tab.max_keys) {
 			struct mod_keytab_node *v = mod_keytab_victim(&t->tab, EVICT_SCAN,
 								      all_expired, &t->last_now);
-			if (!v || !all_expired(v, &t->last_now))
+			if (!v || !all_expired(v, &t->last_now)) {
+				free(why);
 				return CHATD_ERR_TOO_LARGE;
+			}
 			drop(t, (struct suser *)v);
 		}
 		e = calloc(1, sizeof(*e) + len + 1);
-		if (!e)
+		if (!e) {
+			free(why);
 			return CHATD_ERR_NOMEM;
+		}
 		memcpy(e->key, user, len + 1);
 		e->node.key = e->key;
 		mod_keytab_insert(&t->tab, &e->node, h);
 	}
+	clear_kind(e, k);
 	e->on[k] = true;
 	e->until[k] = until;
+	e->reason[k] = why;
 	return CHATD_OK;
+}
+
+const char *mod_sanctions_reason(const struct mod_sanctions *t, const char *user,
+				 const char *kind)
+{
+	size_t len;
+	int k = kind_of(kind);
+	if (!t || !user_ok(user, &len) || k < 0)
+		return "";
+	const struct suser *e = find(t, user, len, NULL);
+	return e && e->on[k] && e->reason[k] ? e->reason[k] : "";
 }
 
 int mod_sanctions_lift(struct mod_sanctions *t, const char *user, const char *kind)
@@ -139,8 +179,7 @@ int mod_sanctions_lift(struct mod_sanctions *t, const char *user, const char *ki
 	struct suser *e = find(t, user, len, NULL);
 	if (!e || !e->on[k])
 		return CHATD_ERR_NOT_FOUND;
-	e->on[k] = false;
-	e->until[k] = 0;
+	clear_kind(e, k);
 	if (!e->on[K_BAN] && !e->on[K_SHADOW] && !e->on[K_BLOCK])
 		drop(t, e);
 	return CHATD_OK;
@@ -196,7 +235,7 @@ size_t mod_sanctions_expire(struct mod_sanctions *t, int64_t now)
 		struct suser *e = (struct suser *)n;
 		for (int k = 0; k < K__COUNT; k++) {
 			if (e->on[k] && !active(e, k, now)) {
-				e->on[k] = false;
+				clear_kind(e, k);
 				dropped++;
 			}
 		}

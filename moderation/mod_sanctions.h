@@ -1,6 +1,6 @@
 /* mod_sanctions.h — the in-memory table of active sanctions: user -> up to
  * one "ban", one "shadow" and one "block", each with an end time (ms since
- * the epoch; 0 = permanent).
+ * the epoch; 0 = permanent) and the reason it was given with.
  *
  * The core consults it on every send (persistence lives on top, in the
  * storage plugin) and the rules tester (rules_test.c) uses the same table,
@@ -28,6 +28,7 @@
 
 #define MOD_SANCTIONS_USER_MAX 256      /* longest user id, bytes */
 #define MOD_SANCTIONS_DEFAULT_USERS 100000
+#define MOD_SANCTIONS_REASON_MAX 4096   /* longest reason kept, bytes */
 
 struct mod_sanctions;
 
@@ -43,6 +44,15 @@ void mod_sanctions_free(struct mod_sanctions *tab);
  * CHATD_ERR_TOO_LARGE (table full of active sanctions), CHATD_ERR_NOMEM. */
 int mod_sanctions_set(struct mod_sanctions *tab, const char *user, const char *kind,
 		      int64_t until);
+/* The same, keeping reason (copied; NULL or "": none) with the sanction
+ * until it is lifted, replaced or expires.  CHATD_ERR_INVALID also for a
+ * reason over MOD_SANCTIONS_REASON_MAX bytes. */
+int mod_sanctions_set_reason(struct mod_sanctions *tab, const char *user, const char *kind,
+			     int64_t until, const char *reason);
+/* The reason of user's sanction of kind ("" when none, or no such
+ * sanction); valid until the table changes. */
+const char *mod_sanctions_reason(const struct mod_sanctions *tab, const char *user,
+				 const char *kind);
 
 /* Lifts user's sanction of kind.  CHATD_OK, CHATD_ERR_NOT_FOUND (none
  * held, active or not), CHATD_ERR_INVALID. */

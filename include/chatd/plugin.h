@@ -19,7 +19,9 @@
  *   1.4  2026-11-28  host: node_id, io_add/io_set/io_remove (file
  *                    descriptors watched on the core loop); presence:
  *                    locate, session_up_ready (shared presence); bus: topic
- *                    classes node./cluster./events, counters_add.
+ *                    classes node./cluster./events, counters_add;
+ *                    storage: messages_latest (latest messages of all
+ *                    conversations, for the rules dry-run).
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader

@@ -464,6 +464,15 @@ struct chatd_storage_ops {
 	/* When user_id was first seen (the time user_seen stored), as cb's
 	 * id; NOT_FOUND when never.  A read: it records nothing. */
 	int (*user_first_seen)(void *inst, const char *user_id, chatd_id_cb cb, void *arg);
+
+	/* ---- ABI 1.4: the admin API.  The core checks struct_size. */
+
+	/* The latest `limit` (1..200) messages of all conversations together,
+	 * staff view (nothing omitted; deleted ones read as deleted), the
+	 * newest by ts (ties: conversation_id, then seq, the larger first).
+	 * cb gets them oldest first; has_more when older ones exist.  For
+	 * tools (the rules dry-run), not the message path: it may scan. */
+	int (*messages_latest)(void *inst, int limit, chatd_history_cb cb, void *arg);
 };
 
 #endif

@@ -1,8 +1,9 @@
-/* sqlite_ops.c — the message ops (precheck, append, history, sync): input
- * checks and copies (core thread), exec (worker thread), completion (core
- * thread).  Conversation ops are in sqlite_ops_conv.c, moderation ops in
- * sqlite_ops_mod.c, group management in sqlite_ops_group.c, edits and
- * deletes in sqlite_ops_msg.c, shared pieces in sqlite_rows.c. */
+/* sqlite_ops.c — the message ops (precheck, append, history,
+ * messages_latest, sync): input checks and copies (core thread), exec
+ * (worker thread), completion (core thread).  Conversation ops are in
+ * sqlite_ops_conv.c, moderation ops in sqlite_ops_mod.c, group management
+ * in sqlite_ops_group.c, edits and deletes in sqlite_ops_msg.c, shared
+ * pieces in sqlite_rows.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,50 @@ int sqlite_op_history_new(const struct chatd_history_req *req, chatd_history_cb 
 	o->before = req->before;
 	o->after = req->after;
 	o->limit = req->limit > SQLITE_HISTORY_MAX ? SQLITE_HISTORY_MAX : req->limit;
+	o->cb = cb;
+	o->arg = arg;
+	*out = &o->base;
+	return CHATD_OK;
+}
+
+/* ---- messages_latest (ABI 1.4) -------------------------------------- */
+
+struct op_latest {
+	struct sqlite_req base;
+	int limit;
+	chatd_history_cb cb;
+	void *arg;
+	struct chatd_message *msgs;
+	size_t n;
+	bool has_more;
+};
+
+static int latest_exec(struct sqlite_conn *c, struct sqlite_req *r)
+{
+	struct op_latest *o = (struct op_latest *)r;
+	return sqlite_load_latest(c, r, (size_t)o->limit, &o->msgs, &o->n, &o->has_more);
+}
+
+static void latest_complete(struct sqlite_req *r)
+{
+	struct op_latest *o = (struct op_latest *)r;
+	bool ok = r->status == CHATD_OK;
+	o->cb(o->arg, r->status, ok ? o->msgs : NULL, ok ? o->n : 0, ok && o->has_more);
+}
+
+static const struct sqlite_req_type latest_type = {
+	"messages_latest", latest_exec, latest_complete,
+};
+
+int sqlite_op_messages_latest_new(int limit, chatd_history_cb cb, void *arg,
+				  struct sqlite_req **out)
+{
+	if (!cb || limit < 1)
+		return CHATD_ERR_INVALID;
+	struct op_latest *o = (struct op_latest *)sqlite_req_new(sizeof(*o), &latest_type);
+	if (!o)
+		return CHATD_ERR_NOMEM;
+	o->limit = limit > SQLITE_HISTORY_MAX ? SQLITE_HISTORY_MAX : limit;
 	o->cb = cb;
 	o->arg = arg;
 	*out = &o->base;

@@ -47,6 +47,8 @@ int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
 			   struct sqlite_req **out);
 int sqlite_op_history_new(const struct chatd_history_req *req, chatd_history_cb cb, void *arg,
 			  struct sqlite_req **out);
+int sqlite_op_messages_latest_new(int limit, chatd_history_cb cb, void *arg,
+				  struct sqlite_req **out);
 int sqlite_op_sync_new(const char *user_id, const struct chatd_cursor *cursors, size_t n_cursors,
 		       int per_conv, int total, chatd_sync_cb cb, void *arg,
 		       struct sqlite_req **out);

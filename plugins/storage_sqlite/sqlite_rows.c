@@ -156,6 +156,11 @@ static const char SQL_MSGS_ASC[] =
 static const char SQL_MSGS_DESC[] =
 	"SELECT " MSG_COLS " FROM " MSG_FROM " WHERE m.conversation_id = ?1 AND m.seq > ?2 "
 	"AND m.seq < ?3 AND " VISIBLE " ORDER BY m.seq DESC LIMIT ?5";
+/* ?1 limit: every conversation's messages, the newest first.  No index on
+ * created_at (the send path would pay for it): a scan, for admin tools. */
+static const char SQL_MSGS_LATEST[] =
+	"SELECT " MSG_COLS " FROM " MSG_FROM " ORDER BY m.created_at DESC, "
+	"m.conversation_id DESC, m.seq DESC LIMIT ?1";
 static const char SQL_MSG_ONE[] =
 	"SELECT " MSG_COLS " FROM " MSG_FROM " WHERE m.conversation_id = ?1 AND m.seq = ?2";
 
@@ -357,6 +362,26 @@ int sqlite_load_msgs(struct sqlite_conn *c, struct sqlite_req *r, const char *ci
 			(*out)[i] = (*out)[*n - 1 - i];
 			(*out)[*n - 1 - i] = t;
 		}
+	}
+	return status;
+}
+
+int sqlite_load_latest(struct sqlite_conn *c, struct sqlite_req *r, size_t take,
+		       struct chatd_message **out, size_t *n, bool *more)
+{
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	sqlite3_stmt *st = sqlite_conn_stmt(c, SQL_MSGS_LATEST);
+	if (!st)
+		return CHATD_ERR_INTERNAL;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)take + 1);   /* one more tells has_more */
+	int status = sqlite_read_rows(r, st, take, sizeof(**out), sqlite_read_msg, (void **)out, n,
+				      more);
+	for (size_t i = 0; status == CHATD_OK && i < *n / 2; i++) {
+		struct chatd_message t = (*out)[i];
+		(*out)[i] = (*out)[*n - 1 - i];
+		(*out)[*n - 1 - i] = t;
 	}
 	return status;
 }

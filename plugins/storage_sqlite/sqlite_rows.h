@@ -75,6 +75,10 @@ int sqlite_load_member(struct sqlite_conn *c, struct sqlite_req *r, const char *
 int sqlite_load_msgs(struct sqlite_conn *c, struct sqlite_req *r, const char *cid,
 		     const char *viewer, int64_t after, int64_t before, bool latest,
 		     size_t take, struct chatd_message **out, size_t *n, bool *more);
+/* The latest `take` messages of all conversations (staff view), oldest
+ * first; *more when an older one exists (messages_latest, ABI 1.4). */
+int sqlite_load_latest(struct sqlite_conn *c, struct sqlite_req *r, size_t take,
+		       struct chatd_message **out, size_t *n, bool *more);
 /* Message (cid, seq), whatever its visibility.  CHATD_OK,
  * CHATD_ERR_NOT_FOUND or an error. */
 int sqlite_load_msg(struct sqlite_conn *c, struct sqlite_req *r, const char *cid, int64_t seq,

@@ -284,6 +284,14 @@ static int op_history(void *inst, const struct chatd_history_req *req, chatd_his
 	return submit(s, &s->reader, st, r);
 }
 
+static int op_messages_latest(void *inst, int limit, chatd_history_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_messages_latest_new(limit, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
 static int op_sync(void *inst, const char *user_id, const struct chatd_cursor *cursors,
 		   size_t n_cursors, int per_conv, int total, chatd_sync_cb cb, void *arg)
 {
@@ -613,13 +621,14 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.media_orphans = op_media_orphans,
 	.media_remove = op_media_remove,
 	.user_first_seen = op_user_first_seen,
+	.messages_latest = op_messages_latest,
 };
 
 static const struct chatd_plugin sqlite_plugin = {
 	CHATD_PLUGIN_HEADER,
 	.kind = CHATD_KIND_STORAGE,
 	.name = "sqlite",
-	.version = "1.3.0",
+	.version = "1.4.0",
 	.description = "SQLite storage (WAL, group commit on a writer thread, separate reader)",
 	.options = sqlite_options,
 	.init = sqlite_init,

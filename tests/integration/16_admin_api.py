@@ -287,6 +287,34 @@ def test_user_show(chatd):
     err(srv, "GET", "/v1/users/a%2Fb", status=404, code="not_found")   # decoded: a/b
 
 
+def test_sanction_reasons_in_every_view_and_across_a_restart(chatd):
+    srv = chatd()
+    path = "/v1/users/mallory"
+    r = srv.admin_ok("POST", path + "/sanctions",
+                     {"kind": "ban", "reason": "spam links, third time"})
+    assert r["sanctions"] == [{"user_id": "mallory", "kind": "ban", "until": 0,
+                               "reason": "spam links, third time"}], r
+    r = srv.admin_ok("POST", path + "/sanctions", {"kind": "block", "duration_ms": 3600000},
+                     role="moderator")
+    assert {x["kind"]: x["reason"] for x in r["sanctions"]} == \
+        {"ban": "spam links, third time", "block": ""}, r
+    # a new sanction of a kind replaces the old one, reason included
+    srv.admin_ok("POST", path + "/sanctions", {"kind": "block", "duration_ms": 3600000,
+                                              "reason": "cool down"})
+
+    def reasons(view):
+        return {x["kind"]: x["reason"] for x in view["sanctions"]}
+    want = {"ban": "spam links, third time", "block": "cool down"}
+    assert reasons(srv.admin_ok("GET", path)) == want
+    assert reasons(srv.admin_ok("GET", path + "/sanctions")) == want
+    srv.stop()
+    srv.start()                      # loaded back from storage with their reasons
+    assert reasons(srv.admin_ok("GET", path)) == want
+    r = srv.admin_ok("DELETE", path + "/sanctions/block")
+    assert reasons(r) == {"ban": "spam links, third time"}, r
+    assert reasons(srv.admin_ok("GET", path + "/sanctions")) == {"ban": "spam links, third time"}
+
+
 def test_kick_closes_every_session_and_lets_the_user_back(chatd):
     srv = chatd()
 
@@ -696,3 +724,87 @@ def test_bad_input_gets_400_or_404_and_never_a_crash(chatd):
     assert st == 401
     assert srv.admin_ok("GET", "/v1/status")["node_id"] == "test"
     assert srv.running
+
+
+# --------------------------------------------------------------------------
+# rules dry-run with a chosen rule set
+
+DRY_RULES = {
+    "quiet": 'return { name = "quiet", on_message = function(ctx) end }\n',
+    # rejects config.word (default "darn"); listed in the config with "heck"
+    "words": ('local w = config.word or "darn"\n'
+              'return { name = "words", on_message = function(ctx)\n'
+              '  if ctx.text:find(w, 1, true) then return reject("bad_word", "no " .. w) end\n'
+              'end }\n'),
+    "broken": ('return { name = "broken", on_message = function(ctx)\n'
+               '  return allow( end }\n'),
+}
+
+
+def dry_server(chatd, tmp_path):
+    d = tmp_path / "rules"
+    d.mkdir()
+    for name, text in DRY_RULES.items():
+        (d / (name + ".lua")).write_text(text)
+    (d / "strict.lua").write_text(DRY_RULES["words"].replace('"words"', '"strict"'))
+    return chatd(moderation={"rules_dir": str(d), "rules": [
+        "quiet", {"name": "words", "options": {"word": "heck"}}]})
+
+
+def test_dry_run_of_named_rules_and_of_the_latest_overall(chatd, tmp_path):
+    srv = dry_server(chatd, tmp_path)
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        c1 = await a.direct("bob")
+        c2 = await a.direct("carol")
+        await send(a, c1, "darn it")
+        r = await a.request({"type": "send", "conversation_id": c1,
+                             "client_message_id": new_cmid(), "text": "heck no"})
+        assert r["type"] == "error" and r["reason"] == "bad_word", r      # live: heck
+        await send(a, c1, "fine")
+        await send(a, c2, "darn again")
+        return c1, c2
+    c1, c2 = run(body())
+    calls = {r["name"]: r["calls"] for r in srv.admin_ok("GET", "/v1/rules")["rules"]}
+    before = len(audit(srv))
+
+    # The config's options for a rule it lists: words still means "heck".
+    r = srv.admin_ok("POST", "/v1/rules/dry-run", {"conversation_id": c1, "rules": ["words"]})
+    assert r["rules"] == ["words"] and r["messages"] == 2, r
+    assert r["would"] == {"allow": 2} and r["changed_total"] == 0, r
+    # A rule the config does not list runs with its own defaults ("darn"):
+    # it would reject what the running set let through.
+    r = srv.admin_ok("POST", "/v1/rules/dry-run", {"conversation_id": c1,
+                                                   "rules": ["quiet", "strict"]})
+    assert r["rules"] == ["quiet", "strict"] and r["would"] == {"allow": 1, "reject": 1}, r
+    ch = r["changed"]
+    assert r["changed_total"] == 1 and len(ch) == 1, r
+    assert (ch[0]["conversation_id"], ch[0]["seq"], ch[0]["was"], ch[0]["would"],
+            ch[0]["rule"], ch[0]["code"]) == (c1, 1, "allow", "reject", "strict", "bad_word"), ch
+    # No conversation: the latest messages of all of them (oldest first).
+    r = srv.admin_ok("POST", "/v1/rules/dry-run", {"rules": ["strict"], "limit": 1000})
+    assert r["messages"] == 3 and r["changed_total"] == 2, r
+    assert [(m["conversation_id"], m["seq"]) for m in r["changed"]] == [(c1, 1), (c2, 1)], r
+    r = srv.admin_ok("POST", "/v1/rules/dry-run", {"limit": 1})
+    assert r["messages"] == 1 and r["rules"] == ["quiet", "words"], r   # the config's list
+    # Unknown and broken rules: 400, naming the rule, the file and the line.
+    e = err(srv, "POST", "/v1/rules/dry-run", {"rules": ["strict", "nosuch"]},
+            code="unknown_rule")
+    assert "nosuch" in e["message"] and "nosuch.lua" in e["message"], e
+    e = err(srv, "POST", "/v1/rules/dry-run", {"rules": ["broken"]}, code="rules_invalid")
+    assert "broken.lua:2:" in e["message"], e
+    for bad in (["Bad-Name"], [], ["strict", "strict"], "strict", [1], ["x" * 64]):
+        err(srv, "POST", "/v1/rules/dry-run", {"rules": bad}, code="bad_request")
+    for bad in ({"conversation_id": ""}, {"conversation_id": 5}, {"limit": 0},
+                {"limit": "9"}):
+        err(srv, "POST", "/v1/rules/dry-run", bad, code="bad_request")
+    # Nothing live changed: the same rules and counts, and the only audit
+    # entries are the dry runs' content reads.
+    rules = srv.admin_ok("GET", "/v1/rules")
+    assert {x["name"]: x["calls"] for x in rules["rules"]} == calls, rules
+    new = audit(srv, before + 4)[before:]
+    assert [e["event"] for e in new] == ["content.read"] * 4, new
+    assert new[1]["detail"]["rules"] == ["quiet", "strict"] and new[1]["subject"] == c1, new[1]
+    assert new[2]["subject"] == "" and new[2]["detail"]["messages"] == 3, new[2]
+    assert srv.admin_ok("GET", "/v1/users/alice")["sanctions"] == []

@@ -12,9 +12,11 @@ import asyncio
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import threading
 import time
@@ -261,9 +263,11 @@ def test_moderator_resolves_a_report_with_ban(chatd, ctl_for):
         r2 = await ctl.arun("reports", "resolve", rid, "--action", "dismiss", token=mod)
         assert r2.returncode == 1 and "409" in r2.stderr, r2
         u = json.loads((await ctl.aok("--json", "user", "show", "mallory", token=mod)).stdout)
-        assert [s["kind"] for s in u["sanctions"]] == ["ban"], u
+        assert [(s["kind"], s["reason"]) for s in u["sanctions"]] == \
+            [("ban", "harassment, second time")], u
         shown = (await ctl.aok("user", "show", "mallory", token=mod)).stdout
-        assert "ban" in shown and "permanent" in shown, shown
+        row = [ln.split(None, 2) for ln in shown.splitlines() if ln.startswith("ban ")]
+        assert row == [["ban", "permanent", "harassment, second time"]], shown
         return before
     run(body())
     ev = wait_for(lambda: [e for e in srv.admin_ok("GET", "/v1/audit?limit=1000")["entries"]
@@ -367,6 +371,13 @@ def test_rules_reload_of_a_broken_rule_reports_it_and_changes_nothing(chatd, ctl
         assert (await b.expect("message", seq=ack["seq"]))["text"] == "still [v1]"
         return conv
     run(body())
+    # marker ran once: its latency (mean / p99, GET /v1/rules latency_us)
+    lst = ctl.ok("rules", "list").stdout
+    assert "LATENCY avg/p99" in lst, lst
+    row = [ln for ln in lst.splitlines() if ln.startswith("marker")][0]
+    assert re.search(r" \d+(us|\.\dms) / \d+(us|\.\dms)$", row), lst
+    lat = ctl.json("rules", "list")["rules"][0]["latency_us"]
+    assert lat["mean"] > 0 and lat["max"] >= lat["p99"] > 0, lat
     # A moderator may not reload (403, exit 4); an admin may, once it compiles.
     mod = mint("mod", secret=srv.secret, roles=["moderator"])
     r = ctl.run("rules", "reload", token=mod)
@@ -376,6 +387,7 @@ def test_rules_reload_of_a_broken_rule_reports_it_and_changes_nothing(chatd, ctl
     lst = ctl.ok("rules", "list").stdout
     row = [ln.split() for ln in lst.splitlines() if ln.startswith("marker")][0]
     assert row[:4] == ["marker", "enforce", "0", "0"], lst   # counts start again
+    assert row[-3:] == ["-", "/", "-"], lst                  # no call timed yet
     assert "latency of the rules per message" in lst, lst
 
 
@@ -584,42 +596,89 @@ def test_timeouts_size_cap_and_garbage_from_a_fake_server(ctl_for, chatd):
             assert "audit log ok: 7 entries" in r.stdout
 
 
-def test_unix_socket_url_reaches_the_admin_api(chatd, ctl_for, tmp_path):
-    """The client over a Unix socket: a relay from a socket to the admin port
-    (as a reverse proxy on the host would expose it)."""
-    srv = chatd()
-    ctl = ctl_for(srv)
-    path = str(tmp_path / "admin.sock")
+def sock_server(chatd, tmp_path, **admin):
+    """A server whose admin API is on a Unix socket only (admin.socket)."""
+    path = str(tmp_path / "adm.sock")
+    return chatd(admin=dict({"socket": path}, **admin)), path
 
-    def relay(c):
-        up = socket.create_connection(("127.0.0.1", srv.admin_port), timeout=5)
 
-        def pump(src, dst):
-            try:
-                while True:
-                    b = src.recv(65536)
-                    if not b:
-                        break
-                    dst.sendall(b)
-            except OSError:
-                pass
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        t = threading.Thread(target=pump, args=(up, c), daemon=True)
-        t.start()
-        pump(c, up)
-        t.join(5)
-        up.close()
-        c.close()
-    fake = FakeServer(relay, unix_path=path)
+def refused_start(srv, what, timeout=10.0):
+    """Starts srv expecting it to give up at once, naming `what` in its log."""
+    proc = srv.spawn()
     try:
-        r = ctl.ok("status", url="unix:" + path)
-        assert "node" in r.stdout and "test" in r.stdout, r.stdout
-        assert ctl.json("user", "show", "alice", url="unix://" + path)["user_id"] == "alice"
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("chatd kept running:\n" + srv.log_text())
+    assert rc != 0, srv.log_text()
+    assert what in srv.log_text(), srv.log_text()
+
+
+def test_admin_api_on_a_unix_socket(chatd, ctl_for, tmp_path):
+    """admin.socket replaces host:port: the socket has admin.socket_mode,
+    chatctl reaches it with --url unix:PATH (or finds it in the chatd
+    config), the TCP port is closed, and a clean stop removes the file."""
+    srv, path = sock_server(chatd, tmp_path, socket_mode="0600")
+    ctl = ctl_for(srv)
+    st = os.lstat(path)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", srv.admin_port), timeout=2).close()
+    r = ctl.ok("status", url="unix:" + path)
+    assert "node" in r.stdout and "test" in r.stdout, r.stdout
+    assert ctl.json("user", "show", "alice", url="unix://" + path)["user_id"] == "alice"
+    # no URL anywhere: chatctl takes admin.socket from the chatd config
+    assert ctl.json("status", "-c", srv.config_path, url=None)["node_id"] == "test"
+    # a 401 through the socket too
+    r = ctl.run("status", url="unix:" + path, token="not-a-token")
+    assert r.returncode == 4, r
+    assert srv.stop() == 0
+    assert not os.path.exists(path), "the socket file outlived a clean stop"
+
+
+def test_admin_socket_default_mode_and_bad_values(chatd, tmp_path):
+    srv, path = sock_server(chatd, tmp_path)
+    assert stat.S_IMODE(os.lstat(path).st_mode) == 0o660
+    srv.stop()
+    long_path = "/tmp/" + "x" * 110 + ".sock"
+    for over, what in (({"socket": long_path}, "at most 107 bytes"),
+                       ({"socket": path, "socket_mode": "0888"}, "octal text"),
+                       ({"socket": path, "socket_mode": 660}, "admin.socket_mode")):
+        bad = chatd(start=False, admin=over)
+        refused_start(bad, what)
+
+
+def test_admin_socket_left_by_a_crash_is_replaced(chatd, ctl_for, tmp_path):
+    srv, path = sock_server(chatd, tmp_path)
+    srv.kill()                                  # SIGKILL: the file stays behind
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    srv.start()
+    ctl = ctl_for(srv)
+    assert ctl.json("status", url="unix:" + path)["node_id"] == "test"
+
+
+def test_admin_socket_a_live_one_or_a_plain_file_is_refused(chatd, tmp_path):
+    path = str(tmp_path / "adm.sock")
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(path)
+    other.listen(4)
+    try:
+        srv = chatd(start=False, admin={"socket": path})
+        refused_start(srv, "another process is serving on it")
+        # the other process keeps its socket
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(2)
+        c.connect(path)
+        c.close()
     finally:
-        fake.close()
+        other.close()
+    os.unlink(path)
+    with open(path, "w") as f:
+        f.write("not a socket\n")
+    srv2 = chatd(start=False, admin={"socket": path})
+    refused_start(srv2, "exists and is not a socket")
+    with open(path) as f:
+        assert f.read() == "not a socket\n"
 
 
 def test_settings_come_from_flags_env_file_then_the_chatd_config(chatd, ctl_for):
@@ -782,6 +841,11 @@ def test_a_moderators_day_through_the_queue(chatd, ctl_for):
         out = await ctl.aok("user", "mute", "alice", "--duration", "10m", "--reason",
                             "cool down", token=mod)
         assert "alice: muted" in out.stdout and "mute (block)" in out.stdout, out.stdout
+        row = [ln for ln in out.stdout.splitlines() if ln.startswith("mute (block)")]
+        assert row and row[0].rstrip().endswith("cool down"), out.stdout
+        shown = (await ctl.aok("user", "show", "alice", token=mod)).stdout
+        assert [ln for ln in shown.splitlines() if ln.startswith("mute (block)")][0] \
+            .rstrip().endswith("cool down"), shown
         r = await send(a, conv, "can I talk?")
         assert r["type"] == "error" and r["code"] == "rejected", r
         await ctl.aok("user", "unmute", "alice", token=mod)
@@ -890,19 +954,66 @@ def test_rules_dry_run_replays_a_conversation(chatd, ctl_for):
     with open(srv.config_path, "w") as f:
         f.write(chatclient.render_config(srv.cfg))
     out = ctl.ok("rules", "dry-run", "config", "--last", "50", "--conv", conv).stdout
-    assert "replayed 2 messages" in out and "1 would be decided differently" in out, out
-    row = [ln for ln in out.splitlines() if "wordfilter" in ln]
+    assert "replayed 2 messages of %s through wordfilter, audit:" % conv in out, out
+    assert "1 would be decided differently" in out, out
+    row = [ln for ln in out.splitlines() if ln.startswith(conv)]
     assert row and "allow" in row[0] and "rewrite" in row[0] and "**** it" in row[0], out
     j = ctl.json("rules", "dry-run", "config", "--last", "50", "--conv", conv)
     assert j["changed_total"] == 1
     # Nothing live changed.
     assert ctl.json("rules", "list")["rules"][0]["name"] == "audit"
-    # This server replays only its config's rule list: a named set is refused
-    # rather than answered with another set's results.
-    r = ctl.run("rules", "dry-run", "wordfilter", "--last", "5", "--conv", conv)
-    assert r.returncode == 1 and "use RULESET 'config'" in r.stderr, r
-    r = ctl.run("rules", "dry-run", "config", "--last", "5")
-    assert r.returncode == 1 and "conversation_id" in r.stderr, r
     mod = mint("mod", secret=srv.secret, roles=["moderator"])
     assert ctl.run("rules", "dry-run", "config", "--last", "5", "--conv", conv,
                    token=mod).returncode == 4
+
+
+
+DRY_RULES = {
+    "quiet": 'return { name = "quiet", on_message = function(ctx) end }\n',
+    "strict": ('return { name = "strict", on_message = function(ctx)\n'
+               '  if ctx.text:find("darn", 1, true) then return reject("bad_word", "no") end\n'
+               'end }\n'),
+    "broken": ('return { name = "broken", on_message = function(ctx)\n'
+               '  return allow( end }\n'),
+}
+
+
+def test_rules_dry_run_of_a_chosen_rule_set(chatd, ctl_for, tmp_path):
+    """RULESET as rule names: the server compiles exactly those from
+    rules_dir and echoes them; without --conv the latest messages of all
+    conversations are replayed; unknown and broken rules are refused."""
+    d = tmp_path / "rules"
+    d.mkdir()
+    for name, text in DRY_RULES.items():
+        (d / (name + ".lua")).write_text(text)
+    srv = chatd(moderation={"rules_dir": str(d), "rules": ["quiet"]})
+    ctl = ctl_for(srv)
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        c1 = await a.direct("bob")
+        c2 = await a.direct("carol")
+        await send(a, c1, "darn it")
+        await send(a, c2, "all clean")
+        await send(a, c2, "darn again")
+        return c1, c2
+    c1, c2 = run(body())
+    out = ctl.ok("rules", "dry-run", "strict", "--last", "50", "--conv", c1).stdout
+    assert "replayed 1 message of %s through strict: reject 1" % c1 in out, out
+    row = [ln for ln in out.splitlines() if ln.startswith(c1)]
+    assert row and row[0].split()[1:6] == ["1", "alice", "allow", "reject", "strict"], out
+    # the latest of all conversations (no --conv): both of darn's messages
+    out = ctl.ok("rules", "dry-run", "quiet,strict", "--last", "500").stdout
+    assert "replayed 3 messages (the latest of all conversations) through quiet, strict" \
+        in out, out
+    assert "2 would be decided differently" in out, out
+    assert {ln.split()[0] for ln in out.splitlines() if "strict" in ln.split()[5:6]} == \
+        {c1, c2}, out
+    j = ctl.json("rules", "dry-run", "strict", "--last", "2")
+    assert j["rules"] == ["strict"] and j["messages"] == 2 and j["changed_total"] == 1, j
+    r = ctl.run("rules", "dry-run", "strict,nosuch", "--last", "5")
+    assert r.returncode == 1 and "unknown_rule" in r.stderr and "nosuch" in r.stderr, r
+    r = ctl.run("rules", "dry-run", "broken", "--last", "5")
+    assert r.returncode == 1 and "broken.lua:2:" in r.stderr, r
+    # nothing live changed
+    assert [x["name"] for x in ctl.json("rules", "list")["rules"]] == ["quiet"]

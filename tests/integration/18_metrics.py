@@ -491,3 +491,64 @@ def test_outbound_queue_depth_and_overflow(chatd):
     assert d.of(s, "chatd_outbound_overflows_total") == 1
     assert s.value("chatd_outbound_queue_bytes") == 0
     assert s.value("chatd_outbound_queue_frames") == 0
+
+
+def test_rule_durations_are_timed_per_call_and_survive_a_reload(chatd, tmp_path):
+    """chatd_rule_duration_seconds{rule}: one observation per hook call (its
+    count is chatd_rule_calls_total), a slow rule lands in higher buckets
+    than a trivial one, GET /v1/rules shows the same calls as latency_us,
+    and a reload carries the histogram on while /v1/rules starts over."""
+    d = str(tmp_path / "rules")
+    os.makedirs(d)
+    with open(os.path.join(d, "quick.lua"), "w") as f:
+        f.write('return { name = "quick", on_message = function(ctx) end }\n')
+    # ~400k VM instructions when asked: well over a millisecond here
+    with open(os.path.join(d, "slow.lua"), "w") as f:
+        f.write('return { name = "slow", on_message = function(ctx)\n'
+                '  if ctx.text:find("slow", 1, true) then\n'
+                '    local x = 0; for i = 1, 200000 do x = x + i end end end }\n')
+    srv = chatd(moderation={"rules_dir": d, "rules": ["quick", "slow"]})
+
+    def hist(s, rule):
+        return {dict(ls)["le"]: v for (n, ls), v in
+                s.families["chatd_rule_duration_seconds"]["samples"].items()
+                if n.endswith("_bucket") and dict(ls)["rule"] == rule}
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        conv = await a.direct("bob")
+        before = Delta(srv)
+        assert srv.admin_ok("GET", "/v1/rules")["rules"][0]["latency_us"] == \
+            {"mean": None, "p50": None, "p99": None, "max": None}
+        for i in range(3):
+            assert (await send(a, conv, "slow %d" % i))["type"] == "ack"
+        for i in range(2):
+            assert (await send(a, conv, "fast %d" % i))["type"] == "ack"
+        s = scrape(srv)
+        assert s.families["chatd_rule_duration_seconds"]["type"] == "histogram"
+        for rule in ("quick", "slow"):
+            assert before.of(s, "chatd_rule_duration_seconds_count", rule=rule) == 5
+            assert before.of(s, "chatd_rule_calls_total", rule=rule) == 5
+        # the three slow calls took over 250 µs each, the quick ones never did
+        slow, quick = hist(s, "slow"), hist(s, "quick")
+        assert slow["0.00025"] == 2 and slow["+Inf"] == 5, slow
+        assert quick["0.00025"] == 5, quick
+        assert s.value("chatd_rule_duration_seconds_sum", rule="slow") > 3 * 0.00025
+        rules = {r["name"]: r for r in srv.admin_ok("GET", "/v1/rules")["rules"]}
+        ls, lq = rules["slow"]["latency_us"], rules["quick"]["latency_us"]
+        assert rules["slow"]["calls"] == 5
+        assert ls["max"] > 250 and ls["p99"] > 250 and ls["p99"] <= ls["max"], ls
+        assert ls["p50"] <= ls["p99"] and ls["mean"] > 3 * 250 / 5, ls
+        assert abs(ls["mean"] * 5 / 1e6 -
+                   s.value("chatd_rule_duration_seconds_sum", rule="slow")) < 1e-6, ls
+        assert 0 < lq["max"] < 250 and lq["p99"] <= lq["max"], lq
+        # reload: the histogram goes on, /v1/rules starts from zero
+        srv.admin_ok("POST", "/v1/rules/reload")
+        assert srv.admin_ok("GET", "/v1/rules")["rules"][1]["latency_us"]["max"] is None
+        assert (await send(a, conv, "slow again"))["type"] == "ack"
+        s2 = scrape(srv)
+        assert before.of(s2, "chatd_rule_duration_seconds_count", rule="slow") == 6
+        assert hist(s2, "slow")["+Inf"] == 6 and hist(s2, "slow")["0.00025"] == 2
+        r = {r["name"]: r for r in srv.admin_ok("GET", "/v1/rules")["rules"]}["slow"]
+        assert r["calls"] == 1 and r["latency_us"]["max"] > 250, r
+    run(body())

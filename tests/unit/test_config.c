@@ -122,6 +122,43 @@ static void test_moderation_rules(void)
 	cfg_errors_clear(&e);
 }
 
+static void test_admin_socket(void)
+{
+	struct chatd_config *cfg = NULL;
+	struct cfg_errors e = { 0 };
+	CU_ASSERT_EQUAL_FATAL(load(BASE, &cfg, &e), CHATD_OK);
+	CU_ASSERT_PTR_NULL(cfg->admin_socket);          /* default: TCP */
+	CU_ASSERT_EQUAL(cfg->admin_socket_mode, 0660);
+	cfg_free(cfg);
+	cfg = NULL;
+	CU_ASSERT_EQUAL_FATAL(load(BASE "admin = { socket = \"/run/c/a.sock\", socket_mode = "
+				   "\"600\" }\n", &cfg, &e), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(cfg->admin_socket, "/run/c/a.sock");
+	CU_ASSERT_EQUAL(cfg->admin_socket_mode, 0600);
+	cfg_free(cfg);
+	char long_path[160];
+	memset(long_path, 'x', sizeof long_path);
+	memcpy(long_path, "/tmp/", 5);
+	long_path[108] = '\0';                          /* 108 bytes: one too many */
+	char text[512];
+	snprintf(text, sizeof text, BASE "admin = { socket = \"%s\" }\n", long_path);
+	expect_fail(text, &e);
+	CU_ASSERT_TRUE(has_err(&e, "admin.socket: a Unix socket path is at most 107 bytes"));
+	cfg_errors_clear(&e);
+	long_path[107] = '\0';
+	snprintf(text, sizeof text, BASE "admin = { socket = \"%s\" }\n", long_path);
+	cfg = NULL;
+	CU_ASSERT_EQUAL(load(text, &cfg, &e), CHATD_OK);
+	cfg_free(cfg);
+	const char *bad[] = { "\"0888\"", "\"66\"", "\"10660\"", "\"1777\"", "\"\"", "660" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, BASE "admin = { socket_mode = %s }\n", bad[i]);
+		expect_fail(text, &e);
+		CU_ASSERT_TRUE(has_err(&e, "admin.socket_mode"));
+		cfg_errors_clear(&e);
+	}
+}
+
 static void test_sample_loads(void)
 {
 	size_t len = 0;
@@ -555,4 +592,5 @@ void unit_register_config(void)
 	CU_add_test(s, "section for a plugin not enabled", test_section_not_enabled);
 	CU_add_test(s, "kind names", test_kind_names);
 	CU_add_test(s, "conversations and retention", test_groups_retention);
+	CU_add_test(s, "admin socket and its mode", test_admin_socket);
 }

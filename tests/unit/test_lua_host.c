@@ -359,6 +359,65 @@ static void test_bad_opts(void)
 	lua_host_free(h);
 }
 
+/* Every hook call is timed (on_verdict too): count == calls, the sum and
+ * max are consistent, and a set loaded anew starts from zero. */
+static void test_call_latency(void)
+{
+	struct lua_host *h = host(LUA_FAIL_OPEN);
+	struct lua_decision d;
+	char err[256];
+	CU_ASSERT_EQUAL_FATAL(load(h, err, sizeof(err), "allow.lua", "badword.lua",
+	                           "verdict_log.lua", NULL), 0);
+	run_text(h, "fine", &d);
+	lua_decision_clear(&d);
+	run_text(h, "darn", &d);                     /* a reject: on_verdict runs */
+	lua_decision_clear(&d);
+	struct lua_rule_stats st[8];
+	CU_ASSERT_EQUAL_FATAL(lua_host_stats(h, st, 8), 3);
+	for (size_t i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(lua_rule_latency_count(&st[i].lat), st[i].calls);
+		CU_ASSERT(st[i].lat.max_ns <= st[i].lat.sum_ns);
+		CU_ASSERT(st[i].lat.max_ns > 0);
+	}
+	CU_ASSERT_EQUAL(st[0].calls, 2);
+	CU_ASSERT_EQUAL(st[2].calls, 1);             /* on_verdict only */
+	CU_ASSERT_EQUAL_FATAL(load(h, err, sizeof(err), "allow.lua", NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(lua_host_stats(h, st, 8), 1);
+	CU_ASSERT_EQUAL(lua_rule_latency_count(&st[0].lat), 0);
+	CU_ASSERT_EQUAL(st[0].lat.sum_ns, 0);
+	lua_host_free(h);
+}
+
+/* Buckets, merge and the quantile estimate on known numbers. */
+static void test_latency_histogram(void)
+{
+	struct lua_rule_latency l = { 0 };
+	CU_ASSERT_EQUAL(lua_rule_latency_quantile(&l, 0.5), 0);
+	for (int i = 0; i < 90; i++)
+		lua_rule_latency_add(&l, 800);            /* bucket 0: <= 1 µs */
+	for (int i = 0; i < 10; i++)
+		lua_rule_latency_add(&l, 40000);          /* (25, 50] µs */
+	CU_ASSERT_EQUAL(lua_rule_latency_count(&l), 100);
+	CU_ASSERT_EQUAL(l.buckets[0], 90);
+	CU_ASSERT_EQUAL(l.buckets[5], 10);
+	CU_ASSERT_EQUAL(l.sum_ns, 90 * 800 + 10 * 40000);
+	CU_ASSERT_EQUAL(l.max_ns, 40000);
+	/* p50: rank 50 of the 90 in [0, 1000] -> 1000 * 50/90; p99: rank 99,
+	 * the 9th of 10 in (25000, 40000] (capped at max). */
+	CU_ASSERT_DOUBLE_EQUAL(lua_rule_latency_quantile(&l, 0.5), 1000.0 * 50 / 90, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(lua_rule_latency_quantile(&l, 0.99), 25000 + 15000 * 0.9, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(lua_rule_latency_quantile(&l, 1), 40000, 1e-6);
+	/* beyond the last bound: the +Inf bucket, estimated up to max */
+	struct lua_rule_latency big = { 0 };
+	lua_rule_latency_add(&big, 3000000000ull);
+	CU_ASSERT_EQUAL(big.buckets[LUA_HOST_LAT_BUCKETS], 1);
+	CU_ASSERT_DOUBLE_EQUAL(lua_rule_latency_quantile(&big, 0.99), 3e9, 1);
+	lua_rule_latency_merge(&l, &big);
+	CU_ASSERT_EQUAL(lua_rule_latency_count(&l), 101);
+	CU_ASSERT_EQUAL(l.max_ns, 3000000000ull);
+	CU_ASSERT_EQUAL(l.buckets[LUA_HOST_LAT_BUCKETS], 1);
+}
+
 void unit_register_lua_host(void)
 {
 	CU_pSuite s = CU_add_suite("lua_host", NULL, NULL);
@@ -374,6 +433,8 @@ void unit_register_lua_host(void)
 	CU_add_test(s, "load errors keep old set", test_load_errors_keep_old_set);
 	CU_add_test(s, "sandbox surface and context", test_sandbox_and_context);
 	CU_add_test(s, "bad options", test_bad_opts);
+	CU_add_test(s, "call latency per rule", test_call_latency);
+	CU_add_test(s, "latency histogram", test_latency_histogram);
 	unit_add_lua_helper_tests(s);
 	unit_add_rules_test_tests(s);
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 #include "metrics.h"
+#include "rate_window.h"
 #include "unit.h"
 
 static char *render(struct metrics *r, struct metrics_buf *b)
@@ -279,6 +280,35 @@ static void test_threads(void)
 	metrics_free(r);
 }
 
+/* The trailing-window rate behind status' messages_per_s. */
+static void test_rate_window(void)
+{
+	const uint64_t S = 1000000000ull, span = 60 * S, t0 = 5 * S;
+	struct rate_window w;
+	rate_window_init(&w, t0, 7);             /* 7 counted before: never in a rate */
+	CU_ASSERT_DOUBLE_EQUAL(rate_window_per_s(&w, t0, 7, span), 0, 1e-12);
+	/* A young window: everything since the start, over 60 s. */
+	rate_window_sample(&w, t0 + S, 10);
+	CU_ASSERT_DOUBLE_EQUAL(rate_window_per_s(&w, t0 + S + S / 2, 13, span), 6.0 / 60, 1e-12);
+	/* One sample a second for 100 s, 2 sends each second. */
+	uint64_t count = 10;
+	for (uint64_t k = 2; k <= 100; k++) {
+		count += 2;
+		rate_window_sample(&w, t0 + k * S, count);
+	}
+	/* At t0 + 100.5 s the window starts at t0 + 40.5 s: the base is the
+	 * sample of t0 + 40 s, so 60 s of sends plus the half second's 1. */
+	uint64_t at40 = 10 + 2 * 39;
+	CU_ASSERT_DOUBLE_EQUAL(rate_window_per_s(&w, t0 + 100 * S + S / 2, count + 1, span),
+			       (double)(count + 1 - at40) / 60, 1e-12);
+	/* Quiet for a while: the old sends leave the window. */
+	for (uint64_t k = 101; k <= 170; k++)
+		rate_window_sample(&w, t0 + k * S, count);
+	CU_ASSERT_DOUBLE_EQUAL(rate_window_per_s(&w, t0 + 170 * S, count, span), 0, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(rate_window_per_s(&w, t0 + 170 * S, count + 3, span), 3.0 / 60,
+			       1e-12);
+}
+
 void unit_register_metrics(void)
 {
 	CU_pSuite s = CU_add_suite("metrics", NULL, NULL);
@@ -290,4 +320,5 @@ void unit_register_metrics(void)
 	CU_add_test(s, "escaping, UTF-8, number formats", test_escape_and_utf8);
 	CU_add_test(s, "collectors", test_collector);
 	CU_add_test(s, "updates from threads", test_threads);
+	CU_add_test(s, "rate over a trailing window", test_rate_window);
 }

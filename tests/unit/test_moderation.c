@@ -473,6 +473,44 @@ static int see(void *ud, const char *user, const char *kind, int64_t until)
 	return s->stop_after && s->n >= s->stop_after;
 }
 
+static void test_sanctions_reasons(void)
+{
+	struct mod_sanctions *t = mod_sanctions_new(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "ban"), "");
+	CU_ASSERT_EQUAL(mod_sanctions_set_reason(t, "alice", "ban", 0, "spam"), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_set_reason(t, "alice", "block", 100, NULL), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "ban"), "spam");
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "block"), "");
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "shadow"), "");
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "exile"), "");
+	/* Replaced with the sanction; gone with it (lift, expiry). */
+	CU_ASSERT_EQUAL(mod_sanctions_set_reason(t, "alice", "ban", 0, "abuse"), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "ban"), "abuse");
+	CU_ASSERT_EQUAL(mod_sanctions_set(t, "alice", "ban", 0), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "ban"), "");
+	CU_ASSERT_EQUAL(mod_sanctions_set_reason(t, "alice", "block", 100, "cool down"), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_expire(t, 100), 1);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "block"), "");
+	CU_ASSERT_EQUAL(mod_sanctions_set_reason(t, "alice", "ban", 0, "again"), CHATD_OK);
+	CU_ASSERT_EQUAL(mod_sanctions_lift(t, "alice", "ban"), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "alice", "ban"), "");
+	/* Too long: refused, the old sanction and reason untouched. */
+	CU_ASSERT_EQUAL(mod_sanctions_set_reason(t, "bob", "shadow", 0, "first"), CHATD_OK);
+	char *big = malloc(MOD_SANCTIONS_REASON_MAX + 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	memset(big, 'r', MOD_SANCTIONS_REASON_MAX + 1);
+	big[MOD_SANCTIONS_REASON_MAX + 1] = '\0';
+	CU_ASSERT_EQUAL(mod_sanctions_set_reason(t, "bob", "shadow", 5, big), CHATD_ERR_INVALID);
+	CU_ASSERT_STRING_EQUAL(mod_sanctions_reason(t, "bob", "shadow"), "first");
+	CU_ASSERT_TRUE(mod_sanctions_shadowed(t, "bob", 1 << 30));
+	big[MOD_SANCTIONS_REASON_MAX] = '\0';
+	CU_ASSERT_EQUAL(mod_sanctions_set_reason(t, "bob", "shadow", 0, big), CHATD_OK);
+	CU_ASSERT_EQUAL(strlen(mod_sanctions_reason(t, "bob", "shadow")), MOD_SANCTIONS_REASON_MAX);
+	free(big);
+	mod_sanctions_free(t);          /* frees the reasons still held */
+}
+
 static void test_sanctions_basic(void)
 {
 	struct mod_sanctions *t = mod_sanctions_new(0);
@@ -685,6 +723,7 @@ void unit_register_moderation(void)
 	CU_add_test(s, "env", test_env);
 	CU_add_test(s, "sanctions set/lift/blocking/shadow", test_sanctions_basic);
 	CU_add_test(s, "sanctions expire/list/bound", test_sanctions_expire_list_bound);
+	CU_add_test(s, "sanctions keep their reasons", test_sanctions_reasons);
 	CU_add_test(s, "audit vectors/hex", test_audit_vectors_hex);
 	CU_add_test(s, "audit chain verify", test_audit_chain);
 }

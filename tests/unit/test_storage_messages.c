@@ -1,6 +1,6 @@
 /* test_storage_messages.c — the sqlite storage plugin's ABI 1.2 message
  * ops (message_get, message_edit, delete for everyone / for me, the
- * retention purge) against real database files (helpers in
+ * retention purge) and messages_latest (1.4) against real database files (helpers in
  * sqlite_fixture.c). */
 #include <limits.h>
 #include <stdio.h>
@@ -377,6 +377,86 @@ static void test_purge_busy_reader(void)
 	stub_host_teardown();
 }
 
+/* ---- messages_latest (ABI 1.4) ------------------------------------ */
+
+struct latest_out {
+	int status;
+	size_t n;
+	bool has_more;
+	char cid[8][32];
+	int64_t seq[8];
+	bool deleted[8];
+	char vis[8][12];
+};
+
+static void latest_cb(void *arg, int status, const struct chatd_message *m, size_t n,
+		      bool has_more)
+{
+	struct latest_out *o = arg;
+	o->status = status;
+	o->n = n;
+	o->has_more = has_more;
+	for (size_t i = 0; i < n && i < 8; i++) {
+		snprintf(o->cid[i], sizeof o->cid[i], "%s", m[i].conversation_id);
+		o->seq[i] = m[i].seq;
+		o->deleted[i] = m[i].deleted;
+		snprintf(o->vis[i], sizeof o->vis[i], "%s", m[i].visibility ? m[i].visibility : "");
+	}
+	g_pending--;
+}
+
+static int latest_sync(struct store *s, int limit, struct latest_out *o)
+{
+	memset(o, 0, sizeof *o);
+	o->status = 1;
+	int st = s->ops->messages_latest(s->inst, limit, latest_cb, o);
+	if (st < 0)
+		return st;
+	g_pending++;
+	CU_ASSERT_FATAL(wait_all());
+	return o->status;
+}
+
+static void test_messages_latest(void)
+{
+	struct store s;
+	struct conv_out c1, c2;
+	struct send_out o;
+	struct msg_out m;
+	struct latest_out l;
+	host_up("latest.db", NULL);
+	CU_ASSERT_FATAL(store_open(&s) == CHATD_OK);
+	CU_ASSERT_FATAL(s.ops->struct_size >= sizeof(struct chatd_storage_ops) &&
+			s.ops->messages_latest);
+	CU_ASSERT(latest_sync(&s, 5, &l) == CHATD_OK && l.n == 0 && !l.has_more);
+	CU_ASSERT_FATAL(group_sync(&s, "alice", "one", g_two, 1, 10, &c1) == CHATD_OK);
+	CU_ASSERT_FATAL(group_sync(&s, "alice", "two", g_two, 1, 10, &c2) == CHATD_OK);
+	CU_ASSERT(send_sync(&s, c1.cid, "alice", "a1", "x", 100, &o) == CHATD_OK);
+	CU_ASSERT(send_sync(&s, c2.cid, "bob", "b1", "x", 200, &o) == CHATD_OK);
+	CU_ASSERT(send_sync(&s, c1.cid, "alice", "a2", "x", 300, &o) == CHATD_OK);
+	CU_ASSERT(send_sync(&s, c2.cid, "bob", "b2", "x", 300, &o) == CHATD_OK);
+	CU_ASSERT(send_vis_sync(&s, c2.cid, "bob", "b3", "x", 400, CHATD_VIS_HELD, NULL, &o) ==
+		  CHATD_OK);
+	CU_ASSERT(send_sync(&s, c1.cid, "alice", "a3", "x", 500, &o) == CHATD_OK);
+	CU_ASSERT(delete_sync(&s, c1.cid, 3, 600, &m) == CHATD_OK);
+	/* The newest three, oldest first: the ts tie goes to the larger id. */
+	const char *hi = strcmp(c1.cid, c2.cid) > 0 ? c1.cid : c2.cid;
+	CU_ASSERT_FATAL(latest_sync(&s, 3, &l) == CHATD_OK && l.n == 3);
+	CU_ASSERT(l.has_more);
+	CU_ASSERT(strcmp(l.cid[0], hi) == 0 && l.seq[0] == 2);
+	CU_ASSERT(strcmp(l.cid[1], c2.cid) == 0 && l.seq[1] == 3);
+	CU_ASSERT(strcmp(l.vis[1], CHATD_VIS_HELD) == 0);            /* staff view */
+	CU_ASSERT(strcmp(l.cid[2], c1.cid) == 0 && l.seq[2] == 3 && l.deleted[2]);
+	CU_ASSERT_FATAL(latest_sync(&s, 200, &l) == CHATD_OK && l.n == 6);
+	CU_ASSERT(!l.has_more);
+	CU_ASSERT(strcmp(l.cid[0], c1.cid) == 0 && l.seq[0] == 1);
+	CU_ASSERT(strcmp(l.cid[1], c2.cid) == 0 && l.seq[1] == 1);
+	CU_ASSERT(latest_sync(&s, 0, &l) == CHATD_ERR_INVALID);
+	CU_ASSERT(latest_sync(&s, 1000, &l) == CHATD_OK && l.n == 6);  /* capped at 200 */
+	store_close(&s);
+	stub_host_teardown();
+}
+
 /* ---- suite -------------------------------------------------------- */
 
 void unit_register_storage_messages(void)
@@ -389,4 +469,5 @@ void unit_register_storage_messages(void)
 	CU_add_test(s, "message_get", test_message_get);
 	CU_add_test(s, "purge_deleted erases the bytes", test_purge);
 	CU_add_test(s, "purge_deleted behind a reader's snapshot", test_purge_busy_reader);
+	CU_add_test(s, "messages_latest", test_messages_latest);
 }
