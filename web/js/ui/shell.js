@@ -109,6 +109,7 @@ export class Shell {
     });
     s.on('presence', () => {
       this.renderConvs();
+      if (s.current) this.renderHead();
       if (this.membersOpen) this.renderMembers();
     });
     s.on('typing', (id) => {
