@@ -115,9 +115,11 @@ test('offline drops the socket at once; online reconnects without waiting', asyn
   const { s, conn } = setup();
   conn.start();
   const ws = await openUp(s);
+  const states = [];
+  conn.on('state', (st, d) => states.push([st, d.reason, d.retryInMs]));
   conn.goOffline();
   assert.equal(ws.closed, true);
-  assert.equal(conn.state, 'waiting');
+  assert.deepEqual(states.at(-1), ['waiting', 'offline', 30000], 'no fast retries while offline');
   conn.reconnectNow();
   await flush();
   assert.equal(s.all.length, 2);

@@ -42,9 +42,10 @@ async function healthy(port) {
 
 // A chatd process; restart() keeps its database, media and ports.
 export class Chatd {
-  constructor({ devLoginTtl = 900, extra = '' } = {}) {
+  constructor({ devLoginTtl = 900, rules = '{}', extra = '' } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-web-'));
     this.devLoginTtl = devLoginTtl;
+    this.rules = rules;
     this.extra = extra;
     this.proc = null;
     this.logPath = path.join(this.dir, 'chatd.log');
@@ -67,7 +68,7 @@ plugins = { storage = "sqlite", presence = "local", bus = "local", fanout = "hyb
             receipts = "cursor", media = "local" }
 storage_sqlite = { path = "${path.join(this.dir, 'chatd.db')}" }
 media_local = { dir = "${path.join(this.dir, 'media')}", secret = "web-e2e-media-secret-0123456789abcdef" }
-moderation = { rules_dir = "${path.join(SRC_DIR, 'moderation', 'rules')}", rules = {} }
+moderation = { rules_dir = "${path.join(SRC_DIR, 'moderation', 'rules')}", rules = ${this.rules} }
 presence_local = { offline_delay_ms = 200 }
 ${this.extra}
 `);

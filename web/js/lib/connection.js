@@ -16,6 +16,7 @@ import { ProtocolError, parseFrame, randomId } from './protocol.js';
 
 const CLOSE_UNAUTHORIZED = new Set([4401, 4408]);
 const CLOSE_REVOKED = 4403;
+const OFFLINE_RETRY_MS = 30000;
 
 export class Connection extends Emitter {
   constructor({
@@ -46,6 +47,7 @@ export class Connection extends Emitter {
     this.refreshing = null;     // a token refresh in flight (Promise)
     this.authFailures = 0;      // refusals in a row at sign-in
     this.revokedAt = 0;
+    this.offline = false;       // the browser said it is offline
   }
 
   get isOpen() {
@@ -65,6 +67,7 @@ export class Connection extends Emitter {
 
   // Try now (the browser says it is online again, or the user asked).
   reconnectNow() {
+    this.offline = false;
     if (this.state === 'stopped' || this.state === 'open' || this.state === 'connecting') return;
     this._clearRetry();
     this._connect();
@@ -74,6 +77,7 @@ export class Connection extends Emitter {
   // minutes otherwise) and wait; reconnectNow() brings it back.
   goOffline() {
     if (this.state === 'stopped') return;
+    this.offline = true;
     this._teardown(new ProtocolError('network', 'offline'));
     this._scheduleRetry('offline');
   }
@@ -318,8 +322,11 @@ export class Connection extends Emitter {
   _scheduleRetry(reason, code) {
     if (this.state === 'stopped') return;
     this._clearRetry();
-    const ms = this.backoff.next();
-    this._setState('waiting', { retryInMs: ms, reason, code, retryAt: Date.now() + ms });
+    // Offline: wait for the browser's 'online' (reconnectNow), with a slow
+    // try now and then in case that event never comes.
+    const ms = this.offline ? OFFLINE_RETRY_MS : this.backoff.next();
+    this._setState('waiting', { retryInMs: ms, reason: this.offline ? 'offline' : reason, code,
+      retryAt: Date.now() + ms });
     this.retryTimer = this.setTimer(() => {
       this.retryTimer = null;
       this._connect();

@@ -369,7 +369,9 @@ export class Shell {
     const label = {
       idle: 'Starting…', connecting: 'Connecting…', open: 'Connected', stopped: 'Signed out',
     }[state];
-    if (state === 'waiting') {
+    if (state === 'waiting' && detail.reason === 'offline') {
+      this.connText.textContent = 'Offline — waiting for the network';
+    } else if (state === 'waiting') {
       const tick = () => {
         const left = Math.max(0, Math.ceil(((detail.retryAt || Date.now()) - Date.now()) / 1000));
         this.connText.textContent = `Offline — reconnecting in ${left} s`;
