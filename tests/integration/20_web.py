@@ -303,3 +303,21 @@ def test_telemetry_rate_limited_per_user(server):
     # another user is not held back
     assert telemetry(server, {"reconnects": 1}, mint("erin", secret=server.secret))[0] == 204
     assert scrape(server)["chatd_client_reconnects_total"] == 6
+
+
+def test_every_client_file_is_installed():
+    """Makefile.am installs web/ (web.root's default); a file added to the
+    client and not listed there would be missing from an installed chatd."""
+    with open(os.path.join(WEB_DIR, "..", "Makefile.am")) as f:
+        text = f.read().replace("\\\n", " ")
+    listed = set()
+    for line in text.splitlines():
+        if line.startswith("dist_web") and "_DATA" in line:
+            listed.update(w for w in line.split("=", 1)[1].split())
+    present = set()
+    for d, dirs, files in os.walk(WEB_DIR):
+        dirs[:] = [x for x in dirs if x != "test"]
+        for name in files:
+            present.add(os.path.relpath(os.path.join(d, name), os.path.dirname(WEB_DIR)))
+    assert present == listed, {"not installed": sorted(present - listed),
+                               "listed, absent": sorted(listed - present)}

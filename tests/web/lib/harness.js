@@ -40,6 +40,25 @@ async function healthy(port) {
   }
 }
 
+// Every chatd started here dies with this process, whatever ends it.
+const live = new Set();
+function killAll() {
+  for (const p of live) {
+    try {
+      p.kill('SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(1);
+  });
+}
+
 // A chatd process; restart() keeps its database, media and ports.
 export class Chatd {
   constructor({ devLoginTtl = 900, rules = '{}', extra = '' } = {}) {
@@ -77,7 +96,12 @@ ${this.extra}
     this.proc = spawn(path.join(BUILD_DIR, 'chatd'), ['-c', path.join(this.dir, 'chatd.conf')],
       { stdio: ['ignore', log, log] });
     fs.closeSync(log);
-    const exited = new Promise((r) => this.proc.once('exit', (code) => r(code)));
+    const proc = this.proc;
+    live.add(proc);
+    const exited = new Promise((r) => proc.once('exit', (code) => {
+      live.delete(proc);
+      r(code);
+    }));
     this.exited = exited;
     const deadline = Date.now() + 10000;
     while (Date.now() < deadline) {
