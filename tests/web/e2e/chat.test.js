@@ -188,6 +188,39 @@ describe('chat in two windows', { timeout: 120000 }, () => {
   });
 });
 
+describe('history', { timeout: 90000 }, () => {
+  test('scrolling back loads older pages until the first message', async () => {
+    const srv = await new Chatd().start();
+    const browser = await launch();
+    try {
+      const a = (await signIn(browser, srv, 'alice')).page;
+      await openDirect(a, 'bob');
+      // 120 messages through the client's own send path
+      await a.evaluate(() => {
+        const s = window.chatd.store;
+        for (let i = 1; i <= 120; i++) s.send(s.current, { text: `n${i}` });
+      });
+      await a.locator('li.msg[data-seq="120"]').waitFor({ timeout: 20000 });
+      const b = (await signIn(browser, srv, 'bob')).page;
+      await b.locator('.conv[data-title="alice"]').click();
+      await b.locator('li.msg[data-seq="120"]').waitFor();
+      assert.equal(await b.locator('li.msg[data-seq]').count(), 50, 'the latest page first');
+      for (let i = 0; i < 10 && !(await b.locator('li.msg[data-seq="1"]').count()); i++) {
+        await b.locator('.messages').evaluate((el) => { el.scrollTop = 0; });
+        await b.waitForTimeout(300);
+      }
+      await b.locator('li.msg[data-seq="1"]').waitFor();
+      const texts = await shownTexts(b);
+      assert.deepEqual(texts, Array.from({ length: 120 }, (_, i) => `n${i + 1}`));
+      assert.equal(await b.locator('.load-older').isVisible(), false, 'nothing older to load');
+    } finally {
+      await browser.close();
+      await srv.stop();
+      srv.cleanup();
+    }
+  });
+});
+
 async function modToken(srv) {
   const r = await fetch(`${srv.url}auth/dev-login`, {
     method: 'POST', headers: { 'Content-Type': 'application/json' },

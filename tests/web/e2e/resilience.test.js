@@ -106,6 +106,29 @@ describe('reconnects', { timeout: 150000 }, () => {
     await shot(b.page, '12-after-restart');
   });
 
+  test('a reopened page shows the cached conversations at once, then syncs', async () => {
+    const shown = await shownTexts(a.page);
+    // A second page of alice's (same IndexedDB) whose WebSocket never gets
+    // an answer: everything it shows comes from the cache.
+    const p2 = await a.context.newPage();
+    await p2.routeWebSocket(/\/ws$/, () => {});
+    await p2.goto(srv.url);
+    await p2.locator('.conv[data-title="bob"]').click();
+    await p2.locator('li.msg .text', { hasText: shown[shown.length - 1] }).waitFor();
+    assert.deepEqual(await shownTexts(p2), shown.slice(-50));
+    assert.notEqual(await p2.locator('.conn').getAttribute('data-state'), 'open');
+    await shot(p2, '12b-from-the-cache');
+    await p2.close();
+    // and a page that can connect syncs on top of it
+    const p3 = await a.context.newPage();
+    await p3.goto(srv.url);
+    await p3.locator('.conn[data-state=open]').waitFor();
+    await sendText(b.page, 'after the cache');
+    await p3.locator('.conv[data-title="bob"]').click();
+    await p3.locator('li.msg .text', { hasText: 'after the cache' }).waitFor();
+    await p3.close();
+  });
+
   test('telemetry: the reconnects reach the server metrics', async () => {
     const ok = await a.page.evaluate(() => window.chatd.telemetry.flush());
     assert.equal(ok, true);

@@ -366,9 +366,12 @@ export class ChatStore extends Emitter {
 
   async _fetchConv(id) {
     try {
+      const isNew = !this.convs.has(id);
       const r = await this.conn.request(cmd.convInfo(id));
       this._mergeConv(r.conversation);
       this.emit('convs');
+      // A conversation we just learnt of: its latest page gives the preview.
+      if (isNew && !this.logs.get(id)?.initialized) this._loadLatest(id);
     } catch (e) {
       if (e.code === 'not_found') {
         this.convs.delete(id);

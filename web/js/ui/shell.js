@@ -230,8 +230,8 @@ export class Shell {
     this.title.textContent = s.convTitle(c);
     if (c.kind === 'direct') {
       const p = s.presence.get(c.peer_id);
-      this.sub.textContent = p?.status === 'online' ? 'online'
-        : p?.last_seen ? `last seen ${fmtTime(p.last_seen)}` : 'offline';
+      this.sub.textContent = !p ? '' : p.status === 'online' ? 'online'
+        : p.last_seen ? `last seen ${fmtTime(p.last_seen)}` : 'offline';
     } else {
       const locked = c.settings?.locked ? ' · only admins may send' : '';
       this.sub.textContent = `${c.member_count || (s.members.get(c.conversation_id) || []).length} members · ${c.role || 'member'}${locked}`;
