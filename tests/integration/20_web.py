@@ -227,7 +227,7 @@ def test_dev_login_needs_hs256(chatd, keys):
                                    "public_key_file": keys["rsa_pub"]})
     srv.spawn()
     assert srv.proc.wait(timeout=10) != 0
-    assert "auth.dev_login = true needs auth.algorithm = \"HS256\"" in srv.log_text()
+    assert "auth.dev_login = true needs auth.algorithm" in srv.log_text()
 
 
 # --------------------------------------------------------------------------
