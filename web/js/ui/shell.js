@@ -321,6 +321,7 @@ export class Shell {
       this.toast({ kind: 'error', text: `A message is at most ${max} characters.` });
       return;
     }
+    this.typingSender.stop();
     if (this.editing) {
       const m = this.editing;
       this.cancelEdit();
