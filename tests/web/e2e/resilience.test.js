@@ -97,7 +97,7 @@ describe('reconnects', { timeout: 150000 }, () => {
     await a.page.locator('.conn[data-state=open]').waitFor({ timeout: 20000 });
     await b.page.locator('.conn[data-state=open]').waitFor({ timeout: 20000 });
     const before = ['before', 'a-off-1', 'a-off-2', 'a-off-3', 'b-on-1', 'b-on-2'];
-    const list = await converge([a.page, b.page], [...before, ...sent], 30000);
+    const list = await converge([a.page, b.page], [...before, ...sent], 45000);
     for (const who of ['a', 'b']) {
       const mine = list.filter((t) => t.startsWith(`${who}-k-`));
       assert.deepEqual(mine, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `${who}-k-${i}`), 'own order kept');
