@@ -77,6 +77,7 @@ void bridge_in_free(struct bridge_in *in)
 	if (in->msg)
 		json_decref(in->msg);
 	bridge_http_free(in->http);
+	bridge_post_free(in->post);
 	free(in);
 }
 
@@ -111,6 +112,15 @@ void bridge_http_free(struct bridge_http *h)
 	free(h);
 }
 
+void bridge_post_free(struct bridge_post *p)
+{
+	if (!p)
+		return;
+	free(p->body);
+	free(p->reply);
+	free(p);
+}
+
 struct bridge_out *bridge_out_new(enum bridge_out_kind kind, chatd_frame *frame,
 				  const uint64_t *sessions, size_t n, int code)
 {
@@ -123,6 +133,7 @@ struct bridge_out *bridge_out_new(enum bridge_out_kind kind, chatd_frame *frame,
 	out->kind = kind;
 	out->frame = frame;
 	out->http = NULL;
+	out->post = NULL;
 	if (frame)
 		frame_ref(frame);
 	out->code = code;
@@ -138,6 +149,7 @@ void bridge_out_free(struct bridge_out *out)
 		return;
 	frame_unref(out->frame);
 	bridge_http_free(out->http);
+	bridge_post_free(out->post);
 	free(out);
 }
 

@@ -66,6 +66,22 @@ struct bridge_http {
 	char *message;
 };
 
+/* A small authenticated JSON POST (POST /telemetry) the gateway has read
+ * and checked the token of; the core decides and fills the reply part of
+ * the same item, which goes back (gw_post.c, telemetry.c).  Strings are
+ * owned by the item (bridge_post_free). */
+struct bridge_post {
+	uint64_t req;            /* the gateway's request id */
+	char user[BRIDGE_USER_MAX + 1];
+	int64_t iat;             /* the token's iat, 0 if absent */
+	char *body;              /* NUL-terminated, body_len bytes */
+	size_t body_len;
+	/* reply (core → gateway) */
+	int status;              /* an HTTP status */
+	char *reply;             /* JSON body, or NULL for none */
+	int64_t retry_after_ms;  /* 429 */
+};
+
 /* gateway → core */
 enum bridge_in_kind {
 	BIN_OPEN,       /* a session authenticated */
@@ -73,6 +89,7 @@ enum bridge_in_kind {
 	BIN_CMD,        /* a decoded command of an authenticated session */
 	BIN_GW_DONE,    /* the gateway finished shutting down */
 	BIN_HTTP,       /* a media HTTP request (http, owned) */
+	BIN_POST,       /* an authenticated JSON POST (post, owned) */
 };
 
 struct bridge_in {
@@ -83,6 +100,7 @@ struct bridge_in {
 	json_t *msg;            /* BIN_CMD: the frame, owned */
 	int64_t iat;            /* BIN_OPEN: the token's iat (s since the epoch), 0 if absent */
 	struct bridge_http *http; /* BIN_HTTP: owned */
+	struct bridge_post *post; /* BIN_POST: owned */
 };
 
 /* core → gateway */
@@ -92,6 +110,7 @@ enum bridge_out_kind {
 	BOUT_SHUTDOWN,  /* close every session with 1001 and stop */
 	BOUT_READY,     /* readiness of storage changed: code = 1 ready, 0 not */
 	BOUT_HTTP,      /* the core's answer to a BIN_HTTP item (http, owned) */
+	BOUT_POST,      /* the core's answer to a BIN_POST item (post, owned) */
 };
 
 struct bridge_out {
@@ -99,6 +118,7 @@ struct bridge_out {
 	enum bridge_out_kind kind;
 	chatd_frame *frame;     /* one reference owned by the item (may be NULL) */
 	struct bridge_http *http; /* BOUT_HTTP: owned */
+	struct bridge_post *post; /* BOUT_POST: owned */
 	int code;
 	size_t n;
 	uint64_t sessions[];
@@ -112,6 +132,7 @@ struct bridge_http *bridge_http_new(uint64_t req, enum bridge_http_phase phase);
 /* Free the reply strings only (the core reuses the item for its answer). */
 void bridge_http_clear_reply(struct bridge_http *h);
 void bridge_http_free(struct bridge_http *h);
+void bridge_post_free(struct bridge_post *p);
 /* Takes a new reference on frame. n sessions are copied. */
 struct bridge_out *bridge_out_new(enum bridge_out_kind kind, chatd_frame *frame,
 				  const uint64_t *sessions, size_t n, int code);

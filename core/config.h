@@ -68,7 +68,10 @@ struct chatd_config {
 	int64_t max_connections; /* server.max_connections, default 10000 */
 	int64_t frame_rate;      /* server.frame_rate: hard cap, frames/s per connection, default 100 */
 	int64_t frame_burst;     /* server.frame_burst, default 400 */
-	char *web_root;          /* server.web_root, default NULL (no static files) */
+
+	/* web = { … } */
+	bool web_enabled;        /* web.enabled, default true */
+	char *web_root;          /* web.root, default CHATD_WEB_DIR ($(pkgdatadir)/web) */
 
 	/* auth = { … } */
 	char *auth_algorithm;    /* "HS256" (default) | "RS256" | "ES256" */
@@ -76,7 +79,8 @@ struct chatd_config {
 	char *auth_public_key_file; /* PEM file for RS256/ES256 */
 	char *auth_private_key_file; /* optional PEM for minting RS256/ES256 (chatctl) */
 	int64_t auth_leeway_s;   /* default 0 */
-	bool auth_dev_login;     /* default false */
+	bool auth_dev_login;     /* default false: POST /auth/dev-login (gw_post.c) */
+	int64_t auth_dev_login_ttl_s; /* tokens minted by it, default 900 */
 	int64_t auth_default_ttl_s; /* chatctl token mint default TTL, default 86400 */
 
 	char *log_level;         /* log.level: "error"|"warn"|"info"|"debug", default "info" */

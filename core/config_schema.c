@@ -19,6 +19,9 @@
 #ifndef CHATD_PLUGIN_DIR
 #define CHATD_PLUGIN_DIR "/usr/local/lib/chatd/plugins"
 #endif
+#ifndef CHATD_WEB_DIR
+#define CHATD_WEB_DIR "/usr/local/share/chatd/web"
+#endif
 
 /* How a row's value is stored in struct chatd_config. */
 enum cfg_field { F_STR, F_INT, F_I64, F_BOOL, F_MODE /* octal text -> int */ };
@@ -80,8 +83,10 @@ static const struct cfg_row rows[] = {
 	    "hard cap on frames per second per connection"),
 	INT("server.frame_burst", "400", 1, 1000000, frame_burst, F_I64,
 	    "frames a connection may send in a burst above frame_rate"),
-	STR("server.web_root", NULL, false, false, web_root, NULL, 0,
-	    "directory of static files to serve; unset = none"),
+
+	BOOL("web.enabled", "true", web_enabled, "serve the web client at GET /"),
+	STR("web.root", CHATD_WEB_DIR, false, false, web_root, NULL, 0,
+	    "directory holding the web client (index.html, js/, css/)"),
 
 	STR("auth.algorithm", "HS256", false, false, auth_algorithm, algorithms, 0,
 	    "JWT algorithm: HS256, RS256 or ES256"),
@@ -94,7 +99,9 @@ static const struct cfg_row rows[] = {
 	INT("auth.leeway_s", "0", 0, 3600, auth_leeway_s, F_I64,
 	    "clock skew tolerated on exp/nbf, seconds"),
 	BOOL("auth.dev_login", "false", auth_dev_login,
-	     "accept unsigned dev logins (never in production)"),
+	     "POST /auth/dev-login mints a token for any user id (never in production)"),
+	INT("auth.dev_login_ttl_s", "900", 1, 86400, auth_dev_login_ttl_s, F_I64,
+	    "lifetime of tokens minted by the development sign-in, seconds"),
 	INT("auth.default_ttl_s", "86400", 1, 31536000, auth_default_ttl_s, F_I64,
 	    "lifetime of tokens minted by chatctl, seconds"),
 

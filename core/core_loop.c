@@ -17,6 +17,7 @@
 #include "host_api.h"
 #include "log.h"
 #include "presence_subs.h"
+#include "telemetry.h"
 #include "typing.h"
 #include "mod_env.h"
 #include "moderation.h"
@@ -92,6 +93,10 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
 			media_http_handle(c, in->http);
 			in->http = NULL; /* taken */
 			break;
+		case BIN_POST:
+			telemetry_handle(c, in->post);
+			in->post = NULL; /* taken */
+			break;
 		}
 		bridge_in_free(in);
 	}
@@ -155,7 +160,8 @@ int core_init(struct core *c, struct chatd_config *cfg)
 		return -1;
 	}
 	c->base = event_base_new();
-	if (!c->base || sessions_init(&c->sessions) < 0 || !(c->metrics = core_metrics_new(c)))
+	if (!c->base || sessions_init(&c->sessions) < 0 || !(c->metrics = core_metrics_new(c)) ||
+	    !(c->telemetry = telemetry_new(c->metrics->reg)))
 		return -1;
 	c->in_ev = event_new(c->base, -1, 0, on_inbound, c);
 	c->task_ev = event_new(c->base, -1, 0, on_tasks, c);
@@ -466,6 +472,8 @@ void core_destroy(struct core *c)
 	if (c->sig_hup)
 		event_free(c->sig_hup);
 	sessions_destroy(&c->sessions);
+	telemetry_free(c->telemetry);
+	c->telemetry = NULL;
 	core_metrics_free(c->metrics);
 	c->metrics = NULL;
 	if (c->base) {

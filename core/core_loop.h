@@ -19,6 +19,7 @@ struct admin;
 struct presence_subs;
 struct typing;
 struct core_metrics;
+struct telemetry;
 
 /* One loaded and initialised plugin. */
 struct core_plugin {
@@ -60,6 +61,7 @@ struct core {
 	struct moderation *mod;              /* rules, sanctions, audit log */
 	struct admin *admin;                 /* admin API listener, or NULL */
 	struct core_metrics *metrics;        /* GET /metrics (core_metrics.h) */
+	struct telemetry *telemetry;         /* POST /telemetry (telemetry.h) */
 	struct event *retention_ev;          /* the retention job's timer, or NULL */
 	bool retention_running;              /* a purge is in flight */
 	bool storage_groups;                 /* storage has the ABI 1.2 ops */

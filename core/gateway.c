@@ -15,6 +15,8 @@
 #include <time.h>
 #include <libwebsockets.h>
 #include "gw_media.h"
+#include "gw_post.h"
+#include "gw_static.h"
 #include "core_metrics.h"
 #include "gw_write.h"
 #include "hmap.h"
@@ -28,6 +30,8 @@
 /* An HTTP connection's per-session data is a gw_session's. */
 _Static_assert(sizeof(struct gw_media_pss) <= sizeof(struct gw_session),
 	       "gw_media_pss must fit in the per-session data");
+_Static_assert(sizeof(struct gw_post_pss) <= sizeof(struct gw_session),
+	       "gw_post_pss must fit in the per-session data");
 
 struct gateway {
 	struct core *core;
@@ -39,6 +43,8 @@ struct gateway {
 	struct auth_verifier *verifier;
 	struct hmap sessions;            /* id → struct gw_session* */
 	struct gw_media *media;          /* HTTP under /media/ */
+	struct gw_post *post;            /* POST /auth/dev-login, /telemetry */
+	struct gw_static *web;           /* the web client's files */
 	size_t n_ws;                     /* WebSocket connections open */
 	uint64_t next_id;
 	bool stopping;
@@ -350,6 +356,10 @@ static void drain_outbound(struct gateway *gw)
 			gw_media_reply(gw->media, o->http);
 			o->http = NULL; /* taken */
 			break;
+		case BOUT_POST:
+			gw_post_reply(gw->post, o->post);
+			o->post = NULL; /* taken */
+			break;
 		}
 		bridge_out_free(o);
 	}
@@ -374,41 +384,17 @@ static int http_reply(struct lws *wsi, unsigned status, const char *ctype, const
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static const char *mime_of(const char *path)
-{
-	static const char *const map[][2] = {
-		{ ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript" },
-		{ ".mjs", "text/javascript" }, { ".css", "text/css" },
-		{ ".json", "application/json" }, { ".svg", "image/svg+xml" },
-		{ ".png", "image/png" }, { ".ico", "image/x-icon" }, { ".txt", "text/plain" },
-	};
-	const char *dot = strrchr(path, '.');
-	for (size_t i = 0; dot && i < sizeof map / sizeof map[0]; i++)
-		if (strcmp(dot, map[i][0]) == 0)
-			return map[i][1];
-	return "application/octet-stream";
-}
-
-static int serve_static(struct gateway *gw, struct lws *wsi, const char *uri)
-{
-	const char *root = gw->cfg->web_root;
-	if (!root || strstr(uri, "..") || uri[0] != '/')
-		return http_reply(wsi, 404, "application/json", "{\"error\":\"not_found\"}");
-	char path[4096];
-	snprintf(path, sizeof path, "%s%s", root, strcmp(uri, "/") == 0 ? "/index.html" : uri);
-	struct stat st;
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return http_reply(wsi, 404, "application/json", "{\"error\":\"not_found\"}");
-	int n = lws_serve_http_file(wsi, path, mime_of(path), NULL, 0);
-	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
-		return -1;
-	return 0;
-}
-
 static int on_http(struct gateway *gw, struct lws *wsi, void *pss, const char *uri)
 {
 	if (strncmp(uri, GW_MEDIA_PREFIX, strlen(GW_MEDIA_PREFIX)) == 0)
 		return gw_media_http(gw->media, wsi, pss, uri, gw->stopping);
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+		return gw_post_http(gw->post, wsi, pss, uri, gw->stopping);
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 &&
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0)
+		return http_reply(wsi, 405, "application/json", "{\"error\":\"method_not_allowed\"}");
+	if (strcmp(uri, GW_DEV_LOGIN_PATH) == 0)
+		return gw_post_dev_login_probe(gw->post, wsi);
 	if (strcmp(uri, "/healthz") == 0)
 		return http_reply(wsi, 200, "application/json", "{\"status\":\"ok\"}");
 	if (strcmp(uri, "/readyz") == 0) {
@@ -416,7 +402,7 @@ static int on_http(struct gateway *gw, struct lws *wsi, void *pss, const char *u
 		return http_reply(wsi, ready ? 200 : 503, "application/json",
 				  ready ? "{\"status\":\"ready\"}" : "{\"status\":\"unavailable\"}");
 	}
-	return serve_static(gw, wsi, uri);
+	return gw_static_serve(gw->web, wsi, uri);
 }
 
 /* ---- the lws callback ---------------------------------------------------- */
@@ -450,6 +436,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		case LWS_CALLBACK_CLOSED_HTTP:
 			return gw_media_callback(gw->media, wsi, reason, user, in, len);
+		default:
+			break;
+		}
+	}
+	if (gw_post_owns(user)) {
+		switch (reason) {
+		case LWS_CALLBACK_HTTP_BODY:
+		case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		case LWS_CALLBACK_HTTP_WRITEABLE:
+		case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		case LWS_CALLBACK_CLOSED_HTTP:
+			return gw_post_callback(gw->post, wsi, reason, user, in, len);
 		default:
 			break;
 		}
@@ -578,17 +576,24 @@ struct gateway *gateway_new(struct core *core)
 	gw->next_id = ids_random64() & 0x0000ffffffffffffULL; /* opaque across restarts */
 	atomic_init(&gw->ready, core->storage_ready);
 
-	if (cfg->auth_dev_login) {
-		/* Never degrade silently: the option is reserved for the web
-		 * client's development sign-in, which this release lacks. */
-		log_error("gateway", "auth.dev_login", "auth.dev_login = true: development sign-in "
-			  "is not available in this release; set it to false");
-		gateway_free(gw);
-		return NULL;
-	}
 	char err[256];
 	if (auth_verifier_from_config(cfg, &gw->verifier, err, sizeof err) != 0) {
 		log_error("gateway", "auth.config", "auth: %s", err);
+		gateway_free(gw);
+		return NULL;
+	}
+	gw->post = gw_post_new(cfg, gw->verifier, &core->in, err, sizeof err);
+	if (!gw->post) {
+		log_error("gateway", "auth.dev_login", "%s", err);
+		gateway_free(gw);
+		return NULL;
+	}
+	if (cfg->auth_dev_login)
+		log_warn("gateway", "auth.dev_login", "DEVELOPMENT SIGN-IN IS ON (auth.dev_login = "
+			 "true): anyone who reaches this port can get a token for any user at "
+			 "POST %s. Never in production.", GW_DEV_LOGIN_PATH);
+	gw->web = gw_static_new(cfg->web_root, cfg->web_enabled);
+	if (!gw->web) {
 		gateway_free(gw);
 		return NULL;
 	}
@@ -688,6 +693,8 @@ void gateway_free(struct gateway *gw)
 	if (gw->ctx)
 		lws_context_destroy(gw->ctx); /* closes what is left */
 	gw_media_free(gw->media);
+	gw_post_free(gw->post);
+	gw_static_free(gw->web);
 	auth_verifier_free(gw->verifier);
 	hmap_destroy(&gw->sessions);
 	free(gw);

@@ -135,6 +135,7 @@ def merge(base, over):
 
 SRC_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 RULES_DIR = os.path.join(SRC_DIR, "moderation", "rules")
+WEB_DIR = os.path.join(SRC_DIR, "web")
 
 
 def default_config(tmpdir, port, admin_port):
@@ -155,6 +156,7 @@ def default_config(tmpdir, port, admin_port):
         "log": {"level": "info"},
         "admin": {"port": admin_port},
         "moderation": {"rules_dir": RULES_DIR},
+        "web": {"root": WEB_DIR},
     }
 
 

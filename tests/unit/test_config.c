@@ -219,12 +219,14 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->max_connections, 10000);
 	CU_ASSERT_EQUAL(cfg->frame_rate, 100);
 	CU_ASSERT_EQUAL(cfg->frame_burst, 400);
-	CU_ASSERT_PTR_NULL(cfg->web_root);
+	CU_ASSERT_TRUE(cfg->web_enabled);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg->web_root, "/web"));
 	CU_ASSERT_STRING_EQUAL(cfg->auth_algorithm, "HS256");
 	CU_ASSERT_STRING_EQUAL(cfg->auth_secret, "0123456789abcdef");
 	CU_ASSERT_PTR_NULL(cfg->auth_public_key_file);
 	CU_ASSERT_EQUAL(cfg->auth_leeway_s, 0);
 	CU_ASSERT_FALSE(cfg->auth_dev_login);
+	CU_ASSERT_EQUAL(cfg->auth_dev_login_ttl_s, 900);
 	CU_ASSERT_EQUAL(cfg->auth_default_ttl_s, 86400);
 	CU_ASSERT_STRING_EQUAL(cfg->log_level, "info");
 	CU_ASSERT_STRING_EQUAL(cfg->plugin_name[CHATD_KIND_BUS - 1], "local");
@@ -239,14 +241,15 @@ static void test_values_set(void)
 	struct cfg_errors e = { 0 };
 	/* A float with an integral value is an integer; relative paths stay as
 	 * written; field assignment after the table works too. */
-	CU_ASSERT_EQUAL_FATAL(load(BASE "server = { port = 0, max_frame = 2048.0, max_text = 10,\n"
-				   "  web_root = \"web\" }\nserver.host = \"::\"\n"
+	CU_ASSERT_EQUAL_FATAL(load(BASE "server = { port = 0, max_frame = 2048.0, max_text = 10 }\n"
+				   "web = { root = \"web\", enabled = false }\nserver.host = \"::\"\n"
 				   "auth.dev_login = true\nlog = { level = 'debug' }\n"
 				   "local helper = 5\nnode_id = 'n' .. helper\n", &cfg, &e), CHATD_OK);
 	dump_errs(&e);
 	CU_ASSERT_EQUAL(cfg->listen_port, 0);
 	CU_ASSERT_EQUAL(cfg->max_frame, 2048);
 	CU_ASSERT_STRING_EQUAL(cfg->web_root, "web");
+	CU_ASSERT_FALSE(cfg->web_enabled);
 	CU_ASSERT_STRING_EQUAL(cfg->listen_host, "::");
 	CU_ASSERT_TRUE(cfg->auth_dev_login);
 	CU_ASSERT_STRING_EQUAL(cfg->log_level, "debug");
