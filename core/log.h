@@ -133,7 +133,7 @@ struct log_line {
  * (>= LOG_LINE_MIN).  Control characters, quotes and backslashes are escaped,
  * invalid UTF-8 becomes U+FFFD; a message that does not fit is cut at a
  * character and ends with "…", and the line stays valid JSON.  Returns the
- * line's length (<= cap). */
+ * line's length (<= cap); 0 when cap is below LOG_LINE_MIN. */
 size_t log_format_line(char *out, size_t cap, const struct log_line *l);
 
 #endif

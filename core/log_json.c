@@ -98,6 +98,8 @@ static size_t put_field(char *out, size_t o, const char *key, const char *val, s
 
 size_t log_format_line(char *out, size_t cap, const struct log_line *l)
 {
+	if (cap < LOG_LINE_MIN)
+		return 0; /* the head alone may need ~1.1 KiB */
 	char ts[80];
 	time_t sec = (time_t)(l->ts_ms / 1000);
 	struct tm tm;

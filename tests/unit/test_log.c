@@ -162,6 +162,7 @@ static void test_truncation(void)
 	n = log_format_line(line, LOG_LINE_MIN, &l);
 	CU_ASSERT_TRUE(n <= LOG_LINE_MIN);
 	json_decref(parse(line, n));
+	CU_ASSERT_EQUAL(log_format_line(line, LOG_LINE_MIN - 1, &l), 0);
 	free(msg);
 }
 
