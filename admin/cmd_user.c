@@ -51,6 +51,8 @@ static int show_user(json_t *j, void *arg)
 	char buf[256], t[40];
 	fmt_json(json_object_get(j, "user_id"), buf, sizeof buf);
 	kv_line(stdout, "user", buf);
+	fmt_json(json_object_get(j, "log_id"), buf, sizeof buf);
+	kv_line(stdout, "log id", buf);  /* the "user" of their log lines */
 	json_int_t n = json_integer_value(json_object_get(j, "sessions"));
 	snprintf(buf, sizeof buf, "%s (%lld session%s on this node)",
 		 json_is_true(json_object_get(j, "online")) ? "yes" : "no", (long long)n,
@@ -192,7 +194,8 @@ static const char usage_show[] =
 	"Usage: chatctl user show USER\n"
 	"\n"
 	"Show a user: online or not (sessions on this node), when first seen, active\n"
-	"sanctions, and whether their older tokens are revoked.\n";
+	"sanctions, whether their older tokens are revoked, and their log id (the\n"
+	"hashed id their log lines carry as \"user\": grep the log for it).\n";
 
 static const char usage_ban[] =
 	"Usage: chatctl user ban USER [--duration D] [--reason TEXT]\n"

@@ -127,8 +127,9 @@ void admin_post_token(struct admin_req *r)
 	audit_record(c, r->claims.sub, "token.mint", sub,
 		     json_pack("{s:o, s:I, s:I}", "roles", rl, "iat", (json_int_t)now_s, "exp",
 			       (json_int_t)(now_s + ttl_s)));
-	log_info("admin", "token.minted", "token for %s (ttl %lld s) by %s", sub,
-		 (long long)ttl_s, r->claims.sub);
+	char by[LOG_USER_HASH_LEN + 1];
+	log_user_hash(r->claims.sub, by);
+	log_user(LOG_INFO, "admin", "token.minted", sub, "ttl %lld s, by %s", (long long)ttl_s, by);
 	admin_reply(r, 200, json_pack("{s:s, s:I}", "token", tok, "exp",
 				      (json_int_t)(now_s + ttl_s)));
 	free(tok);

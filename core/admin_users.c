@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "admin.h"
+#include "log.h"
 #include "sessions.h"
 
 /* {"sanctions":[…]} → the array (new reference). */
@@ -19,7 +20,10 @@ static void reply_user(struct admin_req *r, int64_t first_seen)
 	const struct user_sessions *us = sessions_of(&c->sessions, r->arg);
 	int64_t rb = moderation_revoked_before(c, r->arg);
 	size_t n = us ? us->n : 0;
-	json_t *o = json_pack("{s:s, s:b, s:I, s:o, s:o, s:o}", "user_id", r->arg, "online", n > 0,
+	char log_id[LOG_USER_HASH_LEN + 1]; /* what this user's log lines carry */
+	log_user_hash(r->arg, log_id);
+	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:o, s:o, s:o}", "user_id", r->arg, "log_id",
+			      log_id, "online", n > 0,
 			      "sessions", (json_int_t)n, "first_seen",
 			      first_seen > 0 ? json_integer(first_seen) : json_null(), "sanctions",
 			      sanctions_array(c, r->arg), "revoked_before",

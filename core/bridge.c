@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "log.h"
 
 int bq_init(struct bridge_queue *q, void (*wake)(void *), void *arg)
 {
@@ -61,6 +62,7 @@ struct bridge_in *bridge_in_new(enum bridge_in_kind kind, uint64_t session,
 		return NULL;
 	in->kind = kind;
 	in->session = session;
+	in->trace = log_ctx_trace();
 	if (user) {
 		size_t n = strnlen(user, BRIDGE_USER_MAX);
 		memcpy(in->user, user, n);

@@ -99,6 +99,7 @@ struct bridge_in {
 	char user[BRIDGE_USER_MAX + 1];
 	json_t *msg;            /* BIN_CMD: the frame, owned */
 	int64_t iat;            /* BIN_OPEN: the token's iat (s since the epoch), 0 if absent */
+	uint64_t trace;         /* log trace id of the frame it came from (0: none) */
 	struct bridge_http *http; /* BIN_HTTP: owned */
 	struct bridge_post *post; /* BIN_POST: owned */
 };
@@ -124,6 +125,7 @@ struct bridge_out {
 	uint64_t sessions[];
 };
 
+/* The item's trace is the calling thread's log trace id (log.h). */
 struct bridge_in *bridge_in_new(enum bridge_in_kind kind, uint64_t session,
 				const char *user, json_t *msg);
 void bridge_in_free(struct bridge_in *in);

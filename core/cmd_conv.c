@@ -77,6 +77,7 @@ static void on_created(void *arg, int status, const struct chatd_conversation *c
 		       bool created)
 {
 	struct create_cmd *k = arg;
+	cmd_resume(&k->base);
 	if (!cmd_failed(&k->base, status)) {
 		cmd_reply(&k->base, json_pack("{s:s, s:o}", "type", "conversation", "conversation",
 					      conv_json(k->base.core, conv, k->base.user)));
@@ -229,6 +230,7 @@ void cmd_conv_create(struct cmd *c)
 static void on_list(void *arg, int status, const struct chatd_conversation *items, size_t n)
 {
 	struct cmd *k = arg;
+	cmd_resume(k);
 	if (!cmd_failed(k, status)) {
 		json_t *a = json_array();
 		for (size_t i = 0; a && i < n; i++)
@@ -256,6 +258,7 @@ static void on_info(void *arg, int status, const struct chatd_conversation *conv
 		    const struct chatd_member *members, size_t n)
 {
 	struct cmd *k = arg;
+	cmd_resume(k);
 	if (!cmd_failed(k, status)) {
 		json_t *o = conv_json(k->core, conv, k->user);
 		json_t *a = json_array();

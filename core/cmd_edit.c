@@ -121,6 +121,7 @@ static struct msg_cmd *start(struct cmd *c, struct msg_cmd *v)
 static void on_edited(void *arg, int status, const struct chatd_message *msg)
 {
 	struct msg_cmd *m = arg;
+	cmd_resume(&m->base);
 	if (status == CHATD_ERR_NOT_FOUND)
 		no_message(m);
 	else if (status == CHATD_ERR_FORBIDDEN)
@@ -206,6 +207,7 @@ static void on_edit_read(void *arg, int status, const struct chatd_conversation 
 			 const struct chatd_member *members, size_t n)
 {
 	struct msg_cmd *m = arg;
+	cmd_resume(&m->base);
 	struct core *c = m->base.core;
 	if (!membership_ok(m, status, conv))
 		goto done;
@@ -265,6 +267,7 @@ void cmd_edit(struct cmd *c)
 static void on_deleted(void *arg, int status, const struct chatd_message *msg)
 {
 	struct msg_cmd *m = arg;
+	cmd_resume(&m->base);
 	if (status == CHATD_ERR_NOT_FOUND)
 		no_message(m);
 	else if (!cmd_failed(&m->base, status)) {
@@ -278,6 +281,7 @@ static void on_message_read(void *arg, int status, const struct chatd_message *m
 			    const char *sender_role)
 {
 	struct msg_cmd *m = arg;
+	cmd_resume(&m->base);
 	struct core *c = m->base.core;
 	if (status == CHATD_ERR_NOT_FOUND) {
 		no_message(m);
@@ -308,6 +312,7 @@ done:
 static void on_hidden(void *arg, int status)
 {
 	struct msg_cmd *m = arg;
+	cmd_resume(&m->base);
 	if (status == CHATD_ERR_NOT_FOUND)
 		no_message(m);
 	else if (!cmd_failed(&m->base, status)) {
@@ -331,6 +336,7 @@ static void on_delete_read(void *arg, int status, const struct chatd_conversatio
 	(void)members;
 	(void)n;
 	struct msg_cmd *m = arg;
+	cmd_resume(&m->base);
 	struct core *c = m->base.core;
 	if (!membership_ok(m, status, conv))
 		goto done;

@@ -134,6 +134,7 @@ static int start_read(struct group_cmd *g);
 static void on_changed(void *arg, int status, const struct chatd_conv_change_result *res)
 {
 	struct group_cmd *g = arg;
+	cmd_resume(&g->base);
 	char msg[CHATD_ID_MAX + 64];
 	switch (status) {
 	case CHATD_OK:
@@ -256,6 +257,7 @@ static void on_read(void *arg, int status, const struct chatd_conversation *conv
 		    const struct chatd_member *members, size_t n)
 {
 	struct group_cmd *g = arg;
+	cmd_resume(&g->base);
 	struct core *c = g->base.core;
 	if (status == CHATD_ERR_NOT_FOUND) {
 		cmd_error(&g->base, "not_found", "no such conversation");

@@ -47,6 +47,7 @@ static bool media_enabled(struct cmd *c)
 static void on_upload(void *arg, int status, const struct chatd_media_upload *u)
 {
 	struct cmd *c = arg;
+	cmd_resume(c);
 	const char *msg = u && u->message ? u->message : NULL;
 	switch (status) {
 	case CHATD_OK:
@@ -127,6 +128,7 @@ void cmd_media_upload(struct cmd *c)
 static void on_lookup(void *arg, int status, const struct chatd_media_ref *ref)
 {
 	struct cmd *c = arg;
+	cmd_resume(c);
 	if (status == CHATD_OK && ref && ref->media_id) {
 		cmd_reply(c, json_pack("{s:s, s:o}", "type", "media.url", "media", proto_media(ref)));
 	} else if (status == CHATD_OK || status == CHATD_ERR_NOT_FOUND) {

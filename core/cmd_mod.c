@@ -40,6 +40,7 @@ static void report_free(struct report_cmd *r)
 static void on_report_added(void *arg, int status, int64_t id)
 {
 	struct report_cmd *r = arg;
+	cmd_resume(&r->base);
 	struct core *c = r->base.core;
 	if (status == CHATD_OK || status == CHATD_ERR_EXISTS) {
 		char rid[24];
@@ -102,6 +103,7 @@ static void on_message(void *arg, int status, const struct chatd_message *msgs, 
 {
 	(void)has_more;
 	struct report_cmd *r = arg;
+	cmd_resume(&r->base);
 	if (cmd_failed(&r->base, status)) {
 		report_free(r);
 		return;
@@ -131,6 +133,7 @@ static void on_conv(void *arg, int status, const struct chatd_conversation *conv
 	(void)members;
 	(void)n;
 	struct report_cmd *r = arg;
+	cmd_resume(&r->base);
 	struct core *c = r->base.core;
 	if (cmd_failed(&r->base, status)) {
 		report_free(r);
@@ -213,6 +216,7 @@ void cmd_report(struct cmd *c)
 static void on_appeal_added(void *arg, int status, int64_t id)
 {
 	struct cmd *a = arg;
+	cmd_resume(a);
 	if (status == CHATD_OK || status == CHATD_ERR_EXISTS) {
 		char aid[24];
 		snprintf(aid, sizeof aid, "%lld", (long long)id);

@@ -32,6 +32,7 @@ static void on_history(void *arg, int status, const struct chatd_message *msgs, 
 		       bool has_more)
 {
 	struct history_cmd *h = arg;
+	cmd_resume(&h->base);
 	cm_storage_done(h->base.core, "history", h->base.t_op_ns);
 	if (!cmd_failed(&h->base, status))
 		cmd_reply(&h->base, json_pack("{s:s, s:s, s:o, s:b}", "type", "history",
@@ -48,6 +49,7 @@ static void on_history_member(void *arg, int status, const struct chatd_conversa
 	(void)members;
 	(void)n;
 	struct history_cmd *h = arg;
+	cmd_resume(&h->base);
 	struct core *c = h->base.core;
 	if (cmd_failed(&h->base, status) || !conv) {
 		if (status == CHATD_OK)
@@ -132,6 +134,7 @@ static void on_sync(void *arg, int status, const struct chatd_sync_conv *convs, 
 		    bool has_more)
 {
 	struct cmd *c = arg;
+	cmd_resume(c);
 	cm_storage_done(c->core, "sync", c->t_op_ns);
 	if (!cmd_failed(c, status)) {
 		json_t *list = json_array();

@@ -92,6 +92,7 @@ static void on_read_members(void *arg, int status, const struct chatd_conversati
 {
 	(void)conv;
 	struct rcpt_cmd *r = arg;
+	cmd_resume(&r->base);
 	struct core *c = r->base.core;
 	if (status != CHATD_OK) {
 		if (status != CHATD_ERR_NOT_FOUND)   /* the reader left meanwhile */
@@ -126,6 +127,7 @@ static void on_cursor_written(void *arg, int status, int64_t moved)
 {
 	(void)moved;
 	struct rcpt_cmd *r = arg;
+	cmd_resume(&r->base);
 	if (!cmd_failed(&r->base, status))
 		read_done(r);
 	rcpt_free(r);
@@ -137,6 +139,7 @@ static void on_read_conv(void *arg, int status, const struct chatd_conversation 
 	(void)members;
 	(void)n;
 	struct rcpt_cmd *r = arg;
+	cmd_resume(&r->base);
 	struct core *c = r->base.core;
 	if (cmd_failed(&r->base, status))
 		goto done;
@@ -238,6 +241,7 @@ static void on_receipt_members(void *arg, int status, const struct chatd_convers
 {
 	(void)conv;
 	struct rcpt_cmd *r = arg;
+	cmd_resume(&r->base);
 	struct core *c = r->base.core;
 	if (cmd_failed(&r->base, status))
 		goto done;
@@ -264,6 +268,7 @@ static void on_receipt_message(void *arg, int status, const struct chatd_message
 {
 	(void)sender_role;
 	struct rcpt_cmd *r = arg;
+	cmd_resume(&r->base);
 	if (status == CHATD_OK)
 		snprintf(r->sender, sizeof r->sender, "%s", m->sender_id);
 	else if (status != CHATD_ERR_NOT_FOUND && cmd_failed(&r->base, status))
@@ -281,6 +286,7 @@ static void on_receipts_conv(void *arg, int status, const struct chatd_conversat
 	(void)members;
 	(void)n;
 	struct rcpt_cmd *r = arg;
+	cmd_resume(&r->base);
 	struct core *c = r->base.core;
 	if (cmd_failed(&r->base, status))
 		goto done;

@@ -69,6 +69,8 @@ void core_publish_message(struct core *c, const struct chatd_message *m, uint64_
 			  m->conversation_id, (long long)m->seq);
 		goto out;
 	}
+	log_debug("fanout", "fanout.start", "message %s/%lld to the members%s",
+		  m->conversation_id, (long long)m->seq, c->fanout ? "" : " (no fan-out plugin)");
 	if (c->bus)
 		cm_bus_status(c, "core", c->bus->publish(c->bus_inst, "message.created",
 							 (const char *)to_others->payload,
@@ -121,9 +123,10 @@ static void deliver_to_sender_only(struct send_cmd *s, const struct chatd_send_r
 		.media_thumbnail = s->media_thumbnail,
 	};
 	chatd_frame *f = core_encode(proto_message(&m, true));
-	if (f)
-		core_deliver_user(s->base.core, s->base.user, f, s->base.session);
+	int n = f ? core_deliver_user(s->base.core, s->base.user, f, s->base.session) : 0;
 	frame_unref(f);
+	log_debug("fanout", "fanout.sender_only", "message %s/%lld is %s: to %d other session(s) "
+		  "of the sender only", s->conv, (long long)r->seq, s->visibility, n);
 }
 
 /* Ack, then deliver: to members, or for a shadowed or held message to the
@@ -142,6 +145,7 @@ static void finish(struct send_cmd *s, const struct chatd_send_result *r)
 static void on_queued(void *arg, int status, int64_t id)
 {
 	struct send_cmd *s = arg;
+	cmd_resume(&s->base);
 	if (status != CHATD_OK && status != CHATD_ERR_EXISTS)
 		log_error("moderation", "queue.write_failed", "%s/%lld not queued for review: %s",
 			  s->conv, (long long)s->res.seq, chatd_strerror(status));
@@ -179,8 +183,15 @@ static bool queue_for_review(struct send_cmd *s, const struct chatd_send_result 
 static void on_appended(void *arg, int status, const struct chatd_send_result *r)
 {
 	struct send_cmd *s = arg;
+	cmd_resume(&s->base);
 	cm_storage_done(s->base.core, "append", s->base.t_op_ns);
 	cm_stage(s->base.core, CM_STAGE_PERSIST, s->base.t_op_ns);
+	if (status == CHATD_OK && r)
+		log_debug("storage", "message.stored", "message %s/%lld stored%s", s->conv,
+			  (long long)r->seq, r->duplicate ? " before (duplicate)" : "");
+	else
+		log_debug("storage", "message.not_stored", "message to %s: %s", s->conv,
+			  chatd_strerror(status));
 	if (!cmd_failed(&s->base, status)) {
 		if (!r->duplicate &&
 		    (s->verdict == LUA_VERDICT_HOLD || s->flagged) &&
@@ -269,6 +280,8 @@ done:
 static void on_media_checked(void *arg, int status, const struct chatd_media_ref *m)
 {
 	struct send_cmd *s = arg;
+	cmd_resume(&s->base);
+	log_debug("media", "media.checked", "%s: %s", s->media_id, chatd_strerror(status));
 	if (status == CHATD_ERR_NOT_FOUND) {
 		cmd_error(&s->base, "not_found", "no such media");
 	} else if (status == CHATD_ERR_INVALID) {
@@ -293,6 +306,9 @@ static void on_prechecked(void *arg, int status, const struct chatd_send_result 
 {
 	struct send_cmd *s = arg;
 	struct core *c = s->base.core;
+	cmd_resume(&s->base);
+	log_debug("storage", "send.prechecked", "conversation %s: %s%s", s->conv,
+		  chatd_strerror(status), dup ? " (a duplicate)" : "");
 	cm_storage_done(c, "precheck", s->base.t_op_ns);
 	cm_stage(c, CM_STAGE_AUTHORIZE, s->base.t0_ns);
 	if (cmd_failed(&s->base, status))

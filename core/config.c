@@ -159,8 +159,9 @@ void cfg_free(struct chatd_config *cfg)
 	char **strs[] = { &cfg->path, &cfg->node_id, &cfg->plugin_dir, &cfg->listen_host,
 			  &cfg->web_root, &cfg->auth_algorithm, &cfg->auth_secret,
 			  &cfg->auth_public_key_file, &cfg->auth_private_key_file, &cfg->log_level,
-			  &cfg->mod_fail_mode, &cfg->mod_rules_dir, &cfg->admin_host,
-			  &cfg->admin_socket, &cfg->conv_new_member_history };
+			  &cfg->log_file, &cfg->log_user_hash_key, &cfg->mod_fail_mode,
+			  &cfg->mod_rules_dir, &cfg->admin_host, &cfg->admin_socket,
+			  &cfg->conv_new_member_history };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(*strs[i]);
 	for (int i = 0; i < CFG_N_KINDS; i++)

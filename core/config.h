@@ -84,6 +84,8 @@ struct chatd_config {
 	int64_t auth_default_ttl_s; /* chatctl token mint default TTL, default 86400 */
 
 	char *log_level;         /* log.level: "error"|"warn"|"info"|"debug", default "info" */
+	char *log_file;          /* log.file: default "" (stderr) */
+	char *log_user_hash_key; /* log.user_hash_key: HMAC key of logged user ids, default "" */
 
 	/* moderation = { … } */
 	char *mod_fail_mode;     /* "open" (default) | "closed" */

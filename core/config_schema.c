@@ -107,6 +107,11 @@ static const struct cfg_row rows[] = {
 
 	STR("log.level", "info", false, false, log_level, levels, 0,
 	    "error, warn, info or debug"),
+	STR("log.file", "", false, false, log_file, NULL, 0,
+	    "file the log is appended to (SIGHUP reopens it); empty = stderr"),
+	STR("log.user_hash_key", "", false, true, log_user_hash_key, NULL, 0,
+	    "HMAC key of the hashed user ids in log lines; set it, or hashes can be "
+	    "reversed by hashing guessed names"),
 
 	STR("moderation.fail_mode", "open", false, false, mod_fail_mode, fail_modes, 0,
 	    "a rule that errors or runs over budget: open = skip it, closed = reject"),

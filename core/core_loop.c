@@ -3,7 +3,8 @@
  * Shutdown (SIGTERM/SIGINT): the core tells the gateway to stop (it refuses
  * new connections and closes every session with 1001), keeps serving storage
  * completions until the gateway reports it is done, then stops the plugins
- * — storage last, and its fini commits every queued write — and returns 0. */
+ * — storage last, and its fini commits every queued write — and returns 0.
+ * SIGHUP reopens log.file (logrotate) and changes nothing else. */
 #include "core_loop.h"
 
 #include <signal.h>
@@ -73,6 +74,8 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
 	while (n) {
 		struct bridge_in *in = (struct bridge_in *)n;
 		n = n->next;
+		/* The item's lines carry its frame's trace and its user. */
+		log_ctx_set(in->trace, in->user);
 		switch (in->kind) {
 		case BIN_OPEN:
 			pipeline_session_open(c, in->session, in->user, in->iat);
@@ -98,6 +101,7 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
 			in->post = NULL; /* taken */
 			break;
 		}
+		log_ctx_clear();
 		bridge_in_free(in);
 	}
 }
@@ -117,6 +121,23 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct bridge_out *o = bridge_out_new(BOUT_SHUTDOWN, NULL, NULL, 0, 1001);
 	if (o)
 		core_push_out(c, o);
+}
+
+/* SIGHUP: logrotate moved the file; write to a new one at log.file. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	char err[512];
+	int r = log_reopen(err, sizeof err);
+	if (r > 0)
+		log_info("core", "log.reopened", "SIGHUP: log file %s reopened", log_path());
+	else if (r == 0)
+		log_info("core", "log.reopen_skipped", "SIGHUP: logging to stderr, nothing to reopen");
+	else
+		log_error("core", "log.reopen_failed", "SIGHUP: %s; still writing to the old file",
+			  err);
 }
 
 static void on_health(evutil_socket_t fd, short what, void *arg)
@@ -169,7 +190,7 @@ int core_init(struct core *c, struct chatd_config *cfg)
 	c->flush_ev = event_new(c->base, -1, 0, on_flush, c);
 	c->sig_term = evsignal_new(c->base, SIGTERM, on_signal, c);
 	c->sig_int = evsignal_new(c->base, SIGINT, on_signal, c);
-	c->sig_hup = evsignal_new(c->base, SIGHUP, on_signal, c);
+	c->sig_hup = evsignal_new(c->base, SIGHUP, on_hup, c);
 	if (!c->in_ev || !c->task_ev || !c->health_ev || !c->flush_ev || !c->sig_term || !c->sig_int || !c->sig_hup)
 		return -1;
 	bq_init(&c->in, wake_event, c->in_ev);

@@ -40,7 +40,8 @@ struct core {
 	 * the callback returns). */
 	struct bridge_out *out_pending;
 	size_t out_pending_cap;
-	struct event *sig_term, *sig_int, *sig_hup; /* each: clean shutdown */
+	struct event *sig_term, *sig_int; /* each: clean shutdown */
+	struct event *sig_hup;            /* reopens log.file */
 	struct sessions sessions;
 	struct core_plugin plugins[CFG_N_KINDS];
 	const struct chatd_storage_ops *storage;

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include "log.h"
 
 size_t frame_ws_header(unsigned char *hdr, size_t len)
 {
@@ -33,6 +34,7 @@ chatd_frame *frame_new(const char *json, size_t len)
 		return NULL;
 	f->magic = FRAME_MAGIC;
 	atomic_init(&f->refs, 1);
+	f->trace = log_ctx_trace();
 	size_t h = frame_ws_header(f->wire, len);
 	memcpy(f->wire + h, json, len);
 	f->payload = f->wire + h;

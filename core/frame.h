@@ -19,11 +19,14 @@ struct chatd_frame {
 	_Atomic uint32_t refs;
 	size_t wire_len;         /* header + payload */
 	size_t payload_len;
+	uint64_t trace;          /* the log trace id it was made under (0: none) */
 	unsigned char *payload;  /* points into wire[] after the header */
 	unsigned char wire[];
 };
 
-/* New frame with one reference owned by the caller; NULL on ENOMEM. */
+/* New frame with one reference owned by the caller; NULL on ENOMEM.  It
+ * carries the calling thread's log trace id (log.h), so deliveries of it
+ * are logged under the trace of the message that made it. */
 chatd_frame *frame_new(const char *json, size_t len);
 void frame_ref(chatd_frame *f);
 void frame_unref(chatd_frame *f);

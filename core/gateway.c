@@ -165,6 +165,10 @@ static void authenticate(struct gateway *gw, struct gw_session *s, const char *t
 	s->exp = claims.exp;
 	s->state = GW_AUTHED;
 	lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+	/* From here the session's lines carry its (hashed) user. */
+	log_ctx_set(log_ctx_trace(), s->user);
+	log_info("gateway", "session.open", "session %016llx authenticated",
+		 (unsigned long long)s->id);
 	send_ready(gw, s, id);
 	/* Queued before any command of this session, so the core sees the
 	 * session before its first command. */
@@ -195,15 +199,19 @@ static bool flood_ok(struct gateway *gw, struct gw_session *s)
 	return true;
 }
 
-/* One complete text message.  Returns -1 to close the connection now. */
-static int handle_message(struct gateway *gw, struct gw_session *s, const void *buf, size_t len)
+static int decode_and_route(struct gateway *gw, struct gw_session *s, const void *buf,
+			    size_t len)
 {
 	struct proto_envelope env;
 	enum proto_decode_status st = proto_decode(buf, len, &env);
 	if (st == PD_BAD_UTF8) {
+		log_debug("gateway", "frame.bad", "session %016llx: %zu bytes, invalid UTF-8",
+			  (unsigned long long)s->id, len);
 		close_after_flush(s, LWS_CLOSE_STATUS_INVALID_PAYLOAD);
 		return 0;
 	}
+	log_debug("gateway", "frame.in", "session %016llx: %s, %zu bytes",
+		  (unsigned long long)s->id, st == PD_BAD_REQUEST ? "(invalid)" : env.type, len);
 	const char *id = env.has_id ? env.id : NULL;
 	if (st == PD_BAD_REQUEST) {
 		if (s->state == GW_NEW)
@@ -252,6 +260,17 @@ static int handle_message(struct gateway *gw, struct gw_session *s, const void *
 	}
 	bq_push(&gw->core->in, &in->node);
 	return 0;
+}
+
+/* One complete text message.  Returns -1 to close the connection now.
+ * Each frame gets a trace id: its lines here, its bridge item and
+ * everything the core does for it carry it. */
+static int handle_message(struct gateway *gw, struct gw_session *s, const void *buf, size_t len)
+{
+	log_ctx_set(log_trace_new(), s->state == GW_NEW ? NULL : s->user);
+	int rc = decode_and_route(gw, s, buf, len);
+	log_ctx_clear();
+	return rc;
 }
 
 static int on_receive(struct gateway *gw, struct gw_session *s, const void *in, size_t len)
@@ -316,6 +335,12 @@ static void drain_outbound(struct gateway *gw)
 		switch (o->kind) {
 		case BOUT_FRAME:
 		case BOUT_CLOSE:
+			if (o->frame && o->frame->trace && log_enabled(LOG_DEBUG)) {
+				log_ctx_set(o->frame->trace, NULL);
+				log_debug("gateway", "frame.out", "%zu bytes to %zu session(s)",
+					  o->frame->payload_len, o->n);
+				log_ctx_clear();
+			}
 			for (size_t i = 0; i < o->n; i++) {
 				struct gw_session *s = hmap_get64(&gw->sessions, o->sessions[i]);
 				if (!s || s->state == GW_CLOSING)
@@ -490,6 +515,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		cm_conn_opened(s->metrics);
 		if (tok) {
 			authenticate(gw, s, tok, NULL);
+			log_ctx_clear();
 			free(tok);
 		} else {
 			lws_set_timer_usecs(wsi, (lws_usec_t)gw->cfg->auth_timeout_ms * 1000);
@@ -514,6 +540,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (!s || s->magic != GW_SESSION_MAGIC)
 			return 0;
 		if (s->state == GW_AUTHED || (s->state == GW_CLOSING && s->user[0])) {
+			log_ctx_set(0, s->user);
+			log_info("gateway", "session.close", "session %016llx closed (%d)",
+				 (unsigned long long)s->id, s->close_code ? s->close_code
+				 : s->peer_close_code ? s->peer_close_code : 1006);
+			log_ctx_clear();
 			struct bridge_in *bi = bridge_in_new(BIN_CLOSE, s->id, s->user, NULL);
 			if (bi)
 				bq_push(&gw->core->in, &bi->node);

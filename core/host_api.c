@@ -96,7 +96,11 @@ size_t host_run_tasks(struct core *c)
 	for (; n; ran++) {
 		struct host_task *t = (struct host_task *)n;
 		n = n->next;
+		/* A task starts with no log context; a completion into the core
+		 * restores its command's own. */
+		log_ctx_clear();
 		t->fn(t->arg);
+		log_ctx_clear();
 		free(t);
 	}
 	return ran;
@@ -130,7 +134,9 @@ static void timer_fire(evutil_socket_t fd, short what, void *arg)
 	void *a = t->arg;
 	if (!t->repeat)
 		timer_unlink(t); /* before the call: fn may add timers */
+	log_ctx_clear();
 	fn(a);
+	log_ctx_clear();
 }
 
 static chatd_timer_id host_timer_add(chatd_plugin_handle *h, uint64_t ms, bool repeat,
@@ -208,6 +214,17 @@ static int host_deliver_user(chatd_plugin_handle *h, const char *user_id, chatd_
 	CHECK_HANDLE(h);
 	int n = core_deliver_user(h->core, user_id, f, except_session);
 	cm_deliveries(h->core, n);
+	if (log_enabled(LOG_DEBUG) && f) {
+		/* Under the trace of the message the frame carries, even when the
+		 * plugin delivers from a later callback of its own. */
+		struct log_ctx saved;
+		log_ctx_save(&saved);
+		if (f->trace != saved.trace)
+			log_ctx_set(f->trace, NULL);
+		log_debug("fanout", "fanout.delivered", "%s: %d session(s) (%s)", user_id, n,
+			  h->section);
+		log_ctx_restore(&saved);
+	}
 	return n;
 }
 

@@ -30,8 +30,9 @@ static void usage(FILE *out)
 		"       chatd rules test [-c FILE] [--rule NAME]... CASES.jsonl...\n"
 		"\n"
 		"chatd is a real-time chat server: clients connect over WebSocket at /ws.\n"
-		"It runs in the foreground, logs to stderr and stops cleanly on SIGTERM,\n"
-		"SIGINT or SIGHUP (sessions closed with 1001, queued writes committed, exit 0).\n"
+		"It runs in the foreground and logs JSON lines to stderr, or to log.file.\n"
+		"Signals: SIGTERM or SIGINT stop it cleanly (sessions closed with 1001,\n"
+		"queued writes committed, exit 0); SIGHUP reopens log.file (logrotate).\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE      the config file (a Lua table; see chatd.conf.sample).\n"
@@ -137,7 +138,14 @@ int main(int argc, char **argv)
 		struct chatd_config *cfg = load_config(check_path);
 		if (!cfg)
 			return 1;
-		int rc = core_check_config(cfg);
+		char lerr[512];
+		int rc = 0;
+		if (log_check_path(cfg->log_file, lerr, sizeof lerr) < 0) {
+			fprintf(stderr, "chatd: %s: %s\n", check_path, lerr);
+			rc = -1;
+		}
+		if (core_check_config(cfg) < 0)
+			rc = -1;
 		if (rc == 0)
 			printf("%s: ok\n", check_path);
 		cfg_free(cfg);
@@ -150,6 +158,14 @@ int main(int argc, char **argv)
 	if (!cfg)
 		return 1;
 	log_set_level((enum log_level)log_level_parse(cfg->log_level));
+	char lerr[512] = "out of memory";
+	if (log_set_user_hash_key(cfg->log_user_hash_key) < 0 ||
+	    log_open(cfg->log_file, lerr, sizeof lerr) < 0) {
+		/* Like any config error: said on stderr, exit 1, nothing started. */
+		fprintf(stderr, "chatd: %s: %s\n", config_path, lerr);
+		cfg_free(cfg);
+		return 1;
+	}
 	if (cfg->auth_secret && strcmp(cfg->auth_secret, SAMPLE_SECRET) == 0)
 		log_warn("core", "auth.sample_secret",
 			 "auth.secret is the sample's public fallback: anyone can mint tokens; "
@@ -181,5 +197,6 @@ out:
 	gateway_free(gw);
 	core_destroy(&core);
 	cfg_free(cfg);
+	log_close();
 	return rc;
 }

@@ -177,8 +177,8 @@ static void on_user_seen(void *arg, int status, int64_t first_seen)
 	if (status == CHATD_OK)
 		sessions_set_first_seen(&c->sessions, q->user, first_seen);
 	else
-		log_warn("moderation", "user_seen.failed", "first-seen time of %s unknown: %s",
-			 q->user, chatd_strerror(status));
+		log_user(LOG_WARN, "moderation", "user_seen.failed", q->user,
+			 "first-seen time unknown: %s", chatd_strerror(status));
 	seen_unlink(c->mod, q);
 }
 
@@ -432,6 +432,9 @@ bool moderation_check_content(struct cmd *cmd, enum lua_hook hk, const struct lu
 	struct core *c = cmd->core;
 	int64_t until = 0;
 	const char *stop = moderation_blocking(c, cmd->user, x->ts, &until);
+	if (stop)
+		log_debug("moderation", "moderation.verdict", "%s: refused, the sender is under a "
+			  "%s sanction", lua_host_hook_name(hk), stop);
 	if (stop && strcmp(stop, "ban") == 0) {
 		cm_command_error(cmd, "revoked");
 		core_close_session(c, cmd->session,
@@ -450,6 +453,9 @@ bool moderation_check_content(struct cmd *cmd, enum lua_hook hk, const struct lu
 	}
 	*audit_id = 0;
 	moderation_run(c, hk, x, d, audit_id);
+	log_debug("moderation", "moderation.verdict", "%s: %s (rule %s%s%s)", lua_host_hook_name(hk),
+		  lua_host_verdict_name(d->kind), d->rule[0] ? d->rule : "none",
+		  d->code[0] ? ", code " : "", d->code);
 	if (d->kind == LUA_VERDICT_REJECT) {
 		moderation_reply_reject(cmd, d);
 		lua_decision_clear(d);

@@ -51,15 +51,20 @@ static void on_fanout_ready(void *arg, const char *user_id, int status)
 	const struct user_sessions *us = sessions_of(&c->sessions, user_id);
 	if (!us || !us->registering)
 		return;
-	if (status != CHATD_OK)
+	if (status != CHATD_OK) {
+		log_ctx_set(0, user_id);
 		log_warn("core", "fanout.register_failed",
-			 "%s: %s; their sessions get messages on sync only", user_id,
-			 chatd_strerror(status));
+			 "%s; the user's sessions get messages on sync only", chatd_strerror(status));
+		log_ctx_clear();
+	}
 	char user[BRIDGE_USER_MAX + 1];
 	snprintf(user, sizeof user, "%s", user_id);   /* user_id may die with a session */
 	struct held_cmd *h = sessions_release(&c->sessions, user);
+	struct log_ctx saved;
+	log_ctx_save(&saved);
 	while (h) {
 		struct held_cmd *next = h->next;
+		log_ctx_set(h->trace, user);
 		if (sessions_user(&c->sessions, h->session) && !c->shutting_down)
 			pipeline_dispatch(c, h->session, user, h->msg);
 		else
@@ -67,6 +72,7 @@ static void on_fanout_ready(void *arg, const char *user_id, int status)
 		free(h);
 		h = next;
 	}
+	log_ctx_restore(&saved);
 }
 
 /* A user's first session here: tell the fan-out plugin, and hold the
@@ -78,8 +84,9 @@ static void register_user(struct core *c, const char *user)
 	sessions_set_registering(&c->sessions, user, true);
 	int st = c->fanout->user_online(c->fanout_inst, user, on_fanout_ready, c);
 	if (st != CHATD_OK) {
-		log_warn("core", "fanout.register_failed", "%s: %s; their sessions get messages "
-			 "on sync only", user, chatd_strerror(st));
+		/* The context's user is this user (the session's bridge item). */
+		log_warn("core", "fanout.register_failed", "%s; the user's sessions get messages "
+			 "on sync only", chatd_strerror(st));
 		held_cmd_free_list(sessions_release(&c->sessions, user));
 	}
 }
@@ -159,8 +166,11 @@ void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_
 	}
 	const struct user_sessions *us = sessions_of(&c->sessions, user);
 	if (us && us->registering) {
-		if (sessions_hold(&c->sessions, user, session, msg) == 0)
+		if (sessions_hold(&c->sessions, user, session, msg) == 0) {
+			log_debug("pipeline", "command.held", "session %016llx: until fan-out "
+				  "registers the user", (unsigned long long)session);
 			return;
+		}
 		struct cmd busy = { .core = c, .session = session };
 		json_t *id = json_object_get(msg, "id");
 		if (json_is_string(id)) {
@@ -171,7 +181,8 @@ void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_
 		json_decref(msg);
 		return;
 	}
-	struct cmd cmd = { .core = c, .session = session, .msg = msg, .t0_ns = cm_now() };
+	struct cmd cmd = { .core = c, .session = session, .msg = msg, .t0_ns = cm_now(),
+			   .trace = log_ctx_trace() };
 	snprintf(cmd.user, sizeof cmd.user, "%s", user);
 	json_t *id = json_object_get(msg, "id");
 	if (json_is_string(id)) {
@@ -179,6 +190,8 @@ void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_
 		cmd.has_id = true;
 	}
 	const char *type = json_string_value(json_object_get(msg, "type"));
+	log_debug("pipeline", "command.start", "session %016llx: %s", (unsigned long long)session,
+		  type ? type : "?");
 	for (size_t i = 0; type && i < sizeof handlers / sizeof handlers[0]; i++)
 		if (strcmp(type, handlers[i].type) == 0) {
 			/* A handler that waits clones the cmd, which takes
@@ -200,6 +213,11 @@ void *cmd_clone(struct cmd *base, size_t size)
 	*c = *base;
 	base->msg = NULL;
 	return c;
+}
+
+void cmd_resume(const struct cmd *c)
+{
+	log_ctx_set(c->trace, c->user);
 }
 
 void cmd_free(struct cmd *c)
@@ -245,6 +263,9 @@ void cmd_error(struct cmd *c, const char *code, const char *message)
 bool cmd_failed(struct cmd *c, int status)
 {
 	cm_command_failed(c, status);
+	if (status != CHATD_OK)
+		log_debug("pipeline", "command.failed", "%s: %s", c->type ? c->type : "?",
+			  chatd_strerror(status));
 	switch (status) {
 	case CHATD_OK:
 		return false;

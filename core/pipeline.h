@@ -27,6 +27,7 @@ struct cmd {
 	const char *type;            /* the handler's command type (static) */
 	uint64_t t0_ns;              /* the core took it (monotonic); 0 once replied */
 	uint64_t t_op_ns;            /* the storage op in flight started */
+	uint64_t trace;              /* log trace id of the frame (log.h; 0: none) */
 };
 
 /* iat: the session's token's iat (s; 0 absent), checked against the
@@ -41,6 +42,9 @@ void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_
  * NULL on ENOMEM (base untouched). */
 void *cmd_clone(struct cmd *base, size_t size);
 void cmd_free(struct cmd *c);
+/* Make c's trace id and user the thread's log context: the first call of
+ * every completion that resumes a command (the loop clears it after). */
+void cmd_resume(const struct cmd *c);
 /* Read the required conversation_id field.  On false the error (bad_request,
  * or not_found for an id no conversation can have) has been sent. */
 bool cmd_conversation_id(struct cmd *c, const char **out);

@@ -71,7 +71,7 @@ static void on_change(void *arg, const char *user, bool online, int64_t last_see
 	uint64_t small[32];
 	uint64_t *ids = w->n <= 32 ? small : malloc(w->n * sizeof *ids);
 	if (!ids) {
-		log_error("core", "presence.nomem", "a change of %s was not pushed", user);
+		log_user(LOG_ERROR, "core", "presence.nomem", user, "a presence change was not pushed");
 		return;
 	}
 	size_t n = 0;
@@ -93,7 +93,8 @@ static void on_query(void *arg, int status, bool online, int64_t last_seen)
 {
 	struct initial *in = arg;
 	if (cm_presence_status(in->c, "query", status) != CHATD_OK)
-		log_warn("core", "presence.query_failed", "%s: %s", in->user, chatd_strerror(status));
+		log_user(LOG_WARN, "core", "presence.query_failed", in->user, "%s",
+			 chatd_strerror(status));
 	else
 		core_send_one(in->c, in->session,
 			      presence_obj(in->user, online, last_seen, wall_ms()));
@@ -106,7 +107,7 @@ static void query_initial(struct core *core, uint64_t session, const char *user)
 	size_t len = strlen(user);
 	struct initial *in = malloc(sizeof *in + len + 1);
 	if (!in) {
-		log_error("core", "presence.nomem", "no initial status of %s", user);
+		log_user(LOG_ERROR, "core", "presence.nomem", user, "no initial presence status");
 		return;
 	}
 	in->c = core;
@@ -115,7 +116,7 @@ static void query_initial(struct core *core, uint64_t session, const char *user)
 	int st = cm_presence_status(core, "query",
 				    core->presence->query(core->presence_inst, user, on_query, in));
 	if (st != CHATD_OK) {
-		log_warn("core", "presence.query_failed", "%s: %s", user, chatd_strerror(st));
+		log_user(LOG_WARN, "core", "presence.query_failed", user, "%s", chatd_strerror(st));
 		free(in);
 	}
 }

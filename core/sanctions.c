@@ -102,13 +102,15 @@ int moderation_sanction(struct core *c, const char *user, const char *kind, int6
 		.actor = actor, .created_at = now,
 	};
 	if (c->storage->sanction_add(c->storage_inst, &s, on_written, NULL) != CHATD_OK)
-		log_error("moderation", "sanction.write_failed", "sanction %s/%s not stored",
-			  kind, user);
+		log_user(LOG_ERROR, "moderation", "sanction.write_failed", user,
+			 "sanction %s not stored", kind);
 	audit_record(c, actor, "sanction", user,
 		     json_pack("{s:s, s:I, s:s}", "kind", kind, "until", (json_int_t)until,
 			       "reason", reason ? reason : ""));
-	log_info("moderation", "sanction.applied", "%s on %s until %lld by %s", kind, user,
-		 (long long)until, actor);
+	char by[LOG_USER_HASH_LEN + 1];
+	log_user_hash(actor, by);
+	log_user(LOG_INFO, "moderation", "sanction.applied", user, "%s until %lld by %s", kind,
+		 (long long)until, by);
 	if (strcmp(kind, "ban") == 0)
 		disconnect_user(c, user, "you are banned", false);
 	return CHATD_OK;
@@ -124,8 +126,8 @@ int moderation_lift(struct core *c, const char *user, const char *kind, const ch
 	mod_sanctions_lift(m->sanctions, user, kind);
 	if (c->storage->sanction_lift(c->storage_inst, user, kind, mod_now_ms(), on_lifted, NULL) !=
 	    CHATD_OK)
-		log_error("moderation", "sanction.write_failed", "lifting %s/%s not stored", kind,
-			  user);
+		log_user(LOG_ERROR, "moderation", "sanction.write_failed", user,
+			 "lifting %s not stored", kind);
 	audit_record(c, actor, "sanction.lift", user, json_pack("{s:s}", "kind", kind));
 	return CHATD_OK;
 }
@@ -163,7 +165,10 @@ int moderation_kick(struct core *c, const char *user, const char *actor, int *cl
 		return CHATD_ERR_INVALID;
 	*closed = disconnect_user(c, user, "disconnected by a moderator", true);
 	audit_record(c, actor, "user.kick", user, json_pack("{s:i}", "closed", *closed));
-	log_info("moderation", "user.kicked", "%s: %d sessions closed by %s", user, *closed, actor);
+	char by[LOG_USER_HASH_LEN + 1];
+	log_user_hash(actor, by);
+	log_user(LOG_INFO, "moderation", "user.kicked", user, "%d sessions closed by %s", *closed,
+		 by);
 	return CHATD_OK;
 }
 
@@ -230,14 +235,16 @@ int moderation_revoke(struct core *c, const char *user, const char *actor, int64
 		.created_at = *before,
 	};
 	if (c->storage->sanction_add(c->storage_inst, &s, on_written, NULL) != CHATD_OK)
-		log_error("moderation", "sanction.write_failed", "revocation of %s not stored: it "
-			  "holds until restart", user);
+		log_user(LOG_ERROR, "moderation", "sanction.write_failed", user,
+			 "revocation not stored: it holds until restart");
 	*closed = disconnect_user(c, user, "this token was revoked; sign in again", true);
 	audit_record(c, actor, "user.revoke", user,
 		     json_pack("{s:I, s:i}", "revoked_before", (json_int_t)*before, "closed",
 			       *closed));
-	log_info("moderation", "user.revoked", "%s: tokens issued before %lld refused, %d "
-		 "sessions closed, by %s", user, (long long)*before, *closed, actor);
+	char by[LOG_USER_HASH_LEN + 1];
+	log_user_hash(actor, by);
+	log_user(LOG_INFO, "moderation", "user.revoked", user, "tokens issued before %lld refused, "
+		 "%d sessions closed, by %s", (long long)*before, *closed, by);
 	return CHATD_OK;
 }
 
@@ -251,8 +258,8 @@ void sanctions_loaded_row(struct moderation *m, const struct chatd_sanction *s)
 		return;
 	}
 	if (remember_revoke(m, s->user_id, s->created_at) != CHATD_OK)
-		log_error("moderation", "sanctions.load_failed", "revocation of %s not loaded "
-			  "(out of memory or over %d users)", s->user_id, REVOKED_MAX);
+		log_user(LOG_ERROR, "moderation", "sanctions.load_failed", s->user_id,
+			 "revocation not loaded (out of memory or over %d users)", REVOKED_MAX);
 }
 
 void sanctions_free_revoked(struct moderation *m)

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "log.h"
 
 int sessions_init(struct sessions *s)
 {
@@ -145,6 +146,7 @@ int sessions_hold(struct sessions *s, const char *user, uint64_t session, json_t
 	h->next = NULL;
 	h->session = session;
 	h->msg = msg;
+	h->trace = log_ctx_trace();
 	if (!us->held)
 		us->held_tail = &us->held;
 	*us->held_tail = h;

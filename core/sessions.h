@@ -15,6 +15,7 @@ struct held_cmd {
 	struct held_cmd *next;
 	uint64_t session;
 	json_t *msg;            /* owned */
+	uint64_t trace;         /* log trace id of the command */
 };
 
 #define SESSIONS_HELD_MAX 1024  /* commands held per user */
@@ -46,7 +47,8 @@ void sessions_set_first_seen(struct sessions *s, const char *user, int64_t ts);
 const char *sessions_user(const struct sessions *s, uint64_t id);
 /* Mark user's registration in flight (true) or not. */
 void sessions_set_registering(struct sessions *s, const char *user, bool on);
-/* Append a held command (msg taken on success).  -1 when the user has no
+/* Append a held command (msg taken on success), with the thread's log
+ * trace id.  -1 when the user has no
  * session, SESSIONS_HELD_MAX are held already, or on ENOMEM. */
 int sessions_hold(struct sessions *s, const char *user, uint64_t session, json_t *msg);
 /* End the registration: returns the held commands in arrival order (the

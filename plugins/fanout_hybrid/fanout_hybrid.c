@@ -168,9 +168,12 @@ static void on_conv_list(void *arg, int status, const struct chatd_conversation 
 	 * already in and rely on sync. */
 	(void)online_set_user_set(fo->set, l->user, REGISTERED); /* replaces data: cannot fail */
 	if (status != CHATD_OK) {
+		/* No user id above debug: log lines carry hashed ids only. */
 		fo->host->log(fo->h, CHATD_LOG_WARN, "fanout.register_failed",
-			      "user %s: reading conversations: %s; their pushes rely on sync",
-			      l->user, chatd_strerror(status));
+			      "reading a user's conversations: %s; their pushes rely on sync",
+			      chatd_strerror(status));
+		fo->host->log(fo->h, CHATD_LOG_DEBUG, "fanout.register_failed.detail",
+			      "the user was %s", l->user);
 		fo->host->metric_add(fo->h, fo->m_reg_failed, 1);
 	} else {
 		fo->host->log(fo->h, CHATD_LOG_DEBUG, "fanout.registered",
@@ -267,8 +270,10 @@ static void member_joined(void *inst, const char *conversation_id, const char *u
 		return;
 	if (online_set_add(fo->set, conversation_id, user_id) < 0) {
 		fo->host->log(fo->h, CHATD_LOG_WARN, "fanout.join_failed",
-			      "user %s joined %s: out of memory; their pushes from it rely on sync",
-			      user_id, conversation_id);
+			      "a user joined %s: out of memory; their pushes from it rely on sync",
+			      conversation_id);
+		fo->host->log(fo->h, CHATD_LOG_DEBUG, "fanout.join_failed.detail",
+			      "the user was %s", user_id);
 		fo->host->metric_add(fo->h, fo->m_update_failed, 1);
 	}
 }

@@ -182,8 +182,11 @@ static void begin_put_cb(void *arg, int status)
 	struct begin_req *b = arg;
 	struct media_local *ml = b->r.ml;
 	if (status != CHATD_OK) {
-		ml->host->log(ml->h, CHATD_LOG_WARN, "media.put_failed", "upload of %s refused: %s",
-			      b->user, chatd_strerror(status));
+		/* No user id above debug: log lines carry hashed ids only. */
+		ml->host->log(ml->h, CHATD_LOG_WARN, "media.put_failed", "an upload was refused: %s",
+			      chatd_strerror(status));
+		ml->host->log(ml->h, CHATD_LOG_DEBUG, "media.put_failed.detail",
+			      "the uploader was %s", b->user);
 		refuse(ml, b->cb, b->arg, CHATD_ERR_UNAVAILABLE, 0, "media storage unavailable");
 		media_req_free(b);
 		return;

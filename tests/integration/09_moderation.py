@@ -307,7 +307,11 @@ def test_failing_rules_fail_open_and_reload_keeps_old_set(chatd, tmp_path):
         assert (await b.expect("message", seq=ack["seq"]))["text"] == "new [v2]"
     run(body())
     assert "rules.reload" in audit_events(srv, want=("rules.reload",))
-    assert "loop" in srv.log_text() and "bomb" in srv.log_text()
+    failed = srv.log_events("rule.log", "rules", level="error")
+    assert any(e["msg"].startswith("loop: ") for e in failed), srv.log_text()
+    assert any(e["msg"].startswith("bomb: ") for e in failed), srv.log_text()
+    refused = srv.log_events("rules.reload_failed", "moderation", level="warn")
+    assert refused and "marker.lua:2" in refused[0]["msg"], srv.log_text()
 
 
 def test_failing_rule_fails_closed(chatd, tmp_path):
@@ -332,7 +336,8 @@ def test_rule_with_syntax_error_refuses_start(chatd, tmp_path):
     srv.spawn()
     rc = srv.proc.wait(timeout=20)
     assert rc != 0
-    assert "bad.lua:1" in srv.log_text(), srv.log_text()
+    invalid = srv.log_events("rules.invalid", "moderation", level="error")
+    assert invalid and "bad.lua:1" in invalid[0]["msg"], srv.log_text()
 
 
 def test_ban_disconnects_refuses_and_appeal_lifts_it(chatd):
@@ -441,7 +446,9 @@ def test_flag_then_rewrite_is_queued_and_bad_rewrites_are_ignored(chatd, tmp_pat
             assert ack["type"] == "ack", ack
             assert (await b.expect("message", seq=ack["seq"]))["text"] == text
     run(body())
-    assert "rule.bad_rewrite" in srv.log_text()
+    bad = srv.log_events("rule.bad_rewrite", "rules", level="error")
+    assert len(bad) == 2, srv.log_text()
+    assert all(e["msg"].startswith("masker: ") for e in bad), bad
 
 
 CASE_FILES = sorted(f[:-6] for f in os.listdir(os.path.join(

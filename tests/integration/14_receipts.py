@@ -334,7 +334,7 @@ def test_cursor_survives_restart(chatd):
         assert (item["read_seq"], item["unread"]) == (2, 1), item
 
     run(second())
-    assert "receipts.final_write" in srv.log_text()
+    assert srv.log_events("receipts.final_write", "receipts_cursor", level="info"), srv.log_text()
 
 
 def test_refusals(chatd):

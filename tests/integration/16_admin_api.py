@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from chatclient import (Client, bad_token, call_result, collect, make_jwt, mint, new_cmid,
-                        now_ms, run)
+from chatclient import (Client, bad_token, call_result, collect, log_user_hash, make_jwt, mint,
+                        new_cmid, now_ms, run)
 
 
 # --------------------------------------------------------------------------
@@ -252,8 +252,8 @@ def test_rs256_server_with_private_key_mints(chatd, keys):
 def test_user_show(chatd):
     srv = chatd()
     u = srv.admin_ok("GET", "/v1/users/nobody", role="moderator")
-    assert u == {"user_id": "nobody", "online": False, "sessions": 0, "first_seen": None,
-                 "sanctions": [], "revoked_before": None}, u
+    assert u == {"user_id": "nobody", "log_id": log_user_hash("nobody"), "online": False,
+                 "sessions": 0, "first_seen": None, "sanctions": [], "revoked_before": None}, u
 
     async def body():
         t0 = now_ms()

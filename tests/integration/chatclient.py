@@ -3,6 +3,8 @@
 - ChatdServer: writes a Lua config into a per-test directory, starts the real
   binary ($CHATD_BUILD_DIR/chatd -c CONFIG, optionally behind $CHATD_WRAPPER),
   waits for /healthz, stops it with SIGTERM (exit code returned) or SIGKILL.
+  Its log (stderr: one JSON object per line) is parsed by log_lines() and
+  searched by log_events().
 - JWT helpers: mint HS256 tokens in Python, RS256/ES256 via the openssl CLI,
   and malformed tokens for the refusal tests.
 - Client: an asyncio wrapper around websockets 10.4 (legacy asyncio API).
@@ -170,6 +172,47 @@ def render_config(cfg, extra_lua=""):
 
 
 # --------------------------------------------------------------------------
+# server log: one JSON object per line
+
+LOG_KEYS = ("ts", "level", "component", "event", "msg")
+
+
+def log_user_hash(user, key=""):
+    """The hashed user id log lines carry: "u:" + 16 hex digits of
+    HMAC-SHA256(log.user_hash_key, user)."""
+    return "u:" + hmac.new(key.encode(), user.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def parse_log(text):
+    """The JSON log lines of text, parsed, in order.  Lines that are not a
+    JSON object (the harness's "=== start" markers, anything a library or a
+    sanitizer wrote to stderr) are skipped."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def match_events(lines, event=None, component=None, level=None, msg_has=None, **fields):
+    """The lines with this event id (and component, level, a substring of
+    msg, other fields equal)."""
+    def ok(e):
+        return ((event is None or e.get("event") == event) and
+                (component is None or e.get("component") == component) and
+                (level is None or e.get("level") == level) and
+                (msg_has is None or msg_has in e.get("msg", "")) and
+                all(e.get(k) == v for k, v in fields.items()))
+    return [e for e in lines if ok(e)]
+
+
+# --------------------------------------------------------------------------
 # server process
 
 class ServerStartError(AssertionError):
@@ -201,8 +244,9 @@ class ChatdServer:
         the free ports picked for it (tests run beside other suites)."""
         if self.fixed_port or self.starts != 1:
             return False
-        text = self.log_text()
-        return "gateway listen.failed" in text or "admin admin.bind" in text
+        lines = self.log_lines()
+        return bool(match_events(lines, "listen.failed", "gateway") or
+                    match_events(lines, "admin.bind", "admin"))
 
     # The auth secret, for tests that mint tokens.
     @property
@@ -251,6 +295,30 @@ class ChatdServer:
         if len(text) > limit:
             text = "...(truncated)...\n" + text[-limit:]
         return text
+
+    def log_lines(self):
+        """The server's JSON log lines so far (every start), parsed."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return parse_log(f.read().decode("utf-8", "replace"))
+        except OSError:
+            return []
+
+    def log_events(self, event=None, component=None, **kw):
+        """Log lines with this event id (see match_events)."""
+        return match_events(self.log_lines(), event, component, **kw)
+
+    def wait_log_event(self, event, component=None, timeout=5.0, **kw):
+        """Wait until a line with this event id is logged; returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.log_events(event, component, **kw)
+            if found:
+                return found[-1]
+            if time.monotonic() >= deadline:
+                raise AssertionError("no %s log line within %.1f s:\n%s"
+                                     % (event, timeout, self.log_text()))
+            time.sleep(0.02)
 
     def spawn(self):
         """Start the process without waiting for health (for start-up failure tests)."""

@@ -229,6 +229,8 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->auth_dev_login_ttl_s, 900);
 	CU_ASSERT_EQUAL(cfg->auth_default_ttl_s, 86400);
 	CU_ASSERT_STRING_EQUAL(cfg->log_level, "info");
+	CU_ASSERT_STRING_EQUAL(cfg->log_file, "");
+	CU_ASSERT_STRING_EQUAL(cfg->log_user_hash_key, "");
 	CU_ASSERT_STRING_EQUAL(cfg->plugin_name[CHATD_KIND_BUS - 1], "local");
 	CU_ASSERT_PTR_NULL(cfg->plugin_name[CHATD_KIND_MEDIA - 1]);
 	CU_ASSERT_EQUAL(cfg->n_sections, 0);

@@ -10,6 +10,7 @@ int main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	unit_register_utf8();
+	unit_register_log();
 	unit_register_proto_decode();
 	unit_register_frame();
 	unit_register_metrics();

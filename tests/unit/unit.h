@@ -5,6 +5,7 @@
 #include <CUnit/CUnit.h>
 
 void unit_register_utf8(void);
+void unit_register_log(void);
 void unit_register_proto_decode(void);
 void unit_register_frame(void);
 void unit_register_metrics(void);
