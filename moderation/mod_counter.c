@@ -8,6 +8,7 @@
 
 #include "chatd/status.h"
 #include "mod_keytab.h"
+#include "mod_sync.h"
 
 /* How many LRU-tail entries to inspect for an expired counter. */
 #define EVICT_SCAN 16
@@ -16,6 +17,9 @@ struct centry {
 	struct mod_keytab_node node;    /* first: the table's link */
 	int64_t value;
 	int64_t expires_ms;             /* window end, exclusive */
+	/* Cluster sharing (mod_sync.h): added here and not yet sent; sent in
+	 * the round in flight. */
+	int64_t pending, inflight;
 	char key[];
 };
 
@@ -97,15 +101,18 @@ int64_t mod_counter_incr(struct mod_counter *c, const char *key,
 		memcpy(e->key, key, klen + 1);
 		e->node.key = e->key;
 		e->value = 0;
+		e->pending = e->inflight = 0;
 		e->expires_ms = now_ms; /* expired: opens a window below */
 		mod_keytab_insert(&c->tab, &e->node, h);
 	}
 	if (now_ms >= e->expires_ms) {
 		e->value = 0;
+		e->pending = 0;
 		e->expires_ms = now_ms > INT64_MAX - ttl_ms ? INT64_MAX
 							    : now_ms + ttl_ms;
 	}
 	e->value = e->value > INT64_MAX - delta ? INT64_MAX : e->value + delta;
+	e->pending = e->pending > INT64_MAX - delta ? INT64_MAX : e->pending + delta;
 	return e->value;
 }
 
@@ -149,6 +156,52 @@ size_t mod_counter_expire(struct mod_counter *c, int64_t now_ms,
 		n = pv;
 	}
 	return dropped;
+}
+
+int mod_counter_sync_begin(struct mod_counter *c, int64_t now_ms, size_t max,
+			   const char *prefix, struct mod_sync_batch *out)
+{
+	size_t plen = strlen(prefix);
+	char key[MOD_COUNTER_KEY_MAX + 64];
+	if (plen >= 64)
+		return -1;
+	/* The most recently incremented first; every open window is shared. */
+	for (struct mod_keytab_node *n = c->tab.head; n && max; n = n->next, max--) {
+		struct centry *e = (struct centry *)n;
+		if (now_ms >= e->expires_ms || e->inflight)
+			continue;
+		memcpy(key, prefix, plen);
+		memcpy(key + plen, e->key, strlen(e->key) + 1);
+		if (mod_sync_batch_add(out, key, e->pending, e->expires_ms - now_ms) < 0)
+			return -1;
+		e->inflight = e->pending;
+		e->pending = 0;
+	}
+	return 0;
+}
+
+void mod_counter_sync_end(struct mod_counter *c, const struct mod_sync_batch *batch,
+			  size_t plen, const int64_t *totals, int64_t now_ms)
+{
+	for (size_t i = 0; i < batch->n; i++) {
+		const char *key = batch->keys[i] + plen;
+		struct centry *e = find(c, key, strlen(key), NULL);
+		if (!e)
+			continue;
+		int64_t sent = e->inflight;
+		e->inflight = 0;
+		if (now_ms >= e->expires_ms)
+			continue; /* the window ended meanwhile */
+		if (!totals) {
+			e->pending += sent;
+			continue;
+		}
+		/* The cluster's count, plus what was added here since. */
+		int64_t v = totals[i] > INT64_MAX - e->pending ? INT64_MAX
+							       : totals[i] + e->pending;
+		if (v > e->value)
+			e->value = v;
+	}
 }
 
 size_t mod_counter_count(const struct mod_counter *c)

@@ -56,6 +56,19 @@ int64_t mod_counter_ttl(const struct mod_counter *c, const char *key,
 size_t mod_counter_expire(struct mod_counter *c, int64_t now_ms,
 			  size_t max_drop);
 
+/* Cluster sharing (see mod_sync.h).  begin adds every open window among
+ * the max most recently incremented counters: the key with `prefix` before
+ * it, what was added here since the last round, and the window's remaining
+ * time as the lifetime of a new cluster key.  end sets each value to the
+ * cluster total plus what was added here since begin (never lowering it:
+ * a cluster key that expired early does not undo local counts); totals
+ * NULL = the round failed. */
+struct mod_sync_batch;
+int mod_counter_sync_begin(struct mod_counter *c, int64_t now_ms, size_t max,
+			   const char *prefix, struct mod_sync_batch *out);
+void mod_counter_sync_end(struct mod_counter *c, const struct mod_sync_batch *batch,
+			  size_t plen, const int64_t *totals, int64_t now_ms);
+
 /* Number of counters held (expired ones included until dropped). */
 size_t mod_counter_count(const struct mod_counter *c);
 

@@ -2,6 +2,7 @@
  * See mod_limiter.h for the contract. */
 #include "mod_limiter.h"
 #include "mod_keytab.h"
+#include "mod_sync.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,6 +20,10 @@ struct bucket {
 	double rate_per_ms;
 	double burst;
 	int64_t last_ms;
+	/* Cluster sharing (mod_sync.h): tokens taken here not yet sent, sent
+	 * in the round in flight, and the key's cluster total as last seen
+	 * (-1: never). */
+	int64_t pending, inflight, seen_total;
 	char key[];                     /* NUL-terminated copy */
 };
 
@@ -87,6 +92,8 @@ static struct bucket *bucket_get(struct mod_limiter *lim, const char *key,
 	b->node.key = b->key;
 	b->tokens = burst;
 	b->last_ms = now_ms;
+	b->pending = b->inflight = 0;
+	b->seen_total = -1;
 	mod_keytab_insert(&lim->tab, &b->node, h);
 	return b;
 }
@@ -120,6 +127,7 @@ bool mod_limiter_take(struct mod_limiter *lim, const char *key,
 		b->tokens -= 1.0;
 		if (b->tokens < 0)
 			b->tokens = 0;
+		b->pending++;
 		*retry_after_ms = 0;
 		return true;
 	}
@@ -132,6 +140,62 @@ bool mod_limiter_take(struct mod_limiter *lim, const char *key,
 		w += 1;
 	*retry_after_ms = w > 9.0e15 ? INT64_MAX : (int64_t)w;
 	return false;
+}
+
+int mod_limiter_sync_begin(struct mod_limiter *lim, int64_t now_ms, int64_t active_ms,
+			   size_t max, const char *prefix, struct mod_sync_batch *out)
+{
+	size_t plen = strlen(prefix);
+	char key[MOD_LIMITER_KEY_MAX + 64];
+	if (plen >= 64)
+		return -1;
+	/* Most recently used first: stop at the first bucket idle longer than
+	 * active_ms (its tokens are back, nothing to learn or tell). */
+	for (struct mod_keytab_node *n = lim->tab.head; n && max; n = n->next, max--) {
+		struct bucket *b = (struct bucket *)n;
+		if (now_ms - b->last_ms > active_ms && b->pending == 0)
+			break;
+		if (b->inflight)
+			continue; /* already in this round */
+		/* A cluster key lives as long as a full refill takes. */
+		double refill = b->burst / b->rate_per_ms;
+		int64_t ttl = refill > 86400000.0 ? 86400000 : (int64_t)refill + active_ms;
+		memcpy(key, prefix, plen);
+		memcpy(key + plen, b->key, strlen(b->key) + 1);
+		if (mod_sync_batch_add(out, key, b->pending, ttl < 1000 ? 1000 : ttl) < 0)
+			return -1;
+		b->inflight = b->pending;
+		b->pending = 0;
+	}
+	return 0;
+}
+
+void mod_limiter_sync_end(struct mod_limiter *lim, const struct mod_sync_batch *batch,
+			  size_t plen, const int64_t *totals)
+{
+	for (size_t i = 0; i < batch->n; i++) {
+		const char *key = batch->keys[i] + plen;
+		size_t klen = strlen(key);
+		struct bucket *b = (struct bucket *)mod_keytab_find(&lim->tab, key, klen, NULL);
+		if (!b)
+			continue; /* evicted meanwhile */
+		int64_t sent = b->inflight;
+		b->inflight = 0;
+		if (!totals) { /* the round failed: send it again next time */
+			b->pending += sent;
+			continue;
+		}
+		int64_t t = totals[i];
+		int64_t others = b->seen_total < 0 ? t - sent : t - b->seen_total - sent;
+		if (b->seen_total >= 0 && t < b->seen_total + sent)
+			others = t - sent; /* the cluster key expired and began again */
+		b->seen_total = t;
+		if (others > 0) {
+			b->tokens -= (double)others;
+			if (b->tokens < -b->burst) /* a debt of one burst at most */
+				b->tokens = -b->burst;
+		}
+	}
 }
 
 size_t mod_limiter_count(const struct mod_limiter *lim)

@@ -53,6 +53,20 @@ bool mod_limiter_take(struct mod_limiter *lim, const char *key,
 		      double rate_per_s, double burst, int64_t now_ms,
 		      int64_t *retry_after_ms);
 
+/* Cluster sharing (see mod_sync.h).  begin adds, for each bucket used
+ * within active_ms (at most max, most recent first), the key with `prefix`
+ * before it, the tokens taken here since the last round and the lifetime a
+ * new cluster key needs (one full refill + active_ms).  end applies the
+ * cluster totals of the same batch (plen = strlen(prefix)): tokens the
+ * other nodes took are taken from this bucket too (down to a debt of one
+ * burst); totals NULL = the round failed.  begin returns 0 or -1 (no
+ * memory, prefix of 64 bytes or more). */
+struct mod_sync_batch;
+int mod_limiter_sync_begin(struct mod_limiter *lim, int64_t now_ms, int64_t active_ms,
+			   size_t max, const char *prefix, struct mod_sync_batch *out);
+void mod_limiter_sync_end(struct mod_limiter *lim, const struct mod_sync_batch *batch,
+			  size_t plen, const int64_t *totals);
+
 /* Number of buckets currently held (<= max_keys). */
 size_t mod_limiter_count(const struct mod_limiter *lim);
 

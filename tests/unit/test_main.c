@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 	unit_register_online_set();
 	unit_register_roles();
 	unit_register_mod_dupe();
+	unit_register_mod_sync();
 	unit_register_receipts();
 	unit_register_receipts_storage();
 	unit_register_proto_media();

@@ -24,6 +24,7 @@ void unit_register_storage_messages(void);
 void unit_register_online_set(void);
 void unit_register_roles(void);
 void unit_register_mod_dupe(void);
+void unit_register_mod_sync(void);
 void unit_register_receipts(void);
 void unit_register_receipts_storage(void);
 void unit_register_proto_media(void);
