@@ -92,6 +92,7 @@ struct chatd_config {
 	char *mod_rules_dir;     /* default CHATD_RULES_DIR */
 	int64_t mod_insn_budget; /* VM instructions per hook call, default 1000000 */
 	int64_t mod_mem_cap_kib; /* per Lua state, default 8192 */
+	int64_t mod_cluster_sync_ms; /* limits shared with other nodes every…, 0 off; default 100 */
 	struct cfg_rule *mod_rules; /* moderation.rules, in order */
 	size_t n_mod_rules;
 

@@ -121,6 +121,9 @@ static const struct cfg_row rows[] = {
 	    "Lua VM instructions a rule may run per call"),
 	INT("moderation.mem_cap_kib", "8192", 256, 1048576, mod_mem_cap_kib, F_I64,
 	    "memory of the rule set's Lua state, KiB"),
+	INT("moderation.cluster_sync_ms", "100", 0, 10000, mod_cluster_sync_ms, F_I64,
+	    "with a cluster bus (bus_redis): share rule limiters and counters with the other "
+	    "nodes every N ms; 0 = each node limits on its own"),
 
 	INT("conversations.max_members", "10000", 2, 1000000, conv_max_members, F_I64,
 	    "largest group, members (conv.add past it: too_large)"),

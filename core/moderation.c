@@ -9,6 +9,7 @@
 #include "core_loop.h"
 #include "core_metrics.h"
 #include "log.h"
+#include "mod_cluster.h"
 #include "mod_env.h"
 #include "mod_sanctions.h"
 #include "moderation.h"
@@ -146,7 +147,10 @@ static void on_sanctions_loaded(void *arg, int status, const struct chatd_sancti
 void moderation_start(struct core *c)
 {
 	struct moderation *m = c->mod;
-	if (!m || !m->storage_ok)
+	if (!m)
+		return;
+	m->cluster = mod_cluster_start(c, m->env);
+	if (!m->storage_ok)
 		return;
 	int st = c->storage->sanction_list_active(c->storage_inst, mod_now_ms(),
 						  on_sanctions_loaded, c);
@@ -207,6 +211,7 @@ void moderation_free(struct moderation *m)
 		return;
 	while (m->seen)
 		seen_unlink(m, m->seen);
+	mod_cluster_free(m->cluster);
 	lua_host_free(m->host);
 	mod_env_free(m->env);
 	mod_sanctions_free(m->sanctions);

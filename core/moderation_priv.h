@@ -21,6 +21,7 @@ struct seen_req {
 	char user[];
 };
 struct mod_sanctions;
+struct mod_cluster;
 
 struct moderation {
 	struct core *c;
@@ -45,6 +46,7 @@ struct moderation {
 	int64_t run_audit_id;
 	uint64_t rule_failures;              /* failures of rule sets swapped out */
 	struct seen_req *seen;               /* user_seen requests in flight */
+	struct mod_cluster *cluster;         /* limits shared with other nodes, or NULL */
 };
 
 void audit_load_tail(struct core *c);
