@@ -150,3 +150,30 @@ test('typing sets expire without a stop', async () => {
   await t.advance(8001);
   assert.equal(store.typing.get('c1'), undefined);
 });
+
+test('a new send never overtakes an older one waiting for a retry', async () => {
+  let up = false;
+  const order = [];
+  const handler = (f) => {
+    if (f.type === 'send') {
+      if (!up) return new ProtocolError('network', 'gone');
+      order.push(f.client_message_id);
+      return { type: 'ack', conversation_id: 'c1', client_message_id: f.client_message_id,
+        seq: order.length + 1, message_id: `m${order.length + 1}`, ts: 9 };
+    }
+    return server([msg(1, 'a')])(f);
+  };
+  const { conn, store } = setup(handler);
+  await store.open('c1');
+  store.send('c1', { text: 'first' });   // lost with the link
+  await flush();
+  up = true;                              // back: a new send comes first
+  store.send('c1', { text: 'second' });
+  await flush();
+  assert.deepEqual(order, [], 'second waits for first');
+  store._resendPending();                 // what a reconnect or the tick does
+  await flush();
+  assert.deepEqual(order, ['k1', 'k2']);
+  assert.deepEqual(store.view('c1').messages.map((m) => m.text), ['a', 'first', 'second']);
+  assert.equal(conn.requests.filter((f) => f.type === 'send').length, 3);
+});

@@ -586,10 +586,23 @@ export class ChatStore extends Emitter {
     this.emit('messages', e.conversation_id);
   }
 
+  // An older message of the same conversation that is waiting (not on the
+  // wire now) goes first: a new send must not overtake a retry, or the
+  // server would give it the lower seq.  Requests on one connection are
+  // answered in order, so older ones already on the wire are fine.
+  _blockedByOlder(e) {
+    for (const o of this.pending.forConversation(e.conversation_id)) {
+      if (o === e) return false;
+      if (o.status === 'sending' && !this.sending.has(o.client_message_id)) return true;
+    }
+    return false;
+  }
+
   async _sendPending(e) {
     const cmid = e.client_message_id;
     if (this.sending.has(cmid) || !this.conn.isOpen || e.status !== 'sending') return;
     if (e.not_before && this.now() < e.not_before) return;
+    if (this._blockedByOlder(e)) return;
     this.sending.add(cmid);
     this.pending.markSent(cmid);
     let retryIn = 0;
@@ -611,6 +624,10 @@ export class ChatStore extends Emitter {
     }
     this.sending.delete(cmid);
     if (retryIn) this.setTimer(() => this._sendPending(e), retryIn);
+    else if (this.pending.get(cmid) === undefined || e.status === 'failed') {
+      // Done with this one: the ones it held back may go now.
+      for (const o of this.pending.forConversation(e.conversation_id)) this._sendPending(o);
+    }
   }
 
   _acked(e, ack) {
