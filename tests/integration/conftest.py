@@ -46,7 +46,13 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def redis_session(tmp_path_factory):
-    """A Redis for the whole run (started on first use)."""
+    """A Redis for the whole run: $CHATD_TEST_REDIS_URL (scripts/test starts
+    one), else one started here on first use."""
+    url = os.environ.get("CHATD_TEST_REDIS_URL")
+    if url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        yield redisutil.RedisServer(tmp_path_factory.mktemp("redis"), port=port)
+        return
     if not redisutil.have_redis():
         pytest.skip("redis-server is not installed (scripts/setup --test)")
     srv = redisutil.RedisServer(tmp_path_factory.mktemp("redis")).start()
