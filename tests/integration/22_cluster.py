@@ -307,3 +307,22 @@ def test_kick_closes_sessions_on_every_node(cluster):
         await a1.expect_close(4403)
         await a2.expect_close(4403)
     run(main())
+
+
+def test_sample_cluster_sections_check(chatd, redis, tmp_path):
+    """The commented presence_redis / bus_redis sections of chatd.conf.sample
+    are valid once uncommented (what `chatd --check-config` says)."""
+    import os
+    import re
+    import subprocess
+    from chatclient import SRC_DIR, chatd_bin
+    text = open(os.path.join(SRC_DIR, "chatd.conf.sample")).read()
+    block = re.search(r"^-- presence_redis = \{.*?^-- \}\n-- bus_redis = \{.*?^-- \}",
+                      text, re.S | re.M).group(0)
+    sections = "\n".join(line[3:] if line.startswith("-- ") else line
+                         for line in block.splitlines())
+    srv = chatd(start=False, plugins={"presence": "redis", "bus": "redis", "fanout": "online"},
+                extra_lua=sections)
+    r = subprocess.run([chatd_bin(), "--check-config", srv.config_path],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stdout + r.stderr
