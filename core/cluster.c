@@ -105,21 +105,6 @@ static void drain(struct cluster *cl)
 	}
 }
 
-/* Index of node in b's messages, adding it; -1 on ENOMEM. */
-static int node_slot(struct batch *b, const char *node, size_t max)
-{
-	for (size_t i = 0; i < b->n_msgs; i++)
-		if (strcmp(b->nodes[i], node) == 0)
-			return (int)i;
-	if (b->n_msgs >= max)
-		return -1;
-	b->nodes[b->n_msgs] = strdup(node);
-	if (!b->nodes[b->n_msgs])
-		return -1;
-	b->bodies[b->n_msgs] = NULL;
-	return (int)b->n_msgs++;
-}
-
 static void on_located(void *arg, int status, const struct chatd_presence_loc *locs, size_t n)
 {
 	struct batch *b = arg;
@@ -137,37 +122,25 @@ static void on_located(void *arg, int status, const struct chatd_presence_loc *l
 		drain(cl);
 		return;
 	}
-	/* Per node: the users it holds (indexes into b->users). */
-	size_t max_nodes = 0;
-	for (size_t i = 0; i < n; i++)
-		max_nodes += locs[i].n_nodes;
-	const char ***lists = NULL;
-	size_t *counts = NULL;
-	if (max_nodes) {
-		b->nodes = calloc(max_nodes, sizeof *b->nodes);
-		b->bodies = calloc(max_nodes, sizeof *b->bodies);
-		b->lens = calloc(max_nodes, sizeof *b->lens);
-		lists = calloc(max_nodes, sizeof *lists);
-		counts = calloc(max_nodes, sizeof *counts);
-		if (!b->nodes || !b->bodies || !b->lens || !lists || !counts)
+	struct cluster_group *g = NULL;
+	int ng = cluster_group((const char *const *)b->users, locs, n, cl->node, &g);
+	if (ng < 0)
+		goto nomem;
+	if (ng > 0) {
+		b->nodes = calloc((size_t)ng, sizeof *b->nodes);
+		b->bodies = calloc((size_t)ng, sizeof *b->bodies);
+		b->lens = calloc((size_t)ng, sizeof *b->lens);
+		if (!b->nodes || !b->bodies || !b->lens)
 			goto nomem;
 	}
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < locs[i].n_nodes; k++) {
-			const char *node = locs[i].nodes[k];
-			if (!node || strcmp(node, cl->node) == 0 || strlen(node) > NODE_MAX)
-				continue;
-			int s = node_slot(b, node, max_nodes);
-			if (s < 0)
-				goto nomem;
-			if (!lists[s] && !(lists[s] = calloc(n, sizeof **lists)))
-				goto nomem;
-			lists[s][counts[s]++] = b->users[i];
-		}
-	for (size_t s = 0; s < b->n_msgs; s++)
-		if (cluster_encode(lists[s], counts[s], (const char *)b->f->payload,
-				   b->f->payload_len, &b->bodies[s], &b->lens[s]) < 0)
+	for (int i = 0; i < ng; i++) {
+		b->nodes[i] = strdup(g[i].node);
+		b->n_msgs++;
+		if (!b->nodes[i] ||
+		    cluster_encode(g[i].users, g[i].n, (const char *)b->f->payload,
+				   b->f->payload_len, &b->bodies[i], &b->lens[i]) < 0)
 			goto nomem;
+	}
 	count(cl, EV_ROUTED, b->n_msgs ? 1 : 0);
 	goto out;
 nomem:
@@ -178,10 +151,7 @@ nomem:
 	}
 	b->n_msgs = 0;
 out:
-	for (size_t s = 0; lists && s < max_nodes; s++)
-		free(lists[s]);
-	free(lists);
-	free(counts);
+	cluster_groups_free(g, ng > 0 ? (size_t)ng : 0);
 	drain(cl);
 }
 

@@ -82,3 +82,51 @@ int cluster_decode(char *buf, size_t len, const char **users, size_t max, const 
 	*payload_len = len - (size_t)(nl + 1 - buf);
 	return (int)n;
 }
+
+void cluster_groups_free(struct cluster_group *g, size_t n)
+{
+	for (size_t i = 0; g && i < n; i++)
+		free(g[i].users);
+	free(g);
+}
+
+int cluster_group(const char *const *users, const struct chatd_presence_loc *locs, size_t n,
+		  const char *self, struct cluster_group **out)
+{
+	*out = NULL;
+	size_t max = 0;
+	for (size_t i = 0; i < n; i++)
+		max += locs[i].n_nodes;
+	if (max == 0)
+		return 0;
+	struct cluster_group *g = calloc(max, sizeof *g);
+	if (!g)
+		return -1;
+	size_t ng = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < locs[i].n_nodes; k++) {
+			const char *node = locs[i].nodes[k];
+			size_t nl = node ? strlen(node) : 0;
+			if (nl == 0 || nl > USER_MAX || strcmp(node, self) == 0)
+				continue;
+			size_t s = 0;
+			while (s < ng && strcmp(g[s].node, node) != 0)
+				s++;
+			if (s == ng) {
+				g[s].node = node;
+				g[s].users = calloc(n, sizeof *g[s].users);
+				if (!g[s].users) {
+					cluster_groups_free(g, ng);
+					return -1;
+				}
+				ng++;
+			}
+			g[s].users[g[s].n++] = users[i];
+		}
+	if (ng == 0) {
+		free(g);
+		g = NULL;
+	}
+	*out = g;
+	return (int)ng;
+}

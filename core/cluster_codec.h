@@ -9,6 +9,7 @@
 #define CHATD_CLUSTER_CODEC_H
 
 #include <stddef.h>
+#include "chatd/presence.h"
 
 #define CLUSTER_USERS_MAX 1024   /* users per message (and per locate) */
 
@@ -22,5 +23,20 @@ int cluster_encode(const char *const *users, size_t n, const char *payload, size
  * number of users, or -1 when malformed. */
 int cluster_decode(char *buf, size_t len, const char **users, size_t max, const char **payload,
 		   size_t *payload_len);
+
+/* The users of one node, from a locate answer. */
+struct cluster_group {
+	const char *node;          /* borrowed from locs */
+	const char **users;        /* borrowed from users[]; owned array */
+	size_t n;
+};
+
+/* Group users[i] by the nodes locs[i] lists, skipping `self`, empty ids
+ * and ids over 64 bytes; groups in order of first appearance, users in
+ * their order.  *out (free with cluster_groups_free).  Returns the number
+ * of groups, or -1 on ENOMEM. */
+int cluster_group(const char *const *users, const struct chatd_presence_loc *locs, size_t n,
+		  const char *self, struct cluster_group **out);
+void cluster_groups_free(struct cluster_group *g, size_t n);
 
 #endif

@@ -88,10 +88,42 @@ static void test_decode_refuses(void)
 	CU_ASSERT_EQUAL(decode_str("1 a b c d\n{}"), 4);
 }
 
+static void test_group_by_node(void)
+{
+	const char *users[] = { "alice", "bob", "carol", "dave" };
+	const char *a_nodes[] = { "n1", "n2" }, *b_nodes[] = { "n2" },
+		   *c_nodes[] = { "n3", "n1", "" }, *long_node[1];
+	char longid[70];
+	memset(longid, 'n', 65);
+	longid[65] = '\0';
+	long_node[0] = longid;
+	struct chatd_presence_loc locs[] = {
+		{ "alice", a_nodes, 2 }, { "bob", b_nodes, 1 }, { "carol", c_nodes, 3 },
+		{ "dave", long_node, 1 },
+	};
+	struct cluster_group *g;
+	int n = cluster_group(users, locs, 4, "n1", &g);   /* n1 is this node */
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_STRING_EQUAL(g[0].node, "n2");           /* first seen first */
+	CU_ASSERT_EQUAL_FATAL(g[0].n, 2);
+	CU_ASSERT_STRING_EQUAL(g[0].users[0], "alice");
+	CU_ASSERT_STRING_EQUAL(g[0].users[1], "bob");
+	CU_ASSERT_STRING_EQUAL(g[1].node, "n3");
+	CU_ASSERT_EQUAL_FATAL(g[1].n, 1);
+	CU_ASSERT_STRING_EQUAL(g[1].users[0], "carol");
+	cluster_groups_free(g, (size_t)n);
+	/* nobody elsewhere: no group */
+	struct chatd_presence_loc none[] = { { "alice", NULL, 0 }, { "bob", b_nodes, 1 } };
+	CU_ASSERT_EQUAL(cluster_group(users, none, 2, "n2", &g), 0);
+	CU_ASSERT_PTR_NULL(g);
+	cluster_groups_free(g, 0);
+}
+
 void unit_register_cluster_codec(void)
 {
 	CU_pSuite s = CU_add_suite("cluster_codec", NULL, NULL);
 	CU_add_test(s, "encode/decode round trip, payload unchanged", test_roundtrip);
 	CU_add_test(s, "encode refuses bad ids and counts", test_encode_refuses);
 	CU_add_test(s, "decode refuses malformed bodies", test_decode_refuses);
+	CU_add_test(s, "locate answer grouped by node, self skipped", test_group_by_node);
 }
