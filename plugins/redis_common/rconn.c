@@ -256,10 +256,12 @@ static void watchdog(void *arg)
 	    rc->host->now_ms() - rc->oldest->sent_ms <= rc->timeout_ms)
 		return;
 	log_rc(rc, CHATD_LOG_WARN, "redis.timeout", "no answer in time; reconnecting");
-	redisAsyncContext *ac = rc->ac;
-	redisAsyncFree(ac); /* runs on_disconnect when it was connected */
-	rc->ac = NULL;
+	/* Down before the pending callbacks run (a command they send is
+	 * refused at once). */
 	set_state(rc, false);
+	redisAsyncContext *ac = rc->ac;
+	rc->ac = NULL;
+	redisAsyncFree(ac); /* callbacks get NULL; on_disconnect if it was connected */
 	schedule_retry(rc);
 }
 
@@ -298,9 +300,11 @@ void rconn_free(struct rconn *rc)
 	if (rc->retry_timer)
 		rc->host->timer_cancel(rc->h, rc->retry_timer);
 	rc->host->timer_cancel(rc->h, rc->watchdog);
-	if (rc->ac)
-		redisAsyncFree(rc->ac);
+	redisAsyncContext *ac = rc->ac;
+	rc->up = false;
 	rc->ac = NULL;
+	if (ac)
+		redisAsyncFree(ac); /* callbacks get NULL; a command they send is refused */
 	free(rc->name);
 	free(rc->addr);
 	free(rc);

@@ -347,10 +347,52 @@ static void test_presence_locate(void)
 	dlclose(dl);
 }
 
+/* A hung Redis (SIGSTOP): the watchdog fails the call after timeout_ms
+ * and the connection comes back once Redis answers again. */
+static void test_presence_hung_redis(void)
+{
+	if (!rc) {
+		CU_PASS("redis-server not installed: skipped");
+		return;
+	}
+	void *dl = NULL;
+	const struct chatd_plugin *p = load("presence_redis", &dl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	void *inst = start(p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(inst);
+	const struct chatd_presence_ops *ops = p->ops;
+	CU_ASSERT(stub_run_until(bus_up, NULL, 3000));
+	stub_host_quiet(true);
+	const char *users[] = { "alice" };
+	struct loc_result r = { 0 };
+	kill(redis_pid, SIGSTOP);
+	CU_ASSERT_EQUAL(ops->locate(inst, users, 1, on_loc, &r), CHATD_OK);
+	/* timeout_ms defaults to 1000; the watchdog looks every 100 ms */
+	CU_ASSERT(stub_run_until(located, &r, 2500));
+	CU_ASSERT_EQUAL(r.calls, 1);
+	CU_ASSERT_NOT_EQUAL(r.status, CHATD_OK);
+	CU_ASSERT(stub_log_count("redis.timeout") >= 1);
+	/* refused at once while reconnecting */
+	kill(redis_pid, SIGCONT);
+	int connected = stub_log_count("redis.connected");
+	for (int i = 0; i < 60 && stub_log_count("redis.connected") == connected; i++)
+		stub_run_until(NULL, NULL, 100);
+	CU_ASSERT(stub_log_count("redis.connected") > connected);
+	memset(&r, 0, sizeof r);
+	CU_ASSERT_EQUAL(ops->locate(inst, users, 1, on_loc, &r), CHATD_OK);
+	CU_ASSERT(stub_run_until(located, &r, 3000));
+	CU_ASSERT_EQUAL(r.status, CHATD_OK);
+	p->fini(inst);
+	stub_host_teardown();
+	dlclose(dl);
+}
+
 void unit_register_redis_plugins(void)
 {
 	CU_pSuite s = CU_add_suite("redis_plugins", suite_init, suite_clean);
 	CU_add_test(s, "bus_redis counters_add: totals, lifetime not extended", test_counters_add);
 	CU_add_test(s, "bus_redis topics: node, cluster, events stream", test_bus_topics);
 	CU_add_test(s, "presence_redis session_up_ready, locate, leave", test_presence_locate);
+	CU_add_test(s, "presence_redis: a hung Redis times out, then recovers",
+		    test_presence_hung_redis);
 }
