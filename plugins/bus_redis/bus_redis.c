@@ -253,7 +253,8 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 		return CHATD_ERR_NOMEM;
 	b->host = host;
 	b->h = h;
-	const char *rhost = "127.0.0.1", *prefix = "chatd:", *stream = "events";
+	const char *rhost = "127.0.0.1", *prefix = "chatd:", *stream = "events", *password = NULL;
+	(void)host->config_string(h, "password", &password);
 	int64_t port = 6379, timeout = 1000, maxlen = 100000;
 	(void)host->config_string(h, "host", &rhost);
 	(void)host->config_int(h, "port", &port);
@@ -277,6 +278,7 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 	b->m_received = host->metric_counter(h, "received_total",
 					     "messages received from subscriptions");
 	struct rconn_opts o = { .name = "bus", .host = rhost, .port = (int)port,
+				.password = password,
 				.timeout_ms = timeout, .arg = b };
 	if (b->prefix && b->stream_key)
 		b->cmd = rconn_new(host, h, &o);
@@ -324,6 +326,8 @@ static const struct chatd_option options[] = {
 	  .help = "Redis host (no TLS: loopback, a private network or a tunnel)" },
 	{ .key = "port", .type = CHATD_OPT_INT, .def = "6379", .min = 1, .max = 65535,
 	  .help = "Redis port" },
+	{ .key = "password", .type = CHATD_OPT_STRING, .def = NULL, .secret = true,
+	  .help = "sent with AUTH on connect (requirepass); unset: none" },
 	{ .key = "prefix", .type = CHATD_OPT_STRING, .def = "chatd:",
 	  .help = "prefix of every channel and key (one per cluster sharing a Redis)" },
 	{ .key = "stream", .type = CHATD_OPT_STRING, .def = "events",

@@ -519,8 +519,9 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 		return CHATD_ERR_NOMEM;
 	p->host = host;
 	p->h = h;
-	const char *rhost = "127.0.0.1", *prefix = "chatd:";
+	const char *rhost = "127.0.0.1", *prefix = "chatd:", *password = NULL;
 	int64_t port = 6379, timeout = 1000;
+	(void)host->config_string(h, "password", &password);
 	(void)host->config_string(h, "host", &rhost);
 	(void)host->config_int(h, "port", &port);
 	(void)host->config_string(h, "prefix", &prefix);
@@ -543,6 +544,7 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 	p->m_reregistered = host->metric_counter(h, "reregistered_users_total",
 						 "local users registered again after Redis came back");
 	struct rconn_opts o = { .name = "presence", .host = rhost, .port = (int)port,
+				.password = password,
 				.timeout_ms = timeout, .on_state = on_cmd_state, .arg = p };
 	if (p->prefix && p->buckets)
 		p->cmd = rconn_new(host, h, &o);
@@ -584,6 +586,13 @@ static void leave(struct presence *p)
 		return;
 	}
 	(void)redisSetTimeout(rc, tv);
+	const char *password = NULL;
+	if (p->host->config_string(p->h, "password", &password) == CHATD_OK && password &&
+	    *password) {
+		redisReply *a = redisCommand(rc, "AUTH %s", password);
+		if (a)
+			freeReplyObject(a);
+	}
 	char now[24];
 	snprintf(now, sizeof now, "%lld", (long long)p->host->now_ms());
 	redisReply *r = redisCommand(rc, "EVAL %s 0 %s %s %s", PR_LUA_LEAVE, p->prefix, now,
@@ -637,6 +646,8 @@ static const struct chatd_option options[] = {
 	  .help = "Redis host (no TLS: loopback, a private network or a tunnel)" },
 	{ .key = "port", .type = CHATD_OPT_INT, .def = "6379", .min = 1, .max = 65535,
 	  .help = "Redis port" },
+	{ .key = "password", .type = CHATD_OPT_STRING, .def = NULL, .secret = true,
+	  .help = "sent with AUTH on connect (requirepass); unset: none" },
 	{ .key = "prefix", .type = CHATD_OPT_STRING, .def = "chatd:",
 	  .help = "prefix of every key and channel (one per cluster sharing a Redis)" },
 	{ .key = "ttl_ms", .type = CHATD_OPT_INT, .def = "15000", .min = 300, .max = 600000,

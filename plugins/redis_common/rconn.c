@@ -19,7 +19,7 @@ struct req {
 struct rconn {
 	const struct chatd_host *host;
 	chatd_plugin_handle *h;
-	char *name, *addr;
+	char *name, *addr, *password;
 	int port;
 	int64_t timeout_ms;
 	rconn_state_fn on_state;
@@ -29,7 +29,7 @@ struct rconn {
 	unsigned events;
 	bool up, freeing;
 	unsigned attempt;
-	chatd_timer_id retry_timer, watchdog;
+	chatd_timer_id retry_timer, watchdog, drop_timer;
 	struct req *oldest, *newest;   /* timed commands in flight, FIFO */
 };
 
@@ -126,11 +126,21 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	schedule_retry(rc);
 }
 
+static void drop_later(void *arg);
+
 static void on_probe(void *arg, redisReply *r)
 {
 	struct rconn *rc = arg;
-	if (!r || r->type == REDIS_REPLY_ERROR)
+	if (!r)
 		return; /* the disconnect path retries */
+	if (r->type == REDIS_REPLY_ERROR) {
+		/* NOAUTH, a wrong password, LOADING: drop it and retry later */
+		if (rc->attempt <= 1)
+			log_rc(rc, CHATD_LOG_WARN, "redis.refused", r->str);
+		if (!rc->drop_timer)
+			rc->drop_timer = rc->host->timer_add(rc->h, 0, false, drop_later, rc);
+		return;
+	}
 	if (rc->attempt > 1 || !rc->up)
 		log_rc(rc, CHATD_LOG_INFO, "redis.connected", "up");
 	rc->attempt = 0;
@@ -139,6 +149,12 @@ static void on_probe(void *arg, redisReply *r)
 
 static int send_timed(struct rconn *rc, rconn_reply_fn fn, void *arg, int argc,
 		      const char **argv, const size_t *argvlen);
+
+static void ignore_reply(void *arg, redisReply *r)
+{
+	(void)arg;
+	(void)r; /* an AUTH error shows in the probe that follows */
+}
 
 static void connect_now(void *arg)
 {
@@ -176,6 +192,11 @@ static void connect_now(void *arg)
 	rc->ac = ac;
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	if (rc->password && *rc->password) {
+		const char *auth[] = { "AUTH", rc->password };
+		size_t alen[] = { 4, strlen(rc->password) };
+		(void)send_timed(rc, ignore_reply, rc, 2, auth, alen);
+	}
 	/* The connect completes on the first write: a probe says when. */
 	const char *ping = "PING";
 	size_t plen = 4;
@@ -247,15 +268,10 @@ bool rconn_up(const struct rconn *rc)
 	return rc && rc->ac && rc->up;
 }
 
-/* A hung server answers nothing: drop the connection (every pending
- * callback gets NULL) and reconnect. */
-static void watchdog(void *arg)
+/* Drop the connection (every pending callback gets NULL), reconnect
+ * with backoff.  Never from inside a hiredis callback. */
+static void drop(struct rconn *rc)
 {
-	struct rconn *rc = arg;
-	if (!rc->ac || !rc->oldest ||
-	    rc->host->now_ms() - rc->oldest->sent_ms <= rc->timeout_ms)
-		return;
-	log_rc(rc, CHATD_LOG_WARN, "redis.timeout", "no answer in time; reconnecting");
 	/* Down before the pending callbacks run (a command they send is
 	 * refused at once). */
 	set_state(rc, false);
@@ -263,6 +279,25 @@ static void watchdog(void *arg)
 	rc->ac = NULL;
 	redisAsyncFree(ac); /* callbacks get NULL; on_disconnect if it was connected */
 	schedule_retry(rc);
+}
+
+static void drop_later(void *arg)
+{
+	struct rconn *rc = arg;
+	rc->drop_timer = 0;
+	if (rc->ac && !rc->up)
+		drop(rc);
+}
+
+/* A hung server answers nothing: drop the connection. */
+static void watchdog(void *arg)
+{
+	struct rconn *rc = arg;
+	if (!rc->ac || !rc->oldest ||
+	    rc->host->now_ms() - rc->oldest->sent_ms <= rc->timeout_ms)
+		return;
+	log_rc(rc, CHATD_LOG_WARN, "redis.timeout", "no answer in time; reconnecting");
+	drop(rc);
 }
 
 struct rconn *rconn_new(const struct chatd_host *host, chatd_plugin_handle *h,
@@ -275,16 +310,18 @@ struct rconn *rconn_new(const struct chatd_host *host, chatd_plugin_handle *h,
 	rc->h = h;
 	rc->name = strdup(o->name);
 	rc->addr = strdup(o->host);
+	rc->password = o->password ? strdup(o->password) : NULL;
 	rc->port = o->port;
 	rc->timeout_ms = o->timeout_ms;
 	rc->on_state = o->on_state;
 	rc->arg = o->arg;
 	rc->watchdog = host->timer_add(h, WATCHDOG_MS, true, watchdog, rc);
-	if (!rc->name || !rc->addr || !rc->watchdog) {
+	if (!rc->name || !rc->addr || !rc->watchdog || (o->password && !rc->password)) {
 		if (rc->watchdog)
 			host->timer_cancel(h, rc->watchdog);
 		free(rc->name);
 		free(rc->addr);
+		free(rc->password);
 		free(rc);
 		return NULL;
 	}
@@ -299,6 +336,8 @@ void rconn_free(struct rconn *rc)
 	rc->freeing = true;
 	if (rc->retry_timer)
 		rc->host->timer_cancel(rc->h, rc->retry_timer);
+	if (rc->drop_timer)
+		rc->host->timer_cancel(rc->h, rc->drop_timer);
 	rc->host->timer_cancel(rc->h, rc->watchdog);
 	redisAsyncContext *ac = rc->ac;
 	rc->up = false;
@@ -307,5 +346,6 @@ void rconn_free(struct rconn *rc)
 		redisAsyncFree(ac); /* callbacks get NULL; a command they send is refused */
 	free(rc->name);
 	free(rc->addr);
+	free(rc->password);
 	free(rc);
 }

@@ -27,6 +27,7 @@ struct rconn_opts {
 	const char *name;          /* for logs: "cmd", "sub" */
 	const char *host;
 	int port;
+	const char *password;      /* NULL or "": no AUTH */
 	int64_t timeout_ms;
 	rconn_state_fn on_state;
 	void *arg;

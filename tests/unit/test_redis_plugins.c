@@ -387,12 +387,63 @@ static void test_presence_hung_redis(void)
 	dlclose(dl);
 }
 
+static bool refused(void *arg)
+{
+	(void)arg;
+	return stub_log_count("redis.refused") >= 1;
+}
+
+/* requirepass: with the password the plugin works, without it the
+ * connection is refused (logged) and retried. */
+static void test_bus_password(void)
+{
+	if (!rc) {
+		CU_PASS("redis-server not installed: skipped");
+		return;
+	}
+	redisReply *x = redisCommand(rc, "CONFIG SET requirepass s3cret");
+	CU_ASSERT(x && x->type == REDIS_REPLY_STATUS);
+	freeReplyObject(x);
+	x = redisCommand(rc, "AUTH s3cret");
+	freeReplyObject(x);
+	void *dl = NULL;
+	const struct chatd_plugin *p = load("bus_redis", &dl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	/* without: refused */
+	void *inst = start(p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(inst);
+	stub_host_quiet(true);
+	CU_ASSERT(stub_run_until(refused, NULL, 3000));
+	const char *keys[] = { "pw" };
+	int64_t d[] = { 1 }, ttl[] = { 1000 };
+	struct ctr_result r;
+	CU_ASSERT_EQUAL(add(p->ops, inst, keys, d, ttl, 1, &r), CHATD_ERR_UNAVAILABLE);
+	p->fini(inst);
+	stub_host_teardown();
+	/* with */
+	const char *kv[] = { "host", "127.0.0.1", "port", port_text, "prefix", "unit:",
+			     "password", "s3cret", NULL };
+	CU_ASSERT_EQUAL_FATAL(stub_host_setup(kv), 0);
+	stub_host_set_schema(p->options);
+	CU_ASSERT_EQUAL_FATAL(p->init(stub_host(), stub_handle(), &inst), CHATD_OK);
+	CU_ASSERT(stub_run_until(bus_up, NULL, 3000));
+	CU_ASSERT_EQUAL(add(p->ops, inst, keys, d, ttl, 1, &r), CHATD_OK);
+	CU_ASSERT_EQUAL(r.status, CHATD_OK);
+	CU_ASSERT_EQUAL(r.totals[0], 1);
+	p->fini(inst);
+	stub_host_teardown();
+	dlclose(dl);
+	x = redisCommand(rc, "CONFIG SET requirepass %s", "");
+	freeReplyObject(x);
+}
+
 void unit_register_redis_plugins(void)
 {
 	CU_pSuite s = CU_add_suite("redis_plugins", suite_init, suite_clean);
 	CU_add_test(s, "bus_redis counters_add: totals, lifetime not extended", test_counters_add);
 	CU_add_test(s, "bus_redis topics: node, cluster, events stream", test_bus_topics);
 	CU_add_test(s, "presence_redis session_up_ready, locate, leave", test_presence_locate);
+	CU_add_test(s, "bus_redis: requirepass, with and without the password", test_bus_password);
 	CU_add_test(s, "presence_redis: a hung Redis times out, then recovers",
 		    test_presence_hung_redis);
 }
