@@ -19,7 +19,8 @@
  * Redis down: local counts stay; session_up_ready, locate and the writes
  * fail (counted; the core delivers locally and clients recover by sync);
  * query answers from the local count; on reconnect every local user is
- * registered again. */
+ * registered again, and removals that failed are sent again (a user
+ * stays in the local table until Redis confirms the removal). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ struct local_user {
 	struct presence *p;
 	unsigned sessions;
 	chatd_timer_id offline_timer; /* entry removal pending, 0: none */
+	bool down_pending;            /* its removal failed: retried on reconnect */
+	int64_t last_seen;
 	char user[USER_MAX + 1];
 };
 
@@ -172,14 +175,44 @@ static int send_up(struct presence *p, const char *const *users, size_t n, rconn
 	return st;
 }
 
-static void send_down(struct presence *p, const char *user, int64_t last_seen)
+struct down_req {
+	struct presence *p;
+	char user[USER_MAX + 1];
+};
+
+/* The entry of a user with no session here is gone from Redis: forget the
+ * user, unless a session came back meanwhile. */
+static void on_down(void *arg, redisReply *r)
 {
+	struct down_req *q = arg;
+	struct presence *p = q->p;
+	struct local_user *e = p->stopping ? NULL : *slot(p, q->user);
+	if (!reply_ok(r)) {
+		count_error(p, r, "session_down");
+	} else if (e && e->down_pending && e->sessions == 0 && !e->offline_timer) {
+		forget(p, e);
+	}
+	free(q);
+}
+
+/* Remove e's entry; e stays (down_pending) until Redis confirms, so a
+ * failure is retried by register_all. */
+static void send_down(struct presence *p, struct local_user *e)
+{
+	e->down_pending = true;
+	struct down_req *q = calloc(1, sizeof *q);
+	if (!q)
+		return;
+	q->p = p;
+	strcpy(q->user, e->user);
 	char now[24], ls[24];
 	snprintf(now, sizeof now, "%lld", (long long)p->host->now_ms());
-	snprintf(ls, sizeof ls, "%lld", (long long)last_seen);
-	const char *args[] = { p->prefix, p->node, now, ls, user };
-	if (eval(p, PR_LUA_DOWN, args, 5, on_write, p) != CHATD_OK)
+	snprintf(ls, sizeof ls, "%lld", (long long)e->last_seen);
+	const char *args[] = { p->prefix, p->node, now, ls, e->user };
+	if (eval(p, PR_LUA_DOWN, args, 5, on_down, q) != CHATD_OK) {
 		p->host->metric_add(p->h, p->m_errors, 1);
+		free(q);
+	}
 }
 
 /* Every local user's entry (and the liveness), in chunks; then the sweep
@@ -190,7 +223,12 @@ static void register_all(struct presence *p)
 	size_t n = 0;
 	bool sent = false;
 	for (size_t i = 0; i < p->n_buckets; i++)
-		for (struct local_user *e = p->buckets[i]; e; e = e->next) {
+		for (struct local_user *e = p->buckets[i], *next; e; e = next) {
+			next = e->next;
+			if (e->down_pending && e->sessions == 0 && !e->offline_timer) {
+				send_down(p, e); /* a removal that failed */
+				continue;
+			}
 			chunk[n++] = e->user;
 			if (n == CHUNK) {
 				(void)send_up(p, chunk, n, NULL, NULL);
@@ -308,6 +346,7 @@ static int up(struct presence *p, const char *user_id, chatd_presence_ready_fn r
 	}
 	struct local_user *e = *pp;
 	e->sessions++;
+	e->down_pending = false;
 	if (e->offline_timer) {
 		/* Back within the debounce: the entry is still there. */
 		p->host->timer_cancel(p->h, e->offline_timer);
@@ -351,8 +390,7 @@ static void offline_due(void *arg)
 	e->offline_timer = 0;
 	if (e->sessions > 0)
 		return;
-	send_down(p, e->user, p->host->now_ms());
-	forget(p, e);
+	send_down(p, e);
 }
 
 static int session_down(void *inst, const char *user_id, uint64_t session_id)
@@ -364,6 +402,7 @@ static int session_down(void *inst, const char *user_id, uint64_t session_id)
 		return CHATD_ERR_NOT_FOUND;
 	if (--e->sessions > 0)
 		return CHATD_OK;
+	e->last_seen = p->host->now_ms();
 	if (p->offline_delay_ms > 0 && !p->stopping) {
 		e->offline_timer = p->host->timer_add(p->h, (uint64_t)p->offline_delay_ms, false,
 						      offline_due, e);
