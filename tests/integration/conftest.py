@@ -4,6 +4,7 @@ the contract).  The server log is attached to every failing test report."""
 
 import os
 import sys
+import uuid
 
 import pytest
 
@@ -71,7 +72,7 @@ def _redis_defaults(request, index):
     if not any(REDIS_PLUGINS.values()):
         return {}
     r = request.getfixturevalue("redis_session")
-    prefix = "t%d-%d:" % (os.getpid(), id(request.node) % 1000000 * 100 + index)
+    prefix = "t%s:" % uuid.uuid4().hex[:12]    # nothing left by another test
     out = {"plugins": {}}
     for kind, on in REDIS_PLUGINS.items():
         if on:
