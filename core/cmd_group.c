@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "log.h"
 #include "moderation.h"
+#include "cluster.h"
 #include "pipeline.h"
 #include "proto_decode.h"
 #include "roles.h"
@@ -117,6 +118,7 @@ static void announce(struct group_cmd *g, const struct chatd_conv_change_result 
 void core_settings_changed(struct core *c, const char *conv, const struct chatd_conversation *cv,
 			   const char *by)
 {
+	cluster_conv_changed(c->cluster, conv, NULL, 0, NULL);
 	typing_conv_changed(c->typing, conv);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "conv.event", "conversation_id",
 			      conv, "event", "settings_changed", "user_id", by, "by", by);

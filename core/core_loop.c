@@ -13,6 +13,7 @@
 #include <string.h>
 #include <event2/thread.h>
 #include "admin.h"
+#include "cluster.h"
 #include "core_metrics.h"
 #include "gateway.h"
 #include "host_api.h"
@@ -246,11 +247,15 @@ static void unload_all(struct core *c)
 	c->media = NULL;
 	c->receipts = NULL;
 	proto_set_media(NULL, NULL);
+	/* The bus held it as a subscriber: freed once the bus is gone. */
+	cluster_free(c->cluster);
+	c->cluster = NULL;
 }
 
 /* Presence subscriptions and typing: before the plugins stop. */
 static void signals_stop(struct core *c)
 {
+	cluster_stop(c->cluster);
 	typing_free(c->typing);
 	c->typing = NULL;
 	presence_subs_free(c->presence_subs);
@@ -415,7 +420,9 @@ int core_load_plugins(struct core *c)
 	}
 	c->presence_subs = presence_subs_new(c);
 	c->typing = typing_new(c);
-	if (!c->presence_subs || !c->typing) {
+	bool cluster_failed = false;
+	c->cluster = cluster_new(c, &cluster_failed);
+	if (!c->presence_subs || !c->typing || cluster_failed) {
 		log_error("core", "start.nomem", "out of memory");
 		signals_stop(c);
 		admin_free(c->admin);

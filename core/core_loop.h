@@ -20,6 +20,7 @@ struct presence_subs;
 struct typing;
 struct core_metrics;
 struct telemetry;
+struct cluster;
 
 /* One loaded and initialised plugin. */
 struct core_plugin {
@@ -58,6 +59,7 @@ struct core {
 	void *receipts_inst;
 	struct presence_subs *presence_subs;       /* presence.subscribe state */
 	struct typing *typing;                     /* typing indicators */
+	struct cluster *cluster;                   /* delivery across nodes, or NULL */
 	struct gateway *gw;
 	struct moderation *mod;              /* rules, sanctions, audit log */
 	struct admin *admin;                 /* admin API listener, or NULL */

@@ -54,8 +54,11 @@ void cmd_error(struct cmd *c, const char *code, const char *message);
 /* When status is not OK, answer the matching error and return true. */
 bool cmd_failed(struct cmd *c, int status);
 /* Queue f for every session of user on this node except `except`;
- * returns how many. */
+ * returns how many.  In a cluster (cluster.h) the user's sessions on other
+ * nodes get it too, through the bus. */
 int core_deliver_user(struct core *c, const char *user, chatd_frame *f, uint64_t except);
+/* This node's sessions only (what a node does with frames routed to it). */
+int core_deliver_local(struct core *c, const char *user, chatd_frame *f, uint64_t except);
 
 /* Publish a stored message on the bus and fan it out to members (the
  * session `origin` excluded; 0: none). */

@@ -13,6 +13,8 @@ int main(int argc, char **argv)
 	unit_register_log();
 	unit_register_proto_decode();
 	unit_register_frame();
+	unit_register_cluster_codec();
+	unit_register_redis_plugins();
 	unit_register_metrics();
 	unit_register_host_io();
 	unit_register_config();

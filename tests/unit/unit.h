@@ -8,6 +8,8 @@ void unit_register_utf8(void);
 void unit_register_log(void);
 void unit_register_proto_decode(void);
 void unit_register_frame(void);
+void unit_register_cluster_codec(void);
+void unit_register_redis_plugins(void);
 void unit_register_metrics(void);
 void unit_register_host_io(void);
 void unit_register_config(void);
