@@ -62,6 +62,9 @@ def chatd(request, tmp_path, build_dir):
             if rc != 0:
                 problems.append("server on port %d: SIGTERM gave exit %s (expected 0 within 10 s)"
                                 % (srv.port, "timeout" if rc is None else rc))
+    for srv in servers:
+        if not srv.running:
+            srv.drop_db()
     if problems:
         logs = "\n".join("--- log port %d ---\n%s" % (s.port, s.log_text()) for s in servers)
         pytest.fail("unclean shutdown: %s\n%s" % ("; ".join(problems), logs))
