@@ -82,7 +82,7 @@ def wrapper_prefix():
 # search_path to it), dropped at teardown.  A schema, not a database:
 # CREATE + DROP DATABASE cost about a second per server here, a schema a
 # few milliseconds, and isolates the same.
-def test_storage():
+def storage_kind():
     return os.environ.get("CHATD_TEST_STORAGE", "sqlite").strip() or "sqlite"
 
 
@@ -238,7 +238,7 @@ class ChatdServer:
         # Under CHATD_TEST_STORAGE=pg a server whose test does not choose
         # its storage itself gets a fresh PostgreSQL schema.
         self.pg_schema = None
-        if test_storage() == "pg" and not storage_chosen(self.overrides):
+        if storage_kind() == "pg" and not storage_chosen(self.overrides):
             self.pg_schema = pg_create_schema()
         self._configure(port or free_port(), free_port())
         self.log_path = os.path.join(self.dir, "chatd.log")
