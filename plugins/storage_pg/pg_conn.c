@@ -342,6 +342,8 @@ static void batch_done(struct pg_conn *c, struct pg_batch *b)
 			if (culprit) {
 				q->retries++;
 				pg_metric(s, s->m_retries, 1);
+			} else {
+				pg_metric(s, s->m_reruns, 1);
 			}
 			if (q->res)
 				PQclear(q->res);

@@ -64,8 +64,8 @@ struct pg_store {
 	int64_t op_timeout_ms, connect_timeout_ms, reconnect_min_ms, reconnect_max_ms;
 	bool stopping;                 /* fini runs: completions are dropped */
 	chatd_timer_id tick;
-	chatd_metric_id m_queries, m_batches, m_errors, m_retries, m_reconnects, m_timeouts,
-			m_unavailable;
+	chatd_metric_id m_queries, m_batches, m_errors, m_retries, m_reruns, m_reconnects,
+			m_timeouts, m_unavailable;
 };
 
 #define PG_STORE_MAGIC 0x50475354u   /* "PGST" */

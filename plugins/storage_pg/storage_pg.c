@@ -132,6 +132,8 @@ static int pg_init(const struct chatd_host *host, chatd_plugin_handle *h, void *
 	s->m_errors = host->metric_counter(h, "query_errors", "statements that failed");
 	s->m_retries = host->metric_counter(h, "retries",
 					    "statements run again after a deadlock or serialization failure");
+	s->m_reruns = host->metric_counter(h, "reruns", "statements sent again, alone, because "
+					   "another statement of their batch failed");
 	s->m_reconnects = host->metric_counter(h, "reconnects", "connections established again");
 	s->m_timeouts = host->metric_counter(h, "timeouts", "connections dropped for a batch "
 							    "unanswered within op_timeout_ms");

@@ -503,6 +503,68 @@ def test_hung_connection_times_out(chatd):
         pg_drop_schema(schema)
 
 
+# ---- a statement that fails inside a batch -----------------------------------
+
+FAULTS = """
+CREATE SEQUENCE t_deadlocks;
+CREATE FUNCTION t_faults() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.text = 'boom' THEN
+    RAISE EXCEPTION 'boom (a test trigger)';
+  END IF;
+  -- a sequence is not rolled back: only the first try fails
+  IF NEW.text = 'deadlock-once' AND nextval('t_deadlocks') = 1 THEN
+    RAISE EXCEPTION USING ERRCODE = 'deadlock_detected', MESSAGE = 'test deadlock';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER t_faults BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION t_faults();
+"""
+
+
+def test_a_failing_statement_undoes_only_its_own_op(chatd):
+    """PostgreSQL rolls a whole pipelined batch back when one statement of
+    it fails: the failing op gets an error, the others of the batch run
+    again alone and are acknowledged; a deadlock is retried."""
+    schema = pg_create_schema()
+    srv = chatd(**pg_config(pg_schema_dsn(schema)))
+    try:
+        psql(FAULTS, schema=schema)
+
+        async def body():
+            a = await Client.login(srv, "alice")
+            conv = await a.group(["bob"])
+            texts = ["boom" if i == 15 else "text of b-%d" % i for i in range(30)]
+            for i, t in enumerate(texts):     # one burst: the appends share batches
+                await a.send_json({"type": "send", "id": "b%d" % i, "conversation_id": conv,
+                                   "client_message_id": "b-%d" % i, "text": t})
+            replies = {}
+            while len(replies) < len(texts):
+                f = await a.recv_json(timeout=10)
+                if f.get("id", "").startswith("b"):
+                    replies[f["id"]] = f
+            assert replies["b15"]["type"] == "error", replies["b15"]
+            assert replies["b15"]["code"] in ("unavailable", "internal"), replies["b15"]
+            acks = {"b-%d" % i: (r["seq"], r["message_id"]) for i, r in
+                    ((int(k[1:]), r) for k, r in replies.items()) if i != 15}
+            assert all(replies["b%d" % i]["type"] == "ack" for i in range(30) if i != 15), \
+                [r for r in replies.values() if r["type"] != "ack"]
+            assert await check_exactly_once(a, conv, acks, {}) == 29
+            ack = await a.send_text(conv, "deadlock-once", cmid="d-1")
+            assert ack["seq"] == 30 and ack["duplicate"] is False, ack
+
+        run(body(), timeout=60)
+        m = srv.admin_ok("GET", "/v1/metrics")["metrics"]
+        assert m.get("storage_pg.query_errors", 0) >= 1, m
+        assert m.get("storage_pg.reruns", 0) >= 1, "the burst did not share a batch: %r" % m
+        assert m.get("storage_pg.retries", 0) == 1, m
+        assert "boom (a test trigger)" in srv.log_text()
+    finally:
+        if srv.running:
+            assert srv.stop() == 0
+        pg_drop_schema(schema)
+
+
 # ---- several chatd processes on one database ---------------------------------
 
 def test_two_nodes_append_to_one_conversation(chatd):

@@ -31,5 +31,6 @@ void unit_register_media_local(void);
 void unit_register_media_local_flow(void);
 void unit_register_media_local_gc(void);
 void unit_register_chatctl(void);
+void unit_register_pg_shard(void);
 
 #endif
