@@ -9,8 +9,6 @@
 #include "pg_ops.h"
 #include "pg_sql.h"
 
-#define MEDIA_NCOLS 9
-
 static bool valid_hash(const char *s)
 {
 	if (!pg_valid_str(s, PG_MEDIA_HASH_MAX))

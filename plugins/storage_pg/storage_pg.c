@@ -122,10 +122,11 @@ static int pg_init(const struct chatd_host *host, chatd_plugin_handle *h, void *
 		free(s);
 		return CHATD_ERR_NOMEM;
 	}
-	if (n <= 0 || (dsn && *dsn && n != 1)) {
+	if (n <= 0) {
 		free(s);
-		return bad_option(host, h, n == -2 ? "shards: more than 64 connection strings"
-					   : "dsn/shards: no connection string");
+		return bad_option(host, h, n == 0 ? "dsn/shards: no connection string"
+				  : dsn && *dsn ? "dsn: one connection string (several: use shards)"
+				  : "shards: more than 64 connection strings");
 	}
 	s->m_queries = host->metric_counter(h, "queries", "statements sent to PostgreSQL");
 	s->m_batches = host->metric_counter(h, "batches", "pipelined batches committed");
