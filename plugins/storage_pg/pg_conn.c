@@ -324,11 +324,12 @@ static void batch_done(struct pg_conn *c, struct pg_batch *b)
 		bool culprit = st == PGRES_FATAL_ERROR;
 		const char *state = culprit ? PQresultErrorField(q->res, PG_DIAG_SQLSTATE) : NULL;
 		if (culprit && !(retryable(state) && q->retries < 3)) {
+			/* The primary message only: DETAIL may quote stored values. */
 			char msg[512];
-			one_line(msg, sizeof msg, PQresultErrorMessage(q->res));
+			one_line(msg, sizeof msg, PQresultErrorField(q->res, PG_DIAG_MESSAGE_PRIMARY));
 			s->host->log(s->h, CHATD_LOG_ERROR, "pg.query_failed",
-				     "shard %zu: %s (%s): %s", c->index, q->op->type->name,
-				     pg_stmt_name(q->stmt), msg);
+				     "shard %zu: %s (%s): SQLSTATE %s: %s", c->index, q->op->type->name,
+				     pg_stmt_name(q->stmt), state ? state : "?", msg);
 			pg_metric(s, s->m_errors, 1);
 			q->status = map_state(state);
 			PQclear(q->res);
