@@ -111,14 +111,40 @@ def psql(sql, schema=None, dsn=None, timeout=30):
     return r.stdout
 
 
-def pg_create_schema(prefix="chatd_t_"):
-    name = prefix + os.urandom(6).hex()
-    psql("CREATE SCHEMA %s" % name)
-    return name
+# Schemas are made 32 at a time and dropped in the same psql call that makes
+# the next ones (and at the end of the session: pg_drop_all): one psql
+# process costs ~0.1 s, two per server were a quarter of the pass.
+_schema_pool, _schema_trash = [], []
+
+
+def _schema_batch(create):
+    names = ["chatd_t_" + os.urandom(6).hex() for _ in range(create)]
+    sql = ["SET client_min_messages = warning;"]
+    sql += ["DROP SCHEMA IF EXISTS %s CASCADE;" % n for n in _schema_trash]
+    sql += ["CREATE SCHEMA %s;" % n for n in names]
+    if len(sql) > 1:
+        psql(" ".join(sql))
+    del _schema_trash[:]
+    _schema_pool.extend(names)
+
+
+def pg_create_schema():
+    """A fresh, empty schema (its name)."""
+    if not _schema_pool:
+        _schema_batch(32)
+    return _schema_pool.pop()
 
 
 def pg_drop_schema(name):
-    psql("SET client_min_messages = warning; DROP SCHEMA IF EXISTS %s CASCADE" % name)
+    """Drop it (with the next batch; its servers must be stopped)."""
+    _schema_trash.append(name)
+
+
+def pg_drop_all():
+    """Drop every schema made or given back (end of the session)."""
+    _schema_trash.extend(_schema_pool)
+    del _schema_pool[:]
+    _schema_batch(0)
 
 
 def free_port():

@@ -27,6 +27,14 @@ def build_dir():
     return _require_build_dir()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pg_schemas():
+    """Under CHATD_TEST_STORAGE=pg: drop the servers' schemas at the end."""
+    yield
+    if chatclient.storage_kind() == "pg":
+        chatclient.pg_drop_all()
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
