@@ -79,7 +79,7 @@ def wrapper_prefix():
 # (CHATD_TEST_STORAGE=pg, with CHATD_TEST_PG_DSN a libpq DSN of a throwaway
 # cluster's superuser, e.g. from scripts/pg-test-server): each server then
 # gets a fresh, empty schema of its own in that database (its DSN pins
-# search_path to it), dropped at teardown.  A schema, not a database:
+# search_path to it), dropped after use.  A schema, not a database:
 # CREATE + DROP DATABASE cost about a second per server here, a schema a
 # few milliseconds, and isolates the same.
 def storage_kind():
