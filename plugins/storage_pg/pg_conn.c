@@ -376,6 +376,7 @@ static void conn_read(struct pg_conn *c)
 		conn_lost(c, "%s", msg);
 		return;
 	}
+	int nulls = 0;
 	while (c->fly_head && !PQisBusy(c->pg)) {
 		struct pg_batch *b = c->fly_head;
 		PGresult *r = PQgetResult(c->pg);
@@ -385,8 +386,14 @@ static void conn_read(struct pg_conn *c)
 				b->cur_answered = false;
 				continue;
 			}
-			break;   /* nothing more for now */
+			/* A NULL we did not expect: skip one (what follows may
+			 * already be buffered, and no socket event would come
+			 * for it); two in a row mean nothing more for now. */
+			if (++nulls == 2)
+				break;
+			continue;
 		}
+		nulls = 0;
 		ExecStatusType st = PQresultStatus(r);
 		if (st == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
