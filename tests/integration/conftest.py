@@ -35,6 +35,14 @@ def build_dir():
     return _require_build_dir()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pg_schemas():
+    """Under CHATD_TEST_STORAGE=pg: drop the servers' schemas at the end."""
+    yield
+    if chatclient.storage_kind() == "pg":
+        chatclient.pg_drop_all()
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -123,6 +131,9 @@ def chatd(request, tmp_path, build_dir):
             if rc != 0:
                 problems.append("server on port %d: SIGTERM gave exit %s (expected 0 within 10 s)"
                                 % (srv.port, "timeout" if rc is None else rc))
+    for srv in servers:
+        if not srv.running:
+            srv.drop_db()
     if problems:
         logs = "\n".join("--- log port %d ---\n%s" % (s.port, s.log_text()) for s in servers)
         pytest.fail("unclean shutdown: %s\n%s" % ("; ".join(problems), logs))
