@@ -61,6 +61,7 @@ void core_publish_message(struct core *c, const struct chatd_message *m, uint64_
  * `struct cmd` to validate from, and clones it when it must wait. */
 void cmd_send(struct cmd *c);
 void cmd_history(struct cmd *c);
+void cmd_search(struct cmd *c);    /* cmd_search.c */
 void cmd_sync(struct cmd *c);
 void cmd_conv_create(struct cmd *c);
 void cmd_conv_list(struct cmd *c);

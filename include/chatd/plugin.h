@@ -21,7 +21,8 @@
  *                    locate, session_up_ready (shared presence); bus: topic
  *                    classes node./cluster./events, counters_add;
  *                    storage: messages_latest (latest messages of all
- *                    conversations, for the rules dry-run).
+ *                    conversations, for the rules dry-run); search
+ *                    (full-text, chatd_search_req/term/hit).
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader

@@ -121,7 +121,7 @@ int sqlite_op_purge_deleted_new(int64_t before, chatd_id_cb cb, void *arg,
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */
-#define SQLITE_SCHEMA_VERSION 5
+#define SQLITE_SCHEMA_VERSION 6
 
 /* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
  * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is
@@ -151,5 +151,13 @@ int sqlite_op_media_orphans_new(int64_t before, int limit, chatd_media_rows_cb c
 				struct sqlite_req **out);
 int sqlite_op_media_remove_new(const char *media_id, chatd_id_cb cb, void *arg,
 			       struct sqlite_req **out);
+
+/* ABI 1.4.  Full-text search (sqlite_search.c; reader). */
+int sqlite_op_search_new(const struct chatd_search_req *req, chatd_search_cb cb, void *arg,
+			 struct sqlite_req **out);
+/* The FTS5 expression of terms[0..n) into out (cap bytes): every word a
+ * quoted string, terms joined by AND, a prefix term's string followed by
+ * " *".  Returns its length, or -1 (bad terms, or cap too small). */
+int sqlite_search_expr(const struct chatd_search_term *terms, size_t n, char *out, size_t cap);
 
 #endif

@@ -292,6 +292,15 @@ static int op_messages_latest(void *inst, int limit, chatd_history_cb cb, void *
 	return submit(s, &s->reader, st, r);
 }
 
+static int op_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb,
+		     void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_search_new(req, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
 static int op_sync(void *inst, const char *user_id, const struct chatd_cursor *cursors,
 		   size_t n_cursors, int per_conv, int total, chatd_sync_cb cb, void *arg)
 {
@@ -622,13 +631,14 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.media_remove = op_media_remove,
 	.user_first_seen = op_user_first_seen,
 	.messages_latest = op_messages_latest,
+	.search = op_search,
 };
 
 static const struct chatd_plugin sqlite_plugin = {
 	CHATD_PLUGIN_HEADER,
 	.kind = CHATD_KIND_STORAGE,
 	.name = "sqlite",
-	.version = "1.4.0",
+	.version = "1.5.0",
 	.description = "SQLite storage (WAL, group commit on a writer thread, separate reader)",
 	.options = sqlite_options,
 	.init = sqlite_init,
