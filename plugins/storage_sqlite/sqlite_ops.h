@@ -155,7 +155,11 @@ int sqlite_op_media_remove_new(const char *media_id, chatd_id_cb cb, void *arg,
 /* ABI 1.4.  Full-text search (sqlite_search.c; reader). */
 int sqlite_op_search_new(const struct chatd_search_req *req, chatd_search_cb cb, void *arg,
 			 struct sqlite_req **out);
-/* The FTS5 expression of terms[0..n) into out (cap bytes): every word a
+/* The search query (its SQL is also timed by bench/search_bench.c):
+ * ?1 FTS5 expression, ?2 limit + 1, ?3 before, ?4 viewer, ?5 conversation
+ * or NULL; columns: the message's (sqlite_read_msg), snippet, cursor. */
+extern const char sqlite_sql_search[];
+/* The FTS5 expression of terms[0..n) into out (sqlite_fts_expr.c) (cap bytes): every word a
  * quoted string, terms joined by AND, a prefix term's string followed by
  * " *".  Returns its length, or -1 (bad terms, or cap too small). */
 int sqlite_search_expr(const struct chatd_search_term *terms, size_t n, char *out, size_t cap);

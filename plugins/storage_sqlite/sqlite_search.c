@@ -7,66 +7,7 @@
 #include "sqlite_ops.h"
 #include "sqlite_rows.h"
 
-/* Append s (n bytes) to out at *at, failing when cap is reached. */
-static bool put(char *out, size_t cap, size_t *at, const char *s, size_t n)
-{
-	if (n >= cap - *at)
-		return false;
-	memcpy(out + *at, s, n);
-	*at += n;
-	out[*at] = '\0';
-	return true;
-}
-
-int sqlite_search_expr(const struct chatd_search_term *terms, size_t n, char *out, size_t cap)
-{
-	size_t at = 0;
-	if (cap == 0 || n == 0)
-		return -1;
-	out[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		const struct chatd_search_term *t = &terms[i];
-		if (t->n_words == 0 || !t->words)
-			return -1;
-		if (i && !put(out, cap, &at, " AND ", 5))
-			return -1;
-		if (!put(out, cap, &at, "\"", 1))
-			return -1;
-		for (size_t w = 0; w < t->n_words; w++) {
-			const char *word = t->words[w];
-			if (!word || !*word || strlen(word) > CHATD_SEARCH_WORD_MAX)
-				return -1;
-			if (w && !put(out, cap, &at, " ", 1))
-				return -1;
-			/* The core's words have no quote; double one anyway
-			 * (FTS5's escape inside a string). */
-			for (const char *p = word; *p; p++)
-				if (!put(out, cap, &at, p, 1) ||
-				    (*p == '"' && !put(out, cap, &at, "\"", 1)))
-					return -1;
-		}
-		if (!put(out, cap, &at, "\"", 1) || (t->prefix && !put(out, cap, &at, " *", 2)))
-			return -1;
-	}
-	return (int)at;
-}
-
-/* ?1 expression, ?2 limit + 1, ?3 before (rowid), ?4 viewer, ?5
- * conversation (NULL: all).  The FTS table drives (rowids descending, the
- * bound pushed into it); each hit is checked against the viewer's
- * membership, history_from and history's visibility. */
-static const char SQL_SEARCH[] =
-	"SELECT " SQLITE_MSG_COLS ", "
-	"snippet(messages_fts, 0, char(2), char(3), '…', 12), f.rowid "
-	"FROM messages_fts f "
-	"CROSS JOIN search_rows s ON s.id = f.rowid "
-	"CROSS JOIN members b ON b.conversation_id = s.conversation_id AND b.user_id = ?4 "
-	"CROSS JOIN " SQLITE_MSG_FROM " "
-	"WHERE messages_fts MATCH ?1 AND f.rowid < ?3 "
-	"AND (?5 IS NULL OR s.conversation_id = ?5) "
-	"AND m.conversation_id = s.conversation_id AND m.seq = s.seq "
-	"AND m.seq > b.history_from AND m.deleted = 0 AND " SQLITE_MSG_VISIBLE " "
-	"ORDER BY f.rowid DESC LIMIT ?2";
+/* The query is sqlite_sql_search (sqlite_search_sql.c). */
 
 #define EXPR_MAX (CHATD_SEARCH_TERMS_MAX * (CHATD_SEARCH_WORD_MAX * 2 + 12) + 1)
 
@@ -99,7 +40,7 @@ static bool read_hit(struct sqlite_req *r, sqlite3_stmt *st, void *out)
 static int search_exec(struct sqlite_conn *c, struct sqlite_req *r)
 {
 	struct op_search *o = (struct op_search *)r;
-	sqlite3_stmt *st = sqlite_conn_stmt(c, SQL_SEARCH);
+	sqlite3_stmt *st = sqlite_conn_stmt(c, sqlite_sql_search);
 	if (!st)
 		return CHATD_ERR_INTERNAL;
 	sqlite3_bind_text(st, 1, o->expr, -1, SQLITE_STATIC);
