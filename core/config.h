@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include "chatd/plugin.h"
 
-#define CFG_N_KINDS 6   /* storage presence bus fanout media receipts */
+#define CFG_N_KINDS 7   /* storage presence bus fanout media receipts notify */
 
 /* One value of a plugin section, as text plus its parsed form. */
 struct cfg_value {

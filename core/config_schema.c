@@ -157,6 +157,8 @@ static const struct cfg_row rows[] = {
 	    CFG_F_PLUGIN, "media plugin name; unset = no media"),
 	STR("plugins.receipts", NULL, false, false, plugin_name[CHATD_KIND_RECEIPTS - 1], NULL,
 	    CFG_F_PLUGIN, "receipts plugin name; unset = none"),
+	STR("plugins.notify", NULL, false, false, plugin_name[CHATD_KIND_NOTIFY - 1], NULL,
+	    CFG_F_PLUGIN, "notify plugin name (offline notifications); unset = none"),
 };
 
 #define N_ROWS (sizeof rows / sizeof rows[0])

@@ -377,6 +377,9 @@ struct chatd_search_hit {
 typedef void (*chatd_search_cb)(void *arg, int status, const struct chatd_search_hit *hits,
 				size_t n, int64_t next);
 
+/* A list of user ids (notify_targets, ABI 1.4). */
+typedef void (*chatd_users_cb)(void *arg, int status, const char *const *users, size_t n);
+
 struct chatd_storage_ops {
 	uint32_t struct_size;
 
@@ -527,6 +530,18 @@ struct chatd_storage_ops {
 	 * history would show it.  INVALID on bad arguments. */
 	int (*search)(void *inst, const struct chatd_search_req *req, chatd_search_cb cb,
 		      void *arg);
+
+	/* ---- ABI 1.4: notifications.  The core checks struct_size. */
+
+	/* user_id's notifications of conversation_id are muted until
+	 * muted_until (ms; 0 unmutes).  NOT_FOUND: not a member. */
+	int (*notify_mute_set)(void *inst, const char *conversation_id, const char *user_id,
+			       int64_t muted_until, chatd_status_cb cb, void *arg);
+	/* The members of conversation_id but `exclude` (the sender) whose
+	 * notification mute has ended by `now`, in user id order (at most
+	 * the conversation's size; an unknown conversation: none). */
+	int (*notify_targets)(void *inst, const char *conversation_id, const char *exclude,
+			      int64_t now, chatd_users_cb cb, void *arg);
 };
 
 #endif

@@ -121,7 +121,7 @@ int sqlite_op_purge_deleted_new(int64_t before, chatd_id_cb cb, void *arg,
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */
-#define SQLITE_SCHEMA_VERSION 6
+#define SQLITE_SCHEMA_VERSION 7
 
 /* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
  * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is
@@ -163,5 +163,13 @@ extern const char sqlite_sql_search[];
  * quoted string, terms joined by AND, a prefix term's string followed by
  * " *".  Returns its length, or -1 (bad terms, or cap too small). */
 int sqlite_search_expr(const struct chatd_search_term *terms, size_t n, char *out, size_t cap);
+
+/* ABI 1.4.  Notification mutes (sqlite_ops_notify.c): mute on the writer,
+ * targets on the reader. */
+int sqlite_op_notify_mute_new(const char *conversation_id, const char *user_id,
+			      int64_t muted_until, chatd_status_cb cb, void *arg,
+			      struct sqlite_req **out);
+int sqlite_op_notify_targets_new(const char *conversation_id, const char *exclude, int64_t now,
+				 chatd_users_cb cb, void *arg, struct sqlite_req **out);
 
 #endif

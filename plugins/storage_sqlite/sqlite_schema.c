@@ -210,6 +210,10 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	"INSERT INTO search_rows(conversation_id, seq) SELECT conversation_id, seq FROM messages"
 	" WHERE deleted = 0 AND text IS NOT NULL ORDER BY created_at, conversation_id, seq;"
 	"INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');",
+
+	/* 7 (ABI 1.4): a member's notification mute (conv.notify), apart from
+	 * the moderation mute muted_until. */
+	"ALTER TABLE members ADD COLUMN notify_muted_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int read_version(sqlite3 *db, int *version)

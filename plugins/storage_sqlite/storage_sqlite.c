@@ -301,6 +301,24 @@ static int op_search(void *inst, const struct chatd_search_req *req, chatd_searc
 	return submit(s, &s->reader, st, r);
 }
 
+static int op_notify_mute_set(void *inst, const char *conversation_id, const char *user_id,
+			      int64_t muted_until, chatd_status_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_notify_mute_new(conversation_id, user_id, muted_until, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_notify_targets(void *inst, const char *conversation_id, const char *exclude,
+			     int64_t now, chatd_users_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_notify_targets_new(conversation_id, exclude, now, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
 static int op_sync(void *inst, const char *user_id, const struct chatd_cursor *cursors,
 		   size_t n_cursors, int per_conv, int total, chatd_sync_cb cb, void *arg)
 {
@@ -632,6 +650,8 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.user_first_seen = op_user_first_seen,
 	.messages_latest = op_messages_latest,
 	.search = op_search,
+	.notify_mute_set = op_notify_mute_set,
+	.notify_targets = op_notify_targets,
 };
 
 static const struct chatd_plugin sqlite_plugin = {

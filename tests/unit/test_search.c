@@ -319,7 +319,8 @@ static void test_search_upgrade(void)
 	struct search_out r;
 	host_up("search_old.db", NULL);
 	CU_ASSERT_FATAL(store_open(&s) == CHATD_OK);
-	CU_ASSERT(sql_int("search_old.db", "SELECT MAX(version) FROM schema_version") == 6);
+	CU_ASSERT(sql_int("search_old.db", "SELECT MAX(version) FROM schema_version") ==
+		  SQLITE_SCHEMA_VERSION);
 	CU_ASSERT(search_sync(&s, "alice", NULL, "scroll", 0, 10, &r) == CHATD_OK);
 	CU_ASSERT(hits_are(&r, (int64_t[]){ 2, 1 }, 2));
 	store_close(&s);
