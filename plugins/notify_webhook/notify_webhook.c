@@ -112,13 +112,13 @@ static int nw_init(const struct chatd_host *host, chatd_plugin_handle *h, void *
 	st = CHATD_ERR_NOMEM;
 	if (!(w->secret = strdup(secret)))
 		goto fail;
-	w->m_queued = host->metric_counter(h, "queued", "messages queued for a notification");
-	w->m_sent = host->metric_counter(h, "sent", "batches the receiver accepted (2xx)");
-	w->m_failed = host->metric_counter(h, "failed_attempts",
+	w->m_queued = host->metric_counter(h, "queued_total", "messages queued for a notification");
+	w->m_sent = host->metric_counter(h, "sent_total", "batches the receiver accepted (2xx)");
+	w->m_failed = host->metric_counter(h, "failed_attempts_total",
 					   "POSTs that failed (network, timeout, non-2xx)");
-	w->m_dropped = host->metric_counter(h, "dropped",
+	w->m_dropped = host->metric_counter(h, "dropped_total",
 					    "batches dropped after max_attempts (or at stop)");
-	w->m_overflow = host->metric_counter(h, "overflow",
+	w->m_overflow = host->metric_counter(h, "overflow_total",
 					     "messages dropped because queue_max were waiting");
 	if ((st = nw_worker_start(w)) != CHATD_OK)
 		goto fail;
