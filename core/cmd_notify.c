@@ -77,7 +77,9 @@ static void on_targets(void *arg, int status, const char *const *users, size_t n
 {
 	struct pending_notify *p = arg;
 	struct core *c = p->core;
-	if (status != CHATD_OK) {
+	if (status == CHATD_ERR_TOO_LARGE) {
+		/* above notify.max_members: nobody, by design */
+	} else if (status != CHATD_OK) {
 		log_warn("core", "notify.targets_failed", "%s/%lld: no notifications: %s",
 			 p->m.conversation_id, (long long)p->m.seq, chatd_strerror(status));
 	} else if (c->notify) {
@@ -107,7 +109,10 @@ static char *put(char **at, const char *s)
 
 void core_notify_message(struct core *c, const struct chatd_message *m)
 {
-	if (!c->notify || !CORE_HAS_OP(c->storage, struct chatd_storage_ops, notify_targets))
+	/* The sender is never a target: a conversation of max_members has
+	 * at most max_members - 1 of them (and one of 1 has none). */
+	if (!c->notify || c->cfg->notify_max_members < 2 ||
+	    !CORE_HAS_OP(c->storage, struct chatd_storage_ops, notify_targets))
 		return;
 	const char *strs[] = { m->conversation_id, m->sender_id, m->message_id, m->text,
 			       m->media_mime };
@@ -132,7 +137,8 @@ void core_notify_message(struct core *c, const struct chatd_message *m)
 		.ts = m->ts,
 	};
 	int st = c->storage->notify_targets(c->storage_inst, m->conversation_id, m->sender_id,
-					    wall_ms(), on_targets, p);
+					    wall_ms(), (size_t)c->cfg->notify_max_members - 1,
+					    on_targets, p);
 	if (st != CHATD_OK) {
 		log_warn("core", "notify.targets_failed", "%s/%lld: no notifications: %s",
 			 m->conversation_id, (long long)m->seq, chatd_strerror(st));

@@ -100,6 +100,7 @@ struct chatd_config {
 	/* presence = { … }, typing = { … } */
 	int64_t presence_max_subs;   /* presence.max_subscriptions, default 1000 */
 	int64_t typing_max_members;  /* typing.max_members, default 100 */
+	int64_t notify_max_members;  /* notify.max_members, default 1000 */
 
 	/* retention = { … } */
 	int64_t retention_purge_after_s; /* default 2592000 (30 days) */

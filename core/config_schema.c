@@ -127,6 +127,8 @@ static const struct cfg_row rows[] = {
 	    "users one session may watch with presence.subscribe"),
 	INT("typing.max_members", "100", 0, 1000, typing_max_members, F_I64,
 	    "typing indicators only in conversations with at most this many members"),
+	INT("notify.max_members", "1000", 0, 100000, notify_max_members, F_I64,
+	    "offline notifications only in conversations with at most this many members"),
 
 	INT("retention.purge_deleted_after_s", "2592000", 0, INT64_C(3153600000),
 	    retention_purge_after_s, F_I64,

@@ -538,10 +538,11 @@ struct chatd_storage_ops {
 	int (*notify_mute_set)(void *inst, const char *conversation_id, const char *user_id,
 			       int64_t muted_until, chatd_status_cb cb, void *arg);
 	/* The members of conversation_id but `exclude` (the sender) whose
-	 * notification mute has ended by `now`, in user id order (at most
-	 * the conversation's size; an unknown conversation: none). */
+	 * notification mute has ended by `now`, in user id order; an unknown
+	 * conversation: none.  More than `max` (>= 1) of them: TOO_LARGE
+	 * and none (large groups are not notified message by message). */
 	int (*notify_targets)(void *inst, const char *conversation_id, const char *exclude,
-			      int64_t now, chatd_users_cb cb, void *arg);
+			      int64_t now, size_t max, chatd_users_cb cb, void *arg);
 };
 
 #endif

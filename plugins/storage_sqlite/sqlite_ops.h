@@ -170,6 +170,6 @@ int sqlite_op_notify_mute_new(const char *conversation_id, const char *user_id,
 			      int64_t muted_until, chatd_status_cb cb, void *arg,
 			      struct sqlite_req **out);
 int sqlite_op_notify_targets_new(const char *conversation_id, const char *exclude, int64_t now,
-				 chatd_users_cb cb, void *arg, struct sqlite_req **out);
+				 size_t max, chatd_users_cb cb, void *arg, struct sqlite_req **out);
 
 #endif

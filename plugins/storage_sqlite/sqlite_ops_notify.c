@@ -75,6 +75,7 @@ struct op_targets {
 	struct sqlite_req base;
 	char *cid, *exclude;
 	int64_t now;
+	size_t max;
 	chatd_users_cb cb;
 	void *arg;
 	const char **users;
@@ -83,7 +84,7 @@ struct op_targets {
 
 static const char SQL_TARGETS[] =
 	"SELECT user_id FROM members WHERE conversation_id = ?1 AND user_id <> ?2 "
-	"AND notify_muted_until <= ?3 ORDER BY user_id";
+	"AND notify_muted_until <= ?3 ORDER BY user_id LIMIT ?4";
 
 static bool read_user(struct sqlite_req *r, sqlite3_stmt *st, void *out)
 {
@@ -101,8 +102,11 @@ static int targets_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	sqlite_bind_str(st, 1, o->cid);
 	sqlite_bind_str(st, 2, o->exclude ? o->exclude : "");
 	sqlite3_bind_int64(st, 3, o->now);
-	return sqlite_read_rows(r, st, SIZE_MAX, sizeof(*o->users), read_user,
-				(void **)&o->users, &o->n, NULL);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)o->max + 1);   /* one more tells too many */
+	bool more = false;
+	int status = sqlite_read_rows(r, st, o->max, sizeof(*o->users), read_user,
+				      (void **)&o->users, &o->n, &more);
+	return status == CHATD_OK && more ? CHATD_ERR_TOO_LARGE : status;
 }
 
 static void targets_complete(struct sqlite_req *r)
@@ -117,9 +121,10 @@ static const struct sqlite_req_type targets_type = {
 };
 
 int sqlite_op_notify_targets_new(const char *conversation_id, const char *exclude, int64_t now,
-				 chatd_users_cb cb, void *arg, struct sqlite_req **out)
+				 size_t max, chatd_users_cb cb, void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) ||
+	if (!cb || max < 1 || max > SQLITE_MEMBERS_MAX * 100 ||
+	    !sqlite_valid_str(conversation_id, CHATD_ID_MAX) ||
 	    (exclude && !sqlite_valid_str(exclude, CHATD_ID_MAX)))
 		return CHATD_ERR_INVALID;
 	struct op_targets *o = OP_NEW(struct op_targets, &targets_type);
@@ -133,6 +138,7 @@ int sqlite_op_notify_targets_new(const char *conversation_id, const char *exclud
 		return CHATD_ERR_NOMEM;
 	}
 	o->now = now;
+	o->max = max;
 	o->cb = cb;
 	o->arg = arg;
 	*out = &o->base;

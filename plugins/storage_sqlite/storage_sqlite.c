@@ -311,11 +311,11 @@ static int op_notify_mute_set(void *inst, const char *conversation_id, const cha
 }
 
 static int op_notify_targets(void *inst, const char *conversation_id, const char *exclude,
-			     int64_t now, chatd_users_cb cb, void *arg)
+			     int64_t now, size_t max, chatd_users_cb cb, void *arg)
 {
 	struct sqlite_storage *s = storage_of(inst);
 	struct sqlite_req *r = NULL;
-	int st = sqlite_op_notify_targets_new(conversation_id, exclude, now, cb, arg, &r);
+	int st = sqlite_op_notify_targets_new(conversation_id, exclude, now, max, cb, arg, &r);
 	return submit(s, &s->reader, st, r);
 }
 

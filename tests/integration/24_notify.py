@@ -69,11 +69,12 @@ class Receiver:
             raise AssertionError("expected %d requests, got %r" % (n, self.requests))
 
 
-def server_with(chatd, rx, **opts):
+def server_with(chatd, rx, core=None, **opts):
     cfg = {"url": rx.url(), "secret": SECRET, "batch_window_ms": 300, "backoff_ms": 100,
            "timeout_ms": 1000}
     cfg.update(opts)
-    return chatd(plugins={"notify": "webhook"}, notify_webhook=cfg)
+    extra = {"notify": core} if core else {}
+    return chatd(plugins={"notify": "webhook"}, notify_webhook=cfg, **extra)
 
 
 def verify(req):
@@ -235,6 +236,26 @@ def test_hanging_receiver_does_not_slow_acks(chatd):
             assert worst < 0.5, "an ack took %.3f s while the receiver hung" % worst
             h = await a.history(g)
             assert len(h["messages"]) == 21
+        run(body())
+    finally:
+        rx.close()
+
+
+def test_large_groups_are_not_notified(chatd):
+    rx = Receiver()
+    try:
+        srv = server_with(chatd, rx, core={"max_members": 3}, batch_window_ms=0)
+
+        async def body():
+            a = await Client.login(srv, "alice")
+            big = await a.group(["b1", "b2", "b3"])     # 4 members: over the bound
+            small = await a.group(["s1", "s2"])         # 3 members
+            await a.send_text(big, "to the big group")
+            await a.send_text(small, "to the small group")
+            reqs = rx.wait(2)
+            time.sleep(0.5)
+            who = sorted(verify(r)["recipient"] for r in rx.requests)
+            assert who == ["s1", "s2"], who
         run(body())
     finally:
         rx.close()

@@ -44,16 +44,22 @@ static int mute(struct store *s, const char *cid, const char *user, int64_t unti
 	return out;
 }
 
-static int targets(struct store *s, const char *cid, const char *exclude, int64_t now,
-		   struct users_out *o)
+static int targets_max(struct store *s, const char *cid, const char *exclude, int64_t now,
+		       size_t max, struct users_out *o)
 {
 	memset(o, 0, sizeof *o);
-	int st = s->ops->notify_targets(s->inst, cid, exclude, now, users_cb, o);
+	int st = s->ops->notify_targets(s->inst, cid, exclude, now, max, users_cb, o);
 	if (st < 0)
 		return st;
 	g_pending++;
 	CU_ASSERT_FATAL(wait_all());
 	return o->status;
+}
+
+static int targets(struct store *s, const char *cid, const char *exclude, int64_t now,
+		   struct users_out *o)
+{
+	return targets_max(s, cid, exclude, now, 100, o);
 }
 
 static void test_mutes_and_targets(void)
@@ -80,6 +86,10 @@ static void test_mutes_and_targets(void)
 	CU_ASSERT(mute(&s, g.cid, "bob", -1) == CHATD_ERR_INVALID);
 	CU_ASSERT(targets(&s, "cnope", "alice", 1000, &o) == CHATD_OK && o.n == 0);
 	CU_ASSERT(targets(&s, "", "alice", 1000, &o) == CHATD_ERR_INVALID);
+	CU_ASSERT(targets_max(&s, g.cid, "alice", 1000, 0, &o) == CHATD_ERR_INVALID);
+	/* The bound: exactly max is fine, one more is TOO_LARGE with none. */
+	CU_ASSERT(targets_max(&s, g.cid, "alice", 1000, 3, &o) == CHATD_OK && o.n == 3);
+	CU_ASSERT(targets_max(&s, g.cid, "alice", 1000, 2, &o) == CHATD_ERR_TOO_LARGE && o.n == 0);
 	/* The moderation mute is another column. */
 	CU_ASSERT(mute(&s, g.cid, "dave", 9000) == CHATD_OK);
 	CU_ASSERT(sql_int("notify.db", "SELECT muted_until FROM members WHERE user_id = 'dave'") ==
