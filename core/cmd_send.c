@@ -86,6 +86,7 @@ void core_publish_message(struct core *c, const struct chatd_message *m, uint64_
 		};
 		c->fanout->deliver(c->fanout_inst, &fm);
 	}
+	core_notify_message(c, m);
 out:
 	frame_unref(to_sender);
 	frame_unref(to_others);

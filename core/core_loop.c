@@ -216,7 +216,7 @@ void core_set_gateway(struct core *c, struct gateway *gw)
  * goes last. */
 static const chatd_plugin_kind load_order[] = {
 	CHATD_KIND_STORAGE, CHATD_KIND_PRESENCE, CHATD_KIND_BUS, CHATD_KIND_FANOUT,
-	CHATD_KIND_MEDIA, CHATD_KIND_RECEIPTS,
+	CHATD_KIND_MEDIA, CHATD_KIND_RECEIPTS, CHATD_KIND_NOTIFY,
 };
 
 /* Stop every plugin (reverse load order), then run the tasks their
@@ -246,6 +246,7 @@ static void unload_all(struct core *c)
 	c->fanout = NULL;
 	c->media = NULL;
 	c->receipts = NULL;
+	c->notify = NULL;
 	proto_set_media(NULL, NULL);
 	/* The bus held it as a subscriber: freed once the bus is gone. */
 	cluster_free(c->cluster);
@@ -336,6 +337,7 @@ int core_load_plugins(struct core *c)
 		/* fanout: the 1.0 table; the 1.2 ops are optional */
 		offsetof(struct chatd_fanout_ops, write_inbox),
 		sizeof(struct chatd_media_ops), sizeof(struct chatd_receipts_ops),
+		sizeof(struct chatd_notify_ops),
 	};
 	for (size_t i = 0; i < sizeof load_order / sizeof load_order[0]; i++) {
 		chatd_plugin_kind k = load_order[i];
@@ -388,6 +390,10 @@ int core_load_plugins(struct core *c)
 		case CHATD_KIND_RECEIPTS:
 			c->receipts = p->lp->desc->ops;
 			c->receipts_inst = p->instance;
+			break;
+		case CHATD_KIND_NOTIFY:
+			c->notify = p->lp->desc->ops;
+			c->notify_inst = p->instance;
 			break;
 		default:
 			break;

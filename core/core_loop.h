@@ -57,6 +57,8 @@ struct core {
 	void *media_inst;
 	const struct chatd_receipts_ops *receipts; /* NULL: no receipts plugin */
 	void *receipts_inst;
+	const struct chatd_notify_ops *notify;     /* NULL: no notify plugin */
+	void *notify_inst;
 	struct presence_subs *presence_subs;       /* presence.subscribe state */
 	struct typing *typing;                     /* typing indicators */
 	struct cluster *cluster;                   /* delivery across nodes, or NULL */

@@ -201,6 +201,8 @@ static const struct {
 	{ "send", cmd_send },
 	{ "history", cmd_history },
 	{ "sync", cmd_sync },
+	{ "search", cmd_search },
+	{ "conv.notify", cmd_conv_notify },
 	{ "conv.create", cmd_conv_create },
 	{ "conv.list", cmd_conv_list },
 	{ "conv.info", cmd_conv_info },

@@ -68,6 +68,12 @@ void core_publish_message(struct core *c, const struct chatd_message *m, uint64_
  * `struct cmd` to validate from, and clones it when it must wait. */
 void cmd_send(struct cmd *c);
 void cmd_history(struct cmd *c);
+void cmd_search(struct cmd *c);    /* cmd_search.c */
+void cmd_conv_notify(struct cmd *c);   /* cmd_notify.c */
+/* After the fan-out of a message every member sees: the notify plugin
+ * (if any) gets each member with no online session who has not muted the
+ * conversation's notifications (cmd_notify.c). */
+void core_notify_message(struct core *c, const struct chatd_message *m);
 void cmd_sync(struct cmd *c);
 void cmd_conv_create(struct cmd *c);
 void cmd_conv_list(struct cmd *c);
