@@ -37,10 +37,12 @@ struct batch {
 };
 
 enum { EV_ROUTED, EV_PUBLISHED, EV_PUBLISH_FAILED, EV_LOCATE_FAILED, EV_RECEIVED,
-       EV_RECEIVED_BAD, EV_CONTROL_SENT, EV_CONTROL_RECEIVED, EV__COUNT };
+       EV_RECEIVED_BAD, EV_CONTROL_SENT, EV_CONTROL_RECEIVED, EV_FANOUT_SENT,
+       EV_FANOUT_RECEIVED, EV__COUNT };
 static const char *const ev_names[EV__COUNT] = {
 	"frames_routed", "messages_published", "publish_failed", "locate_failed",
 	"messages_received", "messages_malformed", "control_sent", "control_received",
+	"fanout_sent", "fanout_received",
 };
 
 struct cluster {
@@ -51,6 +53,7 @@ struct cluster {
 	struct batch *bhead, *btail;
 	struct event *flush_ev;
 	struct metric *m[EV__COUNT];
+	bool shared_fanout;         /* every node runs each fan-out (cluster.h) */
 	bool stopped;               /* cluster_stop ran: nothing goes out or in */
 };
 
@@ -208,7 +211,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 void cluster_note(struct cluster *cl, const char *user, chatd_frame *f)
 {
-	if (!cl || !f || cl->stopped)
+	if (!cl || !f || cl->stopped || f->fanned_out)
 		return;
 	struct pend *p = cl->tail;
 	if (!p || p->f != f) {
@@ -271,6 +274,102 @@ static void on_node_msg(void *arg, const char *topic, const char *payload, size_
 	cm_deliveries(cl->c, delivered);
 	frame_unref(f);
 	free(buf);
+}
+
+/* Another node's fan-out, run here for this node's sessions. */
+static void on_fanout(void *arg, const char *topic, const char *payload, size_t len)
+{
+	(void)topic;
+	struct cluster *cl = arg;
+	struct core *c = cl->c;
+	char *buf = cl->stopped || !c->fanout ? NULL : malloc(len + 1);
+	if (!buf)
+		return;
+	memcpy(buf, payload, len);
+	buf[len] = '\0';
+	struct cluster_fan m;
+	if (cluster_fan_decode(buf, len, &m) < 0) {
+		count(cl, EV_RECEIVED_BAD, 1);
+		log_warn("core", "cluster.bad_message", "a fan-out message of %zu bytes was dropped",
+			 len);
+		free(buf);
+		return;
+	}
+	if (strcmp(m.origin, cl->node) == 0) {
+		free(buf);
+		return;
+	}
+	chatd_frame *f1 = frame_new(m.f1, m.f1_len);
+	chatd_frame *f2 = m.kind == 'd' ? frame_new(m.f2, m.f2_len) : NULL;
+	if (!f1 || (m.kind == 'd' && !f2)) {
+		log_error("core", "cluster.nomem", "a fan-out of %s from node %s was dropped", m.conv,
+			  m.origin);
+	} else {
+		count(cl, EV_FANOUT_RECEIVED, 1);
+		f1->fanned_out = true;
+		if (f2)
+			f2->fanned_out = true;
+		if (m.kind == 'd') {
+			struct chatd_fanout_msg fm = {
+				.conversation_id = m.conv,
+				.sender_id = m.sender,
+				.seq = m.seq,
+				.member_count = m.member_count,
+				.origin_session = 0, /* it is on the origin node */
+				.to_sender = f1,
+				.to_others = f2,
+			};
+			c->fanout->deliver(c->fanout_inst, &fm);
+		} else {
+			c->fanout->deliver_members(c->fanout_inst, m.conv, f1, 0);
+		}
+	}
+	if (f1)
+		frame_unref(f1);
+	if (f2)
+		frame_unref(f2);
+	free(buf);
+}
+
+bool cluster_shares_fanout(const struct cluster *cl)
+{
+	return cl && cl->shared_fanout && !cl->stopped;
+}
+
+void cluster_fanout_send(struct cluster *cl, const struct chatd_fanout_msg *fm, const char *conv,
+			 chatd_frame *f)
+{
+	if (!cluster_shares_fanout(cl))
+		return;
+	struct cluster_fan m = { .origin = cl->node };
+	if (fm) {
+		m.kind = 'd';
+		m.conv = fm->conversation_id;
+		m.sender = fm->sender_id;
+		m.seq = fm->seq;
+		m.member_count = fm->member_count;
+		m.f1 = (const char *)fm->to_sender->payload;
+		m.f1_len = fm->to_sender->payload_len;
+		m.f2 = (const char *)fm->to_others->payload;
+		m.f2_len = fm->to_others->payload_len;
+	} else {
+		m.kind = 'm';
+		m.conv = conv;
+		m.f1 = (const char *)f->payload;
+		m.f1_len = f->payload_len;
+	}
+	char *body;
+	size_t len;
+	if (cluster_fan_encode(&m, &body, &len) < 0) {
+		log_error("core", "cluster.nomem", "a fan-out of %s was not sent to other nodes",
+			  m.conv);
+		return;
+	}
+	struct core *c = cl->c;
+	int st = c->bus->publish(c->bus_inst, "cluster.fanout", body, len);
+	cm_bus_status(c, "cluster", st);
+	count(cl, st == CHATD_OK ? EV_FANOUT_SENT : EV_PUBLISH_FAILED, 1);
+	free(body);
 }
 
 static bool from_self(struct cluster *cl, json_t *o)
@@ -396,15 +495,22 @@ struct cluster *cluster_new(struct core *c, bool *failed)
 		for (int i = 0; fam && i < EV__COUNT; i++)
 			cl->m[i] = metric_series1(fam, ev_names[i]);
 	}
+	/* A fan-out plugin that tracks who is online on its own node (it has
+	 * user_online, as fanout_hybrid) pushes only to them: every node then
+	 * runs each fan-out for its own sessions. */
+	cl->shared_fanout = CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, user_online);
 	if (c->bus->subscribe(c->bus_inst, cl->topic, on_node_msg, cl) != CHATD_OK ||
 	    c->bus->subscribe(c->bus_inst, "cluster.close_user", on_close_user, cl) != CHATD_OK ||
 	    c->bus->subscribe(c->bus_inst, "cluster.conv_changed", on_conv_changed, cl) !=
-		    CHATD_OK) {
+		    CHATD_OK ||
+	    (cl->shared_fanout &&
+	     c->bus->subscribe(c->bus_inst, "cluster.fanout", on_fanout, cl) != CHATD_OK)) {
 		log_error("core", "cluster.subscribe_failed", "cannot subscribe to %s", cl->topic);
 		goto fail;
 	}
-	log_info("core", "cluster.on", "node %s: delivering across nodes through the bus",
-		 cl->node);
+	log_info("core", "cluster.on", "node %s: delivering across nodes through the bus (%s)",
+		 cl->node, cl->shared_fanout ? "every node runs each fan-out for its own sessions"
+					     : "fan-out pushes routed to the nodes by presence");
 	return cl;
 fail:
 	if (cl && cl->flush_ev)

@@ -11,6 +11,11 @@
  * one node to one user arrive in delivery order.  A node receiving on
  * "node.<self>" delivers to its own sessions only and never routes again.
  *
+ * With a node-local fan-out plugin (fanout_hybrid) the stored messages and
+ * the events to a conversation's members are not routed by user: each
+ * fan-out is published once on "cluster.fanout" and every node runs it
+ * for its own sessions (cluster_fanout_send).
+ *
  * Control to every node ("cluster.*"): closing a user's sessions (ban,
  * revoke, kick) and membership/settings changes that make other nodes'
  * caches stale.  A node ignores its own control messages (it acted
@@ -21,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "chatd/fanout.h"
 #include "chatd/host.h"
 
 struct core;
@@ -35,8 +41,19 @@ void cluster_stop(struct cluster *cl);
 /* After the plugins are gone (the bus holds cl as a subscriber's arg). */
 void cluster_free(struct cluster *cl);
 
-/* user gets f on other nodes too (f referenced until published). */
+/* user gets f on other nodes too (f referenced until published).  Not for
+ * a frame marked fanned_out: every node runs that fan-out itself. */
 void cluster_note(struct cluster *cl, const char *user, chatd_frame *f);
+
+/* Shared fan-out: true when the fan-out plugin pushes only to members
+ * online on its own node (it implements user_online, as fanout_hybrid).
+ * Then each fan-out — a stored message (fm) or an event to the members of
+ * conv (f) — is also sent once on "cluster.fanout", and every other node
+ * hands it to its own fan-out plugin for its own sessions; the caller
+ * marks the frames fanned_out so they are not also routed by user. */
+bool cluster_shares_fanout(const struct cluster *cl);
+void cluster_fanout_send(struct cluster *cl, const struct chatd_fanout_msg *fm, const char *conv,
+			 chatd_frame *f);
 
 /* Every node closes user's sessions: error `revoked` with message, close
  * 4403; forget as in sanctions.c.  extra (stolen, may be NULL): fields

@@ -9,6 +9,7 @@
 #define CHATD_CLUSTER_CODEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "chatd/presence.h"
 
 #define CLUSTER_USERS_MAX 1024   /* users per message (and per locate) */
@@ -23,6 +24,31 @@ int cluster_encode(const char *const *users, size_t n, const char *payload, size
  * number of users, or -1 when malformed. */
 int cluster_decode(char *buf, size_t len, const char **users, size_t max, const char **payload,
 		   size_t *payload_len);
+
+/* The body of a "cluster.fanout" bus message: a fan-out every node runs
+ * for its own sessions (when the fan-out plugin pushes only to members
+ * online on its own node, as fanout_hybrid does).
+ *
+ * Format (bytes):
+ *   "F1 " kind " " origin " " conv " " sender " " seq " " member_count " "
+ *   len1 "\n" frame1 frame2
+ * kind 'd' (a stored message: frame1 = to_sender, frame2 = to_others) or
+ * 'm' (an event to the members: frame1, sender "-", no frame2); origin is
+ * the sending node's id; ids are [A-Za-z0-9._@-]{1,64}; numbers decimal. */
+struct cluster_fan {
+	char kind;                     /* 'd' or 'm' */
+	const char *origin, *conv, *sender;
+	int64_t seq, member_count;
+	const char *f1, *f2;
+	size_t f1_len, f2_len;
+};
+
+/* Encode m into a new buffer (*out, caller frees).  Returns 0, or -1 on a
+ * bad field or ENOMEM. */
+int cluster_fan_encode(const struct cluster_fan *m, char **out, size_t *out_len);
+/* Decode buf (len bytes; modified: separators become NUL); m's pointers
+ * point into buf.  Returns 0, or -1 when malformed. */
+int cluster_fan_decode(char *buf, size_t len, struct cluster_fan *m);
 
 /* The users of one node, from a locate answer. */
 struct cluster_group {

@@ -423,7 +423,29 @@ void core_deliver_members(struct core *c, const char *conv, json_t *obj, uint64_
 		log_error("core", "event.nomem", "an event of %s was not delivered", conv);
 		return;
 	}
-	if (c->fanout)
-		c->fanout->deliver_members(c->fanout_inst, conv, f, except);
+	core_fanout_members(c, conv, f, except);
 	frame_unref(f);
+}
+
+void core_fanout_deliver(struct core *c, const struct chatd_fanout_msg *fm)
+{
+	if (!c->fanout)
+		return;
+	if (cluster_shares_fanout(c->cluster)) {
+		fm->to_sender->fanned_out = true;
+		fm->to_others->fanned_out = true;
+		cluster_fanout_send(c->cluster, fm, NULL, NULL);
+	}
+	c->fanout->deliver(c->fanout_inst, fm);
+}
+
+void core_fanout_members(struct core *c, const char *conv, chatd_frame *f, uint64_t except)
+{
+	if (!c->fanout)
+		return;
+	if (cluster_shares_fanout(c->cluster)) {
+		f->fanned_out = true;
+		cluster_fanout_send(c->cluster, NULL, conv, f);
+	}
+	c->fanout->deliver_members(c->fanout_inst, conv, f, except);
 }

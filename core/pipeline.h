@@ -111,6 +111,12 @@ void core_member_left(struct core *c, const char *conv, const char *user);
 /* Encode obj (stolen) once and deliver it to every online member of conv
  * (except the session `except`, 0: none). */
 void core_deliver_members(struct core *c, const char *conv, json_t *obj, uint64_t except);
+/* The fan-out plugin's deliver / deliver_members, and in a cluster with a
+ * node-local fan-out the same fan-out on every other node (cluster.h); f
+ * (and fm's frames) are then marked fanned_out: deliver another frame to
+ * anyone outside the fan-out. */
+void core_fanout_deliver(struct core *c, const struct chatd_fanout_msg *fm);
+void core_fanout_members(struct core *c, const char *conv, chatd_frame *f, uint64_t except);
 
 /* Tell who may see msg that it was deleted for everyone at `at`
  * (message_update kind deleted): its conversation's members, or for a

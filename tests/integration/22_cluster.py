@@ -38,16 +38,17 @@ def redis(tmp_path):
 
 @pytest.fixture
 def cluster(chatd, redis, tmp_path):
-    """cluster(n=3) -> [node servers]; node ids n1..nN, one SQLite file,
-    fanout_online (fanout_hybrid only pushes to members online on its own
-    node: docs/scaling.md)."""
-    def make(n=3, **over):
+    """cluster(n=3, fanout="online") -> [node servers]; node ids n1..nN, one
+    SQLite file.  fanout_online hands every member to the core, which routes
+    by presence; fanout_hybrid pushes to members online on its own node, so
+    every node runs each fan-out ("cluster.fanout", docs/scaling.md)."""
+    def make(n=3, fanout="online", **over):
         nodes = []
         for i in range(n):
             sect = redis.section("", "cl:")
             cfg = {
                 "node_id": "n%d" % (i + 1),
-                "plugins": {"presence": "redis", "bus": "redis", "fanout": "online"},
+                "plugins": {"presence": "redis", "bus": "redis", "fanout": fanout},
                 "storage_sqlite": {"path": str(tmp_path / "shared.db")},
                 "presence_redis": dict(sect, ttl_ms=TTL_MS),
                 "bus_redis": dict(sect),
@@ -81,8 +82,9 @@ async def wait_for(pred, timeout=5.0, step=0.05):
     return pred()
 
 
-def test_direct_and_group_across_nodes(cluster):
-    n1, n2, n3 = cluster()
+@pytest.mark.parametrize("fanout", ["online", "hybrid"])
+def test_direct_and_group_across_nodes(cluster, fanout):
+    n1, n2, n3 = cluster(fanout=fanout)
 
     async def main():
         alice = await Client.login(n1, "alice")
@@ -113,6 +115,57 @@ def test_direct_and_group_across_nodes(cluster):
             assert extra == [], extra
     run(main())
     assert "cluster.on" in n1.log_text()
+
+
+def test_hybrid_events_reach_every_node_once(cluster):
+    """fanout_hybrid in a cluster: member events, edits and deletes reach
+    members on other nodes once; a member added on one node gets the next
+    message on another; the removed member (no longer a member) still gets
+    their member_removed; nothing is routed twice (by user and by node)."""
+    n1, n2, n3 = cluster(fanout="hybrid")
+
+    async def main():
+        alice = await Client.login(n1, "alice")
+        bob = await Client.login(n2, "bob")
+        carol = await Client.login(n3, "carol")
+        g = await alice.group(["bob"])
+        await bob.expect("conv.event", conversation_id=g)
+        await call_result(alice, {"type": "conv.add", "conversation_id": g,
+                                  "user_ids": ["carol"]})
+        for c in (bob, carol):
+            e = await c.expect("conv.event", conversation_id=g)
+            assert e.get("event") == "member_added" and e.get("user_id") == "carol", e
+        ack = await bob.send_text(g, "hi carol")
+        for c in (alice, carol):
+            m = await c.expect("message", conversation_id=g, seq=ack["seq"])
+            assert m["text"] == "hi carol"
+        await call_result(bob, {"type": "edit", "conversation_id": g, "seq": ack["seq"],
+                                "text": "hi, carol"})
+        for c in (alice, carol):
+            u = await c.expect("message_update", conversation_id=g, seq=ack["seq"])
+            assert u["text"] == "hi, carol", u
+        await call_result(alice, {"type": "conv.remove", "conversation_id": g,
+                                  "user_id": "carol"})
+        e = await carol.expect("conv.event", conversation_id=g)
+        assert e.get("event") == "member_removed" and e.get("user_id") == "carol", e
+        e = await bob.expect("conv.event", conversation_id=g)
+        assert e.get("event") == "member_removed", e
+        ack2 = await bob.send_text(g, "carol is gone")
+        m = await alice.expect("message", conversation_id=g, seq=ack2["seq"])
+        assert m["text"] == "carol is gone"
+        # once each, and nothing for carol after her removal
+        for c in (alice, bob):
+            extra = await collect(c, 0.4)
+            assert [f for f in extra if f.get("type") in ("message", "message_update")] == [], \
+                extra
+            events = [(f.get("event"), f.get("user_id")) for f in extra
+                      if f.get("type") == "conv.event"]
+            assert len(events) == len(set(events)), "an event arrived twice: %r" % extra
+        late = await collect(carol, 0.4)
+        assert [f for f in late if f.get("conversation_id") == g] == [], late
+    run(main())
+    assert metric(n2, 'chatd_cluster_events_total{event="fanout_sent"}') >= 2
+    assert metric(n1, 'chatd_cluster_events_total{event="fanout_received"}') >= 2
 
 
 def test_presence_and_typing_cross_nodes(cluster):
@@ -181,8 +234,9 @@ def test_sigkill_loses_no_acked_message(cluster, redis):
     run(main())
 
 
-def test_concurrent_sends_are_gap_free(cluster):
-    nodes = cluster()
+@pytest.mark.parametrize("fanout", ["online", "hybrid"])
+def test_concurrent_sends_are_gap_free(cluster, fanout):
+    nodes = cluster(fanout=fanout)
     per = 25
 
     async def main():

@@ -119,6 +119,84 @@ static void test_group_by_node(void)
 	cluster_groups_free(g, 0);
 }
 
+static void test_fan_roundtrip(void)
+{
+	const char ts[] = "{\"type\":\"message\",\"client_message_id\":\"x\"}";
+	const char to[] = "{\"type\":\"message\",\"text\":\"F1 d\\n\"}";
+	struct cluster_fan m = { .kind = 'd', .origin = "n1", .conv = "c0ffee", .sender = "alice",
+				 .seq = 42, .member_count = 7, .f1 = ts, .f1_len = strlen(ts),
+				 .f2 = to, .f2_len = strlen(to) };
+	char *buf;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(cluster_fan_encode(&m, &buf, &len), 0);
+	const char head[] = "F1 d n1 c0ffee alice 42 7 ";
+	CU_ASSERT(memcmp(buf, head, strlen(head)) == 0);
+	struct cluster_fan d;
+	CU_ASSERT_EQUAL_FATAL(cluster_fan_decode(buf, len, &d), 0);
+	CU_ASSERT_EQUAL(d.kind, 'd');
+	CU_ASSERT_STRING_EQUAL(d.origin, "n1");
+	CU_ASSERT_STRING_EQUAL(d.conv, "c0ffee");
+	CU_ASSERT_STRING_EQUAL(d.sender, "alice");
+	CU_ASSERT_EQUAL(d.seq, 42);
+	CU_ASSERT_EQUAL(d.member_count, 7);
+	CU_ASSERT_EQUAL_FATAL(d.f1_len, strlen(ts));
+	CU_ASSERT(memcmp(d.f1, ts, d.f1_len) == 0);
+	CU_ASSERT_EQUAL_FATAL(d.f2_len, strlen(to));
+	CU_ASSERT(memcmp(d.f2, to, d.f2_len) == 0);
+	free(buf);
+
+	struct cluster_fan e = { .kind = 'm', .origin = "node-2", .conv = "c1", .f1 = to,
+				 .f1_len = strlen(to) };
+	CU_ASSERT_EQUAL_FATAL(cluster_fan_encode(&e, &buf, &len), 0);
+	CU_ASSERT(memcmp(buf, "F1 m node-2 c1 - 0 0 ", 21) == 0);
+	CU_ASSERT_EQUAL_FATAL(cluster_fan_decode(buf, len, &d), 0);
+	CU_ASSERT_EQUAL(d.kind, 'm');
+	CU_ASSERT_PTR_NULL(d.sender);
+	CU_ASSERT_PTR_NULL(d.f2);
+	CU_ASSERT_EQUAL(d.f2_len, 0);
+	CU_ASSERT_EQUAL_FATAL(d.f1_len, strlen(to));
+	CU_ASSERT(memcmp(d.f1, to, d.f1_len) == 0);
+	free(buf);
+}
+
+static int fan_decodes(const char *text)
+{
+	size_t len = strlen(text);
+	char *b = malloc(len + 1);
+	memcpy(b, text, len + 1);
+	struct cluster_fan m;
+	int r = cluster_fan_decode(b, len, &m);
+	free(b);
+	return r;
+}
+
+static void test_fan_refuses(void)
+{
+	CU_ASSERT_EQUAL(fan_decodes("F1 m n1 c1 - 0 0 2\n{}"), 0);          /* the valid base */
+	CU_ASSERT_EQUAL(fan_decodes("F1 m n1 c1 - 0 0 3\n{}"), -1);         /* length past the end */
+	CU_ASSERT_EQUAL(fan_decodes("F1 m n1 c1 - 0 0 1\n{}"), -1);         /* 'm' with a 2nd frame */
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 al 1 2 2\n{}"), -1);        /* 'd' without one */
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 al 1 2 2\n{}{}"), 0);
+	CU_ASSERT_EQUAL(fan_decodes("F1 x n1 c1 al 1 2 2\n{}{}"), -1);      /* kind */
+	CU_ASSERT_EQUAL(fan_decodes("F2 d n1 c1 al 1 2 2\n{}{}"), -1);      /* version */
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 a/l 1 2 2\n{}{}"), -1);     /* id character */
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 al -1 2 2\n{}{}"), -1);     /* sign */
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 al 1 2 0\n{}{}"), -1);      /* empty frame */
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 al 1 2 2 9\n{}{}"), -1);    /* extra field */
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 al 1 2\n{}{}"), -1);        /* missing field */
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 al 1 2 99999999999999999999\n{}{}"), -1);
+	CU_ASSERT_EQUAL(fan_decodes("F1 d n1 c1 al 1 2 2"), -1);             /* no newline */
+	CU_ASSERT_EQUAL(fan_decodes(""), -1);
+	struct cluster_fan bad = { .kind = 'd', .origin = "n 1", .conv = "c", .sender = "a",
+				   .f1 = "{}", .f1_len = 2, .f2 = "{}", .f2_len = 2 };
+	char *buf;
+	size_t len;
+	CU_ASSERT_EQUAL(cluster_fan_encode(&bad, &buf, &len), -1);
+	bad.origin = "n1";
+	bad.f2 = NULL;
+	CU_ASSERT_EQUAL(cluster_fan_encode(&bad, &buf, &len), -1);
+}
+
 void unit_register_cluster_codec(void)
 {
 	CU_pSuite s = CU_add_suite("cluster_codec", NULL, NULL);
@@ -126,4 +204,6 @@ void unit_register_cluster_codec(void)
 	CU_add_test(s, "encode refuses bad ids and counts", test_encode_refuses);
 	CU_add_test(s, "decode refuses malformed bodies", test_decode_refuses);
 	CU_add_test(s, "locate answer grouped by node, self skipped", test_group_by_node);
+	CU_add_test(s, "fan-out message round trip, both kinds", test_fan_roundtrip);
+	CU_add_test(s, "fan-out message: malformed refused", test_fan_refuses);
 }
