@@ -407,7 +407,10 @@ struct chatd_storage_ops {
 
 	/* ---- ABI 1.1: moderation.  The core checks struct_size before use. */
 
-	/* Audit log.  append refuses (EXISTS) an id already stored. */
+	/* Audit log.  append refuses (EXISTS) an id already stored, and an
+	 * entry whose prev_hash is not the stored hash of entry id - 1 (id 1:
+	 * all zeros), so several nodes appending keep one chain (the core
+	 * re-chains what was refused). */
 	int (*audit_append)(void *inst, const struct chatd_audit_entry *e,
 			    chatd_status_cb cb, void *arg);
 	/* Entries with id > after_id ascending, at most limit (1..1000); with

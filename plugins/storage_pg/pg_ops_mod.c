@@ -66,7 +66,8 @@ static struct pg_op_id *id_op(struct pg_store *s, const struct pg_op_type *t, ch
 static int audit_append_step(struct pg_op *op, struct pg_query *done)
 {
 	struct pg_op_status *o = (struct pg_op_status *)op;
-	/* ON CONFLICT DO NOTHING: an id already stored inserts nothing. */
+	/* Nothing inserted: the id is taken or the entry does not extend the
+	 * stored chain (pg_sql.c). */
 	o->cb(o->arg, pg_affected(done->res) == 1 ? CHATD_OK : CHATD_ERR_EXISTS);
 	return PG_STEP_DONE;
 }

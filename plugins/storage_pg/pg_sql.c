@@ -118,10 +118,14 @@ static const char *const stmts[PG_STMT_COUNT] = {
 		"WHERE b.conversation_id = c.cid AND b.user_id = c.uid AND "
 		"l.conversation_id = c.cid AND l.user_id = c.uid AND b.last_read_seq < c.seq",
 
-	/* The log is append-only: an id already there is never replaced. */
+	/* The log is append-only: an id already there is never replaced, and
+	 * an entry that does not extend the stored chain (prev_hash is not
+	 * entry id - 1's hash: another node wrote there) inserts nothing. */
 	[PG_AUDIT_INSERT] =
 		"INSERT INTO audit_log(id, ts, actor, event, subject, detail, prev_hash, hash) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+		"SELECT $1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8 WHERE $1::bigint = 1 OR "
+		"EXISTS (SELECT 1 FROM audit_log WHERE id = $1::bigint - 1 AND hash = $7) "
+		"ON CONFLICT (id) DO NOTHING",
 	[PG_AUDIT_ASC] =
 		"SELECT " AUDIT_COLS " FROM audit_log WHERE id > $1 ORDER BY id ASC LIMIT $2",
 	[PG_AUDIT_NEWEST] =
