@@ -9,10 +9,11 @@ stream holds message.created in the documented format, SIGTERM drains
 every node, and a user connected to all three nodes is rate-limited as one
 user (moderation.cluster_sync_ms).
 
-Storage: storage_pg is not on main yet, so the three nodes share ONE
-SQLite file (WAL): seqs are allocated inside each write transaction
-(UPDATE ... last_seq + 1 RETURNING) and SQLite serialises writers across
-processes, which test_concurrent_sends_are_gap_free checks."""
+Storage: the three nodes share ONE SQLite file (WAL) in the normal pass
+(seqs are allocated inside each write transaction and SQLite serialises
+writers across processes), and one PostgreSQL schema in the backend pass
+(CHATD_TEST_STORAGE=pg), which is how a real cluster runs;
+test_concurrent_sends_are_gap_free checks both."""
 
 import asyncio
 import json
@@ -20,6 +21,7 @@ import time
 
 import pytest
 
+import chatclient
 import redisutil
 from chatclient import Client, call_result, collect, new_cmid, run, sync_map
 
@@ -44,19 +46,32 @@ def cluster(chatd, redis, tmp_path):
     every node runs each fan-out ("cluster.fanout", docs/scaling.md)."""
     def make(n=3, fanout="online", **over):
         nodes = []
+        if chatclient.storage_kind() == "pg":        # the backend pass: one schema
+            schema = chatclient.pg_create_schema()
+            schemas.append(schema)
+            storage = {"storage_pg": {"dsn": chatclient.pg_schema_dsn(schema)},
+                       "storage_sqlite": None}
+            kind = "pg"
+        else:
+            storage = {"storage_sqlite": {"path": str(tmp_path / "shared.db")}}
+            kind = "sqlite"
         for i in range(n):
             sect = redis.section("", "cl:")
             cfg = {
                 "node_id": "n%d" % (i + 1),
-                "plugins": {"presence": "redis", "bus": "redis", "fanout": fanout},
-                "storage_sqlite": {"path": str(tmp_path / "shared.db")},
+                "plugins": {"presence": "redis", "bus": "redis", "fanout": fanout,
+                            "storage": kind},
                 "presence_redis": dict(sect, ttl_ms=TTL_MS),
                 "bus_redis": dict(sect),
             }
+            cfg.update(storage)
             cfg.update(over)
             nodes.append(chatd(**cfg))
         return nodes
-    return make
+    schemas = []
+    yield make
+    for schema in schemas:            # dropped once the servers have stopped
+        chatclient.pg_drop_schema(schema)
 
 
 def metric(srv, name):
