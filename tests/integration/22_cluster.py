@@ -66,6 +66,8 @@ def cluster(chatd, redis, tmp_path):
             }
             cfg.update(storage)
             cfg.update(over)
+            if "notify_webhook" in over:
+                cfg["plugins"]["notify"] = "webhook"
             nodes.append(chatd(**cfg))
         return nodes
     schemas = []
@@ -449,6 +451,34 @@ def test_audit_log_is_one_chain_across_nodes(cluster):
         assert v["ok"] is True, v
     rechained = sum(n.log_text().count("audit.rechained") for n in nodes)
     print("audit entries written again after another node's: %d rounds" % rechained)
+
+
+def test_offline_notification_knows_other_nodes(cluster):
+    """notify_webhook in a cluster: a member online on another node is not
+    "offline" (presence locate), one online nowhere is notified once."""
+    import importlib
+    notify = importlib.import_module("24_notify")
+    rx = notify.Receiver()
+    try:
+        hook = {"url": rx.url(), "secret": notify.SECRET, "batch_window_ms": 0,
+                "backoff_ms": 100, "timeout_ms": 1000}
+        n1, n2 = cluster(n=2, notify_webhook=hook)
+        for n in (n1, n2):
+            assert n.cfg["plugins"].get("notify") == "webhook"
+
+        async def main():
+            alice = await Client.login(n1, "alice")
+            await Client.login(n2, "bob")              # online, on the other node
+            g = await alice.group(["bob", "carol"])    # carol never connects
+            await alice.send_text(g, "hello both")
+            reqs = rx.wait(1)
+            await asyncio.sleep(0.8)                   # nothing else comes
+            assert len(rx.requests) == 1, rx.requests
+            p = notify.verify(reqs[0])
+            assert p["recipient"] == "carol", p
+        run(main())
+    finally:
+        rx.close()
 
 
 def test_sample_cluster_sections_check(chatd, redis, tmp_path):
