@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/thread.h>
 #include "admin.h"
 #include "cluster.h"
@@ -60,10 +61,44 @@ static void on_tasks(evutil_socket_t fd, short what, void *arg)
 	(void)host_run_tasks(arg);
 }
 
-static void finish_shutdown(struct core *c)
+#define DRAIN_MAX_MS 5000
+#define DRAIN_POLL_MS 10
+
+static int64_t mono_ms(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The gateway is done: once the commands still waiting for a plugin are
+ * answered (at most DRAIN_MAX_MS), stop the loop and then the plugins. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct core *c = arg;
+	if (c->cmds_live > 0 && mono_ms() < c->drain_until_ms) {
+		struct timeval tv = { 0, DRAIN_POLL_MS * 1000 };
+		evtimer_add(c->drain_ev, &tv);
+		return;
+	}
+	if (c->cmds_live > 0)
+		log_warn("core", "shutdown.commands_left", "%llu commands still waiting for a plugin "
+			 "after %d ms; stopping anyway", (unsigned long long)c->cmds_live,
+			 DRAIN_MAX_MS);
 	log_info("core", "shutdown.plugins", "stopping plugins");
 	event_base_loopexit(c->base, NULL);
+}
+
+static void finish_shutdown(struct core *c)
+{
+	c->drain_until_ms = mono_ms() + DRAIN_MAX_MS;
+	if (!c->drain_ev && !(c->drain_ev = evtimer_new(c->base, on_drain, c))) {
+		event_base_loopexit(c->base, NULL);
+		return;
+	}
+	on_drain(-1, 0, c);
 }
 
 static void on_inbound(evutil_socket_t fd, short what, void *arg)
@@ -497,6 +532,8 @@ void core_destroy(struct core *c)
 		event_free(c->health_ev);
 	if (c->flush_ev)
 		event_free(c->flush_ev);
+	if (c->drain_ev)
+		event_free(c->drain_ev);
 	bridge_out_free(c->out_pending);
 	c->out_pending = NULL;
 	if (c->sig_term)

@@ -71,6 +71,12 @@ struct core {
 	bool retention_running;              /* a purge is in flight */
 	bool storage_groups;                 /* storage has the ABI 1.2 ops */
 	bool shutting_down;
+	/* Commands waiting for a plugin (cmd_clone .. cmd_free): at shutdown
+	 * the loop runs until they are answered (bounded), so storage's fini
+	 * drops no completion a command still waits for. */
+	uint64_t cmds_live;
+	struct event *drain_ev;
+	int64_t drain_until_ms;
 	bool storage_ready;
 	int exit_code;
 };

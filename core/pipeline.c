@@ -280,6 +280,7 @@ void *cmd_clone(struct cmd *base, size_t size)
 		return NULL;
 	*c = *base;
 	base->msg = NULL;
+	c->core->cmds_live++;
 	return c;
 }
 
@@ -292,6 +293,7 @@ void cmd_free(struct cmd *c)
 {
 	if (!c)
 		return;
+	c->core->cmds_live--;
 	json_decref(c->msg);
 	free(c);
 }
