@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 	unit_register_chatctl();
 	unit_register_web();
 	unit_register_admin_parse();
+	unit_register_media_parse();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

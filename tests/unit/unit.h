@@ -35,5 +35,6 @@ void unit_register_media_local_gc(void);
 void unit_register_chatctl(void);
 void unit_register_web(void);
 void unit_register_admin_parse(void);
+void unit_register_media_parse(void);
 
 #endif
