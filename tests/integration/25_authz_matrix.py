@@ -447,3 +447,34 @@ def test_admin_route_matrix(chatd):
                     method, pattern, tok, want, got, body))
     assert not wrong, "admin authorization matrix: %d cell(s) differ:\n%s" % (
         len(wrong), "\n".join(wrong))
+
+
+def test_refresh_with_a_revoked_token_ends_the_session(server):
+    """A live session (a token issued after the revoke) refreshed with a
+    token issued before it: the refresh is refused like a connection with
+    that token would be (error revoked, close 4403), and the session runs
+    no command after it."""
+    secret = server.secret
+    now = int(time.time())
+    old = make_jwt({"sub": "rita", "iat": now - 30, "exp": now + 86400}, key=secret)
+    server.admin_ok("POST", "/v1/users/rita/revoke")
+    fresh = make_jwt({"sub": "rita", "iat": now + 1, "exp": now + 3600}, key=secret)
+
+    async def body():
+        while time.time() < now + 1:            # iat must not be in the future
+            await asyncio.sleep(0.05)
+        r = await Client.login(server, "rita", token=fresh)
+        await r.ping()
+        await r.send_json({"type": "auth", "id": "re1", "token": old})
+        await r.send_json({"type": "conv.create", "id": "after", "kind": "direct",
+                           "user_id": "bob"})
+        await r.expect_close(4403)
+        assert any(f.get("type") == "error" and f.get("code") == "revoked" for f in r.buf), r.buf
+        assert not any(f.get("id") == "after" and f.get("type") != "error" for f in r.buf), r.buf
+        # A refresh with a token issued after the revoke is fine.
+        r2 = await Client.login(server, "rita", token=fresh)
+        await r2.send_json({"type": "auth", "id": "re2", "token": make_jwt(
+            {"sub": "rita", "iat": now + 1, "exp": now + 7200}, key=secret)})
+        await r2.expect("ready", id="re2")
+        await r2.ping()
+    run(body())
