@@ -4,12 +4,14 @@
  * 32 zero bytes before entry 1.  The canonical bytes are a versioned,
  * length-prefixed rendering of (id, ts, actor, event, subject, detail), so no
  * choice of field contents can make two entries render alike.  The core
- * thread is the one writer: it keeps the last id and hash and sends entries
- * to storage in order, which keeps them in order too (one FIFO worker). */
+ * thread is this node's one writer: it keeps the last id and hash and sends
+ * entries to storage in order; other nodes' entries are handled below
+ * (re-chaining after a refusal). */
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/event.h>
 #include "core_loop.h"
 #include "log.h"
 #include "mod_auditchain.h"
@@ -58,16 +60,70 @@ static int entry_hash(const struct chatd_audit_entry *e, const unsigned char pre
 	return st;
 }
 
+/* Several nodes append to one log: storage refuses (EXISTS) an entry whose
+ * id is taken or whose prev_hash is not the stored hash of entry id - 1.
+ * Every entry written is kept (m->audit_sent) until all in flight are
+ * answered; after a refusal the core reads back what was stored from the
+ * first of them on, keeps those stored under its own hash, and writes the
+ * others again on the new tail, in their order, before anything newer. */
+#define AUDIT_ROUNDS_MAX 20   /* re-chain rounds without progress, then drop */
+#define AUDIT_RETRY_MS 1000
+
+static void reconcile_start(struct core *c);
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct core *c = arg;
+	if (c->mod->audit_conflict)
+		reconcile_start(c);
+	else if (!c->mod->audit_ready)
+		audit_load_tail(c);
+}
+
+static void retry_later(struct core *c)
+{
+	struct moderation *m = c->mod;
+	if (!m->audit_retry && !(m->audit_retry = evtimer_new(c->base, on_retry, c))) {
+		log_error("audit", "audit.nomem", "the audit log's tail will not be read again");
+		return;
+	}
+	struct timeval tv = { AUDIT_RETRY_MS / 1000, (AUDIT_RETRY_MS % 1000) * 1000 };
+	evtimer_add(m->audit_retry, &tv);
+}
+
 static void on_appended(void *arg, int status)
 {
-	struct moderation *m = arg;
+	struct core *c = arg;
+	struct moderation *m = c->mod;
+	if (!m)
+		return;
 	m->audit_inflight--;
-	if (status != CHATD_OK) {
+	if (status == CHATD_ERR_EXISTS) {
+		/* Another node wrote there: what comes next waits in pending. */
+		m->audit_conflict = true;
+		m->audit_ready = false;
+	} else if (status != CHATD_OK) {
 		/* The chain now has a hole verify will point at; say so now. */
 		m->audit_failures++;
 		log_error("audit", "audit.write_failed", "an audit entry was not stored: %s",
 			  chatd_strerror(status));
 	}
+	if (m->audit_inflight > 0)
+		return;
+	if (m->audit_conflict)
+		reconcile_start(c);
+	else
+		json_array_clear(m->audit_sent);
+}
+
+/* {actor, event, subject, ts, d (detail JSON text)}: a pending entry. */
+static json_t *entry_json(const char *actor, const char *event, const char *subject, int64_t ts,
+			  const char *detail)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:s}", "actor", actor, "event", event, "subject",
+			 subject ? subject : "", "ts", (json_int_t)ts, "d", detail);
 }
 
 /* Chains and writes one entry now (the tail is known). */
@@ -81,19 +137,25 @@ static int64_t write_entry(struct core *c, const char *actor, const char *event,
 	};
 	char prev_hex[MOD_AUDIT_HEX_LEN + 1], hash_hex[MOD_AUDIT_HEX_LEN + 1];
 	mod_audit_hex_encode(m->audit_last_hash, MOD_AUDIT_HASH_LEN, prev_hex, sizeof prev_hex);
-	if (entry_hash(&e, m->audit_last_hash, hash_hex) != CHATD_OK) {
+	json_t *sent = entry_json(actor, event, subject, ts, detail);
+	if (!sent || entry_hash(&e, m->audit_last_hash, hash_hex) != CHATD_OK ||
+	    json_object_set_new(sent, "id", json_integer(e.id)) < 0 ||
+	    json_object_set_new(sent, "hash", json_string(hash_hex)) < 0) {
+		json_decref(sent);
 		log_error("audit", "audit.nomem", "audit entry %s not recorded", event);
 		return 0;
 	}
 	e.prev_hash = prev_hex;
 	e.hash = hash_hex;
-	int st = c->storage->audit_append(c->storage_inst, &e, on_appended, m);
+	int st = c->storage->audit_append(c->storage_inst, &e, on_appended, c);
 	if (st != CHATD_OK) {
+		json_decref(sent);
 		m->audit_failures++;
 		log_error("audit", "audit.write_failed", "audit entry %s not queued: %s", event,
 			  chatd_strerror(st));
 		return 0;
 	}
+	json_array_append_new(m->audit_sent, sent);
 	m->audit_inflight++;
 	m->audit_last_id = e.id;
 	size_t w;
@@ -112,24 +174,45 @@ int64_t audit_record(struct core *c, const char *actor, const char *event, const
 		json_decref(detail);
 		return 0;
 	}
-	if (!m->audit_ready) {
-		/* The tail is loading: keep the entry, write it when it is known. */
-		json_t *p = json_pack("{s:s, s:s, s:s, s:I, s:o}", "actor", actor, "event", event,
-				      "subject", subject ? subject : "", "ts", (json_int_t)ts,
-				      "detail", detail);
-		if (!p || json_array_append_new(m->audit_pending, p) < 0)
-			log_error("audit", "audit.nomem", "audit entry %s not recorded", event);
-		return 0;
-	}
 	char *d = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(detail);
 	if (!d) {
 		log_error("audit", "audit.nomem", "audit entry %s not recorded", event);
 		return 0;
 	}
-	int64_t id = write_entry(c, actor, event, subject, ts, d);
+	int64_t id = 0;
+	if (!m->audit_ready) {
+		/* The tail is loading (or being read again): keep the entry and
+		 * write it when the tail is known. */
+		json_t *p = entry_json(actor, event, subject, ts, d);
+		if (!p || json_array_append_new(m->audit_pending, p) < 0)
+			log_error("audit", "audit.nomem", "audit entry %s not recorded", event);
+	} else {
+		id = write_entry(c, actor, event, subject, ts, d);
+	}
 	free(d);
 	return id;
+}
+
+/* The tail is known: write what waited, in order. */
+static void write_pending(struct core *c)
+{
+	struct moderation *m = c->mod;
+	json_t *pending = m->audit_pending;
+	if (!(m->audit_pending = json_array())) {
+		m->audit_pending = pending;
+		log_error("audit", "audit.nomem", "audit entries wait in memory");
+		return;
+	}
+	size_t i;
+	json_t *p;
+	json_array_foreach(pending, i, p)
+		write_entry(c, json_string_value(json_object_get(p, "actor")),
+			    json_string_value(json_object_get(p, "event")),
+			    json_string_value(json_object_get(p, "subject")),
+			    json_integer_value(json_object_get(p, "ts")),
+			    json_string_value(json_object_get(p, "d")));
+	json_decref(pending);
 }
 
 static void on_tail(void *arg, int status, const struct chatd_audit_entry *items, size_t n)
@@ -141,9 +224,11 @@ static void on_tail(void *arg, int status, const struct chatd_audit_entry *items
 	if (status != CHATD_OK) {
 		log_error("audit", "audit.tail_failed", "cannot read the audit log's tail: %s; "
 			  "audit entries are kept in memory until it can be read", chatd_strerror(status));
-		m->audit_tail_retry = true;
+		retry_later(c);
 		return;
 	}
+	m->audit_last_id = 0;
+	memset(m->audit_last_hash, 0, sizeof m->audit_last_hash);
 	if (n > 0) {
 		size_t w = 0;
 		m->audit_last_id = items[n - 1].id;
@@ -155,30 +240,108 @@ static void on_tail(void *arg, int status, const struct chatd_audit_entry *items
 				  "audit verify will report it", (long long)items[n - 1].id);
 	}
 	m->audit_ready = true;
-	size_t i;
-	json_t *p;
-	json_array_foreach(m->audit_pending, i, p) {
-		char *d = json_dumps(json_object_get(p, "detail"), JSON_COMPACT | JSON_SORT_KEYS);
-		if (d)
-			write_entry(c, json_string_value(json_object_get(p, "actor")),
-				    json_string_value(json_object_get(p, "event")),
-				    json_string_value(json_object_get(p, "subject")),
-				    json_integer_value(json_object_get(p, "ts")), d);
-		free(d);
-	}
-	json_array_clear(m->audit_pending);
+	write_pending(c);
 }
 
 void audit_load_tail(struct core *c)
 {
-	struct moderation *m = c->mod;
-	m->audit_tail_retry = false;
 	int st = c->storage->audit_list(c->storage_inst, 0, 1, true, on_tail, c);
 	if (st != CHATD_OK) {
 		log_error("audit", "audit.tail_failed", "cannot read the audit log's tail: %s",
 			  chatd_strerror(st));
-		m->audit_tail_retry = true;
+		retry_later(c);
 	}
+}
+
+/* ---- re-chaining after a refusal ---- */
+
+static void read_back(struct core *c, int64_t after_id);
+
+static void on_stored(void *arg, int status, const struct chatd_audit_entry *items, size_t n)
+{
+	struct core *c = arg;
+	struct moderation *m = c->mod;
+	if (!m)
+		return;
+	m->audit_reconciling = false;
+	if (status != CHATD_OK) {
+		log_error("audit", "audit.tail_failed", "cannot read back the audit log: %s; "
+			  "retrying", chatd_strerror(status));
+		retry_later(c);
+		return;
+	}
+	if (!m->audit_refused && !(m->audit_refused = json_array())) {
+		retry_later(c);
+		return;
+	}
+	/* sent[] is in id order: drop those stored under our hash, move the
+	 * others (in order) to audit_refused, up to the end of this page. */
+	size_t k = 0;
+	int64_t last_read = n ? items[n - 1].id : 0;
+	bool page_full = n == VERIFY_PAGE;
+	while (json_array_size(m->audit_sent) > 0) {
+		json_t *e = json_array_get(m->audit_sent, 0);
+		int64_t id = json_integer_value(json_object_get(e, "id"));
+		if (page_full && id > last_read)
+			break;                   /* the next page says */
+		while (k < n && items[k].id < id)
+			k++;
+		const char *mine = json_string_value(json_object_get(e, "hash"));
+		if (k < n && items[k].id == id && items[k].hash && mine &&
+		    strcmp(items[k].hash, mine) == 0)
+			m->audit_rounds = 0;     /* stored: progress */
+		else
+			json_array_append(m->audit_refused, e);
+		json_array_remove(m->audit_sent, 0);
+	}
+	if (json_array_size(m->audit_sent) > 0) {
+		read_back(c, last_read);
+		return;
+	}
+	json_t *again = m->audit_refused;
+	m->audit_refused = NULL;
+	if (++m->audit_rounds > AUDIT_ROUNDS_MAX) {
+		m->audit_failures += json_array_size(again);
+		log_error("audit", "audit.write_failed", "%zu audit entries dropped: refused %d "
+			  "times in a row", json_array_size(again), AUDIT_ROUNDS_MAX);
+		json_array_clear(again);
+		m->audit_rounds = 0;
+	}
+	log_info("audit", "audit.rechained", "another node appended to the audit log: %zu "
+		 "entries written again on the new tail", json_array_size(again));
+	/* The refused first, then what was recorded meanwhile. */
+	json_array_extend(again, m->audit_pending);
+	json_decref(m->audit_pending);
+	m->audit_pending = again;
+	m->audit_conflict = false;
+	audit_load_tail(c);
+}
+
+static void read_back(struct core *c, int64_t after_id)
+{
+	struct moderation *m = c->mod;
+	m->audit_reconciling = true;
+	int st = c->storage->audit_list(c->storage_inst, after_id, VERIFY_PAGE, false, on_stored, c);
+	if (st != CHATD_OK) {
+		m->audit_reconciling = false;
+		log_error("audit", "audit.tail_failed", "cannot read back the audit log: %s",
+			  chatd_strerror(st));
+		retry_later(c);
+	}
+}
+
+static void reconcile_start(struct core *c)
+{
+	struct moderation *m = c->mod;
+	if (m->audit_reconciling || m->audit_inflight > 0)
+		return;
+	json_t *first = json_array_get(m->audit_sent, 0);
+	if (!first) {
+		m->audit_conflict = false;
+		audit_load_tail(c);
+		return;
+	}
+	read_back(c, json_integer_value(json_object_get(first, "id")) - 1);
 }
 
 /* ---- verify ---- */

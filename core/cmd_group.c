@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "log.h"
 #include "moderation.h"
+#include "cluster.h"
 #include "pipeline.h"
 #include "proto_decode.h"
 #include "roles.h"
@@ -68,29 +69,35 @@ static void announce(struct group_cmd *g, const struct chatd_conv_change_result 
 		break;
 	case CHATD_CHANGE_REMOVE: {
 		core_member_left(c, g->conv, g->users[0]);
-		chatd_frame *f = core_encode(event(g, "member_removed", g->users[0], actor));
-		if (f) {
-			if (c->fanout)
-				c->fanout->deliver_members(c->fanout_inst, g->conv, f, 0);
-			core_deliver_user(c, g->users[0], f, 0);
-			frame_unref(f);
-		}
+		json_t *o = event(g, "member_removed", g->users[0], actor);
+		/* Two frames: the removed user is no member any more, and the
+		 * members' one may be fanned out node by node (cluster.h). */
+		chatd_frame *to_user = o ? core_encode(json_incref(o)) : NULL;
+		chatd_frame *f = core_encode(o);
+		if (f)
+			core_fanout_members(c, g->conv, f, 0);
+		if (to_user)
+			core_deliver_user(c, g->users[0], to_user, 0);
+		frame_unref(f);
+		frame_unref(to_user);
 		break;
 	}
 	case CHATD_CHANGE_LEAVE: {
 		core_member_left(c, g->conv, actor);
-		chatd_frame *f = core_encode(event(g, "member_left", actor, actor));
-		if (f) {
-			if (c->fanout)
-				c->fanout->deliver_members(c->fanout_inst, g->conv, f, 0);
-			core_deliver_user(c, actor, f, g->base.session);
-			frame_unref(f);
-		}
+		json_t *o = event(g, "member_left", actor, actor);
+		chatd_frame *to_user = o ? core_encode(json_incref(o)) : NULL;
+		chatd_frame *f = core_encode(o);
+		if (f)
+			core_fanout_members(c, g->conv, f, 0);
+		if (to_user)
+			core_deliver_user(c, actor, to_user, g->base.session);
+		frame_unref(f);
+		frame_unref(to_user);
 		if (res->new_owner) {
-			json_t *o = event(g, "role_changed", res->new_owner, NULL);
-			if (o)
-				json_object_set_new(o, "role", json_string("owner"));
-			core_deliver_members(c, g->conv, o, 0);
+			json_t *rc = event(g, "role_changed", res->new_owner, NULL);
+			if (rc)
+				json_object_set_new(rc, "role", json_string("owner"));
+			core_deliver_members(c, g->conv, rc, 0);
 		}
 		break;
 	}
@@ -117,6 +124,7 @@ static void announce(struct group_cmd *g, const struct chatd_conv_change_result 
 void core_settings_changed(struct core *c, const char *conv, const struct chatd_conversation *cv,
 			   const char *by)
 {
+	cluster_conv_changed(c->cluster, conv, NULL, 0, NULL);
 	typing_conv_changed(c->typing, conv);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "conv.event", "conversation_id",
 			      conv, "event", "settings_changed", "user_id", by, "by", by);

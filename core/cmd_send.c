@@ -84,8 +84,9 @@ void core_publish_message(struct core *c, const struct chatd_message *m, uint64_
 			.to_sender = to_sender,
 			.to_others = to_others,
 		};
-		c->fanout->deliver(c->fanout_inst, &fm);
+		core_fanout_deliver(c, &fm);
 	}
+	core_notify_message(c, m);
 out:
 	frame_unref(to_sender);
 	frame_unref(to_others);

@@ -36,7 +36,7 @@
 #define CFG_SNAPSHOT "chatd.cfg.snapshot"
 
 static const char *const kind_names[CFG_N_KINDS] = {
-	"storage", "presence", "bus", "fanout", "media", "receipts"
+	"storage", "presence", "bus", "fanout", "media", "receipts", "notify"
 };
 
 const char *cfg_kind_name(chatd_plugin_kind kind)

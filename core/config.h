@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include "chatd/plugin.h"
 
-#define CFG_N_KINDS 6   /* storage presence bus fanout media receipts */
+#define CFG_N_KINDS 7   /* storage presence bus fanout media receipts notify */
 
 /* One value of a plugin section, as text plus its parsed form. */
 struct cfg_value {
@@ -103,6 +103,7 @@ struct chatd_config {
 	/* presence = { … }, typing = { … } */
 	int64_t presence_max_subs;   /* presence.max_subscriptions, default 1000 */
 	int64_t typing_max_members;  /* typing.max_members, default 100 */
+	int64_t notify_max_members;  /* notify.max_members, default 1000 */
 
 	/* retention = { … } */
 	int64_t retention_purge_after_s; /* default 2592000 (30 days) */

@@ -135,6 +135,8 @@ static const struct cfg_row rows[] = {
 	    "users one session may watch with presence.subscribe"),
 	INT("typing.max_members", "100", 0, 1000, typing_max_members, F_I64,
 	    "typing indicators only in conversations with at most this many members"),
+	INT("notify.max_members", "1000", 0, 100000, notify_max_members, F_I64,
+	    "offline notifications only in conversations with at most this many members"),
 
 	INT("retention.purge_deleted_after_s", "2592000", 0, INT64_C(3153600000),
 	    retention_purge_after_s, F_I64,
@@ -165,6 +167,8 @@ static const struct cfg_row rows[] = {
 	    CFG_F_PLUGIN, "media plugin name; unset = no media"),
 	STR("plugins.receipts", NULL, false, false, plugin_name[CHATD_KIND_RECEIPTS - 1], NULL,
 	    CFG_F_PLUGIN, "receipts plugin name; unset = none"),
+	STR("plugins.notify", NULL, false, false, plugin_name[CHATD_KIND_NOTIFY - 1], NULL,
+	    CFG_F_PLUGIN, "notify plugin name (offline notifications); unset = none"),
 };
 
 #define N_ROWS (sizeof rows / sizeof rows[0])

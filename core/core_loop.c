@@ -13,6 +13,7 @@
 #include <string.h>
 #include <event2/thread.h>
 #include "admin.h"
+#include "cluster.h"
 #include "core_metrics.h"
 #include "gateway.h"
 #include "host_api.h"
@@ -218,7 +219,7 @@ void core_set_gateway(struct core *c, struct gateway *gw)
  * goes last. */
 static const chatd_plugin_kind load_order[] = {
 	CHATD_KIND_STORAGE, CHATD_KIND_PRESENCE, CHATD_KIND_BUS, CHATD_KIND_FANOUT,
-	CHATD_KIND_MEDIA, CHATD_KIND_RECEIPTS,
+	CHATD_KIND_MEDIA, CHATD_KIND_RECEIPTS, CHATD_KIND_NOTIFY,
 };
 
 /* Stop every plugin (reverse load order), then run the tasks their
@@ -248,12 +249,17 @@ static void unload_all(struct core *c)
 	c->fanout = NULL;
 	c->media = NULL;
 	c->receipts = NULL;
+	c->notify = NULL;
 	proto_set_media(NULL, NULL);
+	/* The bus held it as a subscriber: freed once the bus is gone. */
+	cluster_free(c->cluster);
+	c->cluster = NULL;
 }
 
 /* Presence subscriptions and typing: before the plugins stop. */
 static void signals_stop(struct core *c)
 {
+	cluster_stop(c->cluster);
 	typing_free(c->typing);
 	c->typing = NULL;
 	presence_subs_free(c->presence_subs);
@@ -334,6 +340,7 @@ int core_load_plugins(struct core *c)
 		/* fanout: the 1.0 table; the 1.2 ops are optional */
 		offsetof(struct chatd_fanout_ops, write_inbox),
 		sizeof(struct chatd_media_ops), sizeof(struct chatd_receipts_ops),
+		sizeof(struct chatd_notify_ops),
 	};
 	for (size_t i = 0; i < sizeof load_order / sizeof load_order[0]; i++) {
 		chatd_plugin_kind k = load_order[i];
@@ -387,6 +394,10 @@ int core_load_plugins(struct core *c)
 			c->receipts = p->lp->desc->ops;
 			c->receipts_inst = p->instance;
 			break;
+		case CHATD_KIND_NOTIFY:
+			c->notify = p->lp->desc->ops;
+			c->notify_inst = p->instance;
+			break;
 		default:
 			break;
 		}
@@ -418,7 +429,9 @@ int core_load_plugins(struct core *c)
 	}
 	c->presence_subs = presence_subs_new(c);
 	c->typing = typing_new(c);
-	if (!c->presence_subs || !c->typing) {
+	bool cluster_failed = false;
+	c->cluster = cluster_new(c, &cluster_failed);
+	if (!c->presence_subs || !c->typing || cluster_failed) {
 		log_error("core", "start.nomem", "out of memory");
 		signals_stop(c);
 		admin_free(c->admin);

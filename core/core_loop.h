@@ -20,6 +20,7 @@ struct presence_subs;
 struct typing;
 struct core_metrics;
 struct telemetry;
+struct cluster;
 
 /* One loaded and initialised plugin. */
 struct core_plugin {
@@ -56,8 +57,11 @@ struct core {
 	void *media_inst;
 	const struct chatd_receipts_ops *receipts; /* NULL: no receipts plugin */
 	void *receipts_inst;
+	const struct chatd_notify_ops *notify;     /* NULL: no notify plugin */
+	void *notify_inst;
 	struct presence_subs *presence_subs;       /* presence.subscribe state */
 	struct typing *typing;                     /* typing indicators */
+	struct cluster *cluster;                   /* delivery across nodes, or NULL */
 	struct gateway *gw;
 	struct moderation *mod;              /* rules, sanctions, audit log */
 	struct admin *admin;                 /* admin API listener, or NULL */

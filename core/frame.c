@@ -35,6 +35,7 @@ chatd_frame *frame_new(const char *json, size_t len)
 	f->magic = FRAME_MAGIC;
 	atomic_init(&f->refs, 1);
 	f->trace = log_ctx_trace();
+	f->fanned_out = false;
 	size_t h = frame_ws_header(f->wire, len);
 	memcpy(f->wire + h, json, len);
 	f->payload = f->wire + h;

@@ -8,6 +8,7 @@
 #define CHATD_FRAME_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "chatd/host.h"
@@ -20,6 +21,8 @@ struct chatd_frame {
 	size_t wire_len;         /* header + payload */
 	size_t payload_len;
 	uint64_t trace;          /* the log trace id it was made under (0: none) */
+	bool fanned_out;         /* every node runs its own fan-out of it: pushes
+				  * of it are not routed to other nodes (cluster.h) */
 	unsigned char *payload;  /* points into wire[] after the header */
 	unsigned char wire[];
 };

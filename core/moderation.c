@@ -82,7 +82,9 @@ int moderation_new(struct core *c, struct moderation **out, char *err, size_t er
 {
 	*out = NULL;
 	struct moderation *m = calloc(1, sizeof *m);
-	if (!m || !(m->audit_pending = json_array())) {
+	if (!m || !(m->audit_pending = json_array()) || !(m->audit_sent = json_array())) {
+		if (m)
+			json_decref(m->audit_pending);
 		free(m);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -217,6 +219,10 @@ void moderation_free(struct moderation *m)
 	mod_sanctions_free(m->sanctions);
 	sanctions_free_revoked(m);
 	json_decref(m->audit_pending);
+	json_decref(m->audit_sent);
+	json_decref(m->audit_refused);
+	if (m->audit_retry)
+		event_free(m->audit_retry);
 	free(m);
 }
 

@@ -80,6 +80,9 @@ int moderation_lift(struct core *c, const char *user, const char *kind, const ch
  * by a moderator", close 4403); nothing is stored, they may come back.
  * Audited (user.kick).  *closed: how many sessions. */
 int moderation_kick(struct core *c, const char *user, const char *actor, int *closed);
+/* A cluster.close_user from another node (cluster.h): remember its
+ * sanction or revocation, close the user's sessions here. */
+void sanctions_cluster_close(struct core *c, json_t *msg);
 /* Refuses from now on every token of user issued before now (iat in an
  * earlier second than *before, or no iat): stored (a sanction row of kind
  * "revoke"), audited (user.revoke); ends the user's sessions like a kick. */

@@ -32,13 +32,19 @@ struct moderation {
 	bool sanctions_loaded;
 	struct hmap revoked;                 /* user → int64_t *revoked_before (ms), owned */
 
-	/* the audit chain's tail */
-	bool audit_ready, audit_tail_retry;
+	/* the audit chain's tail (audit.c) */
+	bool audit_ready;                    /* the tail is known: entries go out */
+	bool audit_conflict;                 /* storage refused one: re-chain (EXISTS) */
+	bool audit_reconciling;              /* reading back what was stored */
 	int64_t audit_last_id;
 	unsigned char audit_last_hash[MOD_AUDIT_HASH_LEN];
-	json_t *audit_pending;               /* entries made before the tail was known */
+	json_t *audit_pending;               /* entries waiting for the tail, in order */
+	json_t *audit_sent;                  /* entries written since all were confirmed */
+	json_t *audit_refused;               /* read back as not stored: written again */
 	unsigned audit_inflight;
+	unsigned audit_rounds;               /* re-chain rounds without progress */
 	uint64_t audit_failures;
+	struct event *audit_retry;           /* reads the tail again after a failure */
 
 	/* the run in progress (helpers call back into it) */
 	const struct lua_msg_ctx *run_ctx;

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "cluster.h"
 #include "core_metrics.h"
 #include "log.h"
 #include "moderation.h"
@@ -52,20 +53,27 @@ static bool admit(struct core *c, uint64_t session, const char *user, int64_t ia
 	return ok;
 }
 
-/* The fan-out plugin can push to user now: run what their sessions sent
- * meanwhile, in order.  Never called after user_offline (fanout.h). */
-static void on_fanout_ready(void *arg, const char *user_id, int status)
+/* What a user's commands wait for (user_sessions.holds): the fan-out
+ * plugin's registration and presence's session_up_ready. */
+#define HOLD_FANOUT 1u
+#define HOLD_PRESENCE 2u
+
+static void hold_begin(struct core *c, const char *user, unsigned what)
 {
-	struct core *c = arg;
+	sessions_set_registering(&c->sessions, user, true);
+	sessions_hold_flags(&c->sessions, user, what, true);
+}
+
+/* `what` is ready: when nothing else is awaited, run what the user's
+ * sessions sent meanwhile, in order. */
+static void hold_end(struct core *c, const char *user_id, unsigned what)
+{
 	const struct user_sessions *us = sessions_of(&c->sessions, user_id);
-	if (!us || !us->registering)
+	if (!us || !us->registering || !(us->holds & what))
 		return;
-	if (status != CHATD_OK) {
-		log_ctx_set(0, user_id);
-		log_warn("core", "fanout.register_failed",
-			 "%s; the user's sessions get messages on sync only", chatd_strerror(status));
-		log_ctx_clear();
-	}
+	sessions_hold_flags(&c->sessions, user_id, what, false);
+	if (us->holds)
+		return;
 	char user[BRIDGE_USER_MAX + 1];
 	snprintf(user, sizeof user, "%s", user_id);   /* user_id may die with a session */
 	struct held_cmd *h = sessions_release(&c->sessions, user);
@@ -84,19 +92,78 @@ static void on_fanout_ready(void *arg, const char *user_id, int status)
 	log_ctx_restore(&saved);
 }
 
+static void ignore_ready(void *arg, const char *user_id, int status)
+{
+	(void)arg;
+	(void)user_id;
+	(void)status;
+}
+
+/* The fan-out plugin can push to user now.  Never called after
+ * user_offline (fanout.h). */
+static void on_fanout_ready(void *arg, const char *user_id, int status)
+{
+	struct core *c = arg;
+	if (status != CHATD_OK) {
+		log_ctx_set(0, user_id);
+		log_warn("core", "fanout.register_failed",
+			 "%s; the user's sessions get messages on sync only", chatd_strerror(status));
+		log_ctx_clear();
+	}
+	hold_end(c, user_id, HOLD_FANOUT);
+}
+
+/* Every node's locate sees the session now (presence.h). */
+static void on_presence_ready(void *arg, const char *user_id, int status)
+{
+	struct core *c = arg;
+	if (status != CHATD_OK) {
+		cm_presence_status(c, "session_up", status);
+		log_ctx_set(0, user_id);
+		log_warn("core", "presence.register_failed", "%s; other nodes may not route to the "
+			 "user until presence recovers (clients catch up by sync)",
+			 chatd_strerror(status));
+		log_ctx_clear();
+	}
+	hold_end(c, user_id, HOLD_PRESENCE);
+}
+
 /* A user's first session here: tell the fan-out plugin, and hold the
  * user's commands until it is ready to push to them. */
 static void register_user(struct core *c, const char *user)
 {
 	if (!CORE_HAS_OP(c->fanout, struct chatd_fanout_ops, user_online))
 		return;
-	sessions_set_registering(&c->sessions, user, true);
+	hold_begin(c, user, HOLD_FANOUT);
 	int st = c->fanout->user_online(c->fanout_inst, user, on_fanout_ready, c);
 	if (st != CHATD_OK) {
 		/* The context's user is this user (the session's bridge item). */
 		log_warn("core", "fanout.register_failed", "%s; the user's sessions get messages "
 			 "on sync only", chatd_strerror(st));
-		held_cmd_free_list(sessions_release(&c->sessions, user));
+		hold_end(c, user, HOLD_FANOUT);
+	}
+}
+
+/* Tell presence of the session; with session_up_ready, the user's
+ * commands wait until every node can locate it (the first session only:
+ * later ones find the node listed already). */
+static void presence_up(struct core *c, const char *user, uint64_t session, bool first)
+{
+	if (!c->presence)
+		return;
+	if (!CORE_HAS_OP(c->presence, struct chatd_presence_ops, session_up_ready)) {
+		cm_presence_status(c, "session_up",
+				   c->presence->session_up(c->presence_inst, user, session));
+		return;
+	}
+	if (first)
+		hold_begin(c, user, HOLD_PRESENCE);
+	int st = c->presence->session_up_ready(c->presence_inst, user, session,
+					       first ? on_presence_ready : ignore_ready, c);
+	if (st != CHATD_OK) {
+		cm_presence_status(c, "session_up", st);
+		if (first)
+			hold_end(c, user, HOLD_PRESENCE);
 	}
 }
 
@@ -115,9 +182,8 @@ void pipeline_session_open(struct core *c, uint64_t session, const char *user, i
 	const struct user_sessions *us = sessions_of(&c->sessions, user);
 	if (us && us->first_seen == 0)
 		moderation_user_seen(c, user);
-	if (c->presence)
-		cm_presence_status(c, "session_up",
-				   c->presence->session_up(c->presence_inst, user, session));
+	presence_up(c, user, session, us && us->n == 1);
+	us = sessions_of(&c->sessions, user);
 	if (us && us->n == 1)
 		register_user(c, user);
 }
@@ -153,6 +219,8 @@ static const struct {
 	{ "send", cmd_send },
 	{ "history", cmd_history },
 	{ "sync", cmd_sync },
+	{ "search", cmd_search },
+	{ "conv.notify", cmd_conv_notify },
 	{ "conv.create", cmd_conv_create },
 	{ "conv.list", cmd_conv_list },
 	{ "conv.info", cmd_conv_info },
@@ -314,6 +382,12 @@ bool cmd_failed(struct cmd *c, int status)
 
 int core_deliver_user(struct core *c, const char *user, chatd_frame *f, uint64_t except)
 {
+	cluster_note(c->cluster, user, f);
+	return core_deliver_local(c, user, f, except);
+}
+
+int core_deliver_local(struct core *c, const char *user, chatd_frame *f, uint64_t except)
+{
 	const struct user_sessions *us = sessions_of(&c->sessions, user);
 	if (!us)
 		return 0;
@@ -338,6 +412,7 @@ void cmd_result_ok(struct cmd *c)
 
 void core_members_joined(struct core *c, const char *conv, const char *const *users, size_t n)
 {
+	cluster_conv_changed(c->cluster, conv, users, n, NULL);
 	typing_conv_changed(c->typing, conv);
 	if (!c->fanout)
 		return;
@@ -350,6 +425,7 @@ void core_members_joined(struct core *c, const char *conv, const char *const *us
 
 void core_member_left(struct core *c, const char *conv, const char *user)
 {
+	cluster_conv_changed(c->cluster, conv, NULL, 0, user);
 	typing_conv_changed(c->typing, conv);
 	if (!c->fanout)
 		return;
@@ -365,7 +441,29 @@ void core_deliver_members(struct core *c, const char *conv, json_t *obj, uint64_
 		log_error("core", "event.nomem", "an event of %s was not delivered", conv);
 		return;
 	}
-	if (c->fanout)
-		c->fanout->deliver_members(c->fanout_inst, conv, f, except);
+	core_fanout_members(c, conv, f, except);
 	frame_unref(f);
+}
+
+void core_fanout_deliver(struct core *c, const struct chatd_fanout_msg *fm)
+{
+	if (!c->fanout)
+		return;
+	if (cluster_shares_fanout(c->cluster)) {
+		fm->to_sender->fanned_out = true;
+		fm->to_others->fanned_out = true;
+		cluster_fanout_send(c->cluster, fm, NULL, NULL);
+	}
+	c->fanout->deliver(c->fanout_inst, fm);
+}
+
+void core_fanout_members(struct core *c, const char *conv, chatd_frame *f, uint64_t except)
+{
+	if (!c->fanout)
+		return;
+	if (cluster_shares_fanout(c->cluster)) {
+		f->fanned_out = true;
+		cluster_fanout_send(c->cluster, NULL, conv, f);
+	}
+	c->fanout->deliver_members(c->fanout_inst, conv, f, except);
 }

@@ -59,8 +59,11 @@ void cmd_error(struct cmd *c, const char *code, const char *message);
 /* When status is not OK, answer the matching error and return true. */
 bool cmd_failed(struct cmd *c, int status);
 /* Queue f for every session of user on this node except `except`;
- * returns how many. */
+ * returns how many.  In a cluster (cluster.h) the user's sessions on other
+ * nodes get it too, through the bus. */
 int core_deliver_user(struct core *c, const char *user, chatd_frame *f, uint64_t except);
+/* This node's sessions only (what a node does with frames routed to it). */
+int core_deliver_local(struct core *c, const char *user, chatd_frame *f, uint64_t except);
 
 /* Publish a stored message on the bus and fan it out to members (the
  * session `origin` excluded; 0: none). */
@@ -70,6 +73,12 @@ void core_publish_message(struct core *c, const struct chatd_message *m, uint64_
  * `struct cmd` to validate from, and clones it when it must wait. */
 void cmd_send(struct cmd *c);
 void cmd_history(struct cmd *c);
+void cmd_search(struct cmd *c);    /* cmd_search.c */
+void cmd_conv_notify(struct cmd *c);   /* cmd_notify.c */
+/* After the fan-out of a message every member sees: the notify plugin
+ * (if any) gets each member with no online session who has not muted the
+ * conversation's notifications (cmd_notify.c). */
+void core_notify_message(struct core *c, const struct chatd_message *m);
 void cmd_sync(struct cmd *c);
 void cmd_conv_create(struct cmd *c);
 void cmd_conv_list(struct cmd *c);
@@ -107,6 +116,12 @@ void core_member_left(struct core *c, const char *conv, const char *user);
 /* Encode obj (stolen) once and deliver it to every online member of conv
  * (except the session `except`, 0: none). */
 void core_deliver_members(struct core *c, const char *conv, json_t *obj, uint64_t except);
+/* The fan-out plugin's deliver / deliver_members, and in a cluster with a
+ * node-local fan-out the same fan-out on every other node (cluster.h); f
+ * (and fm's frames) are then marked fanned_out: deliver another frame to
+ * anyone outside the fan-out. */
+void core_fanout_deliver(struct core *c, const struct chatd_fanout_msg *fm);
+void core_fanout_members(struct core *c, const char *conv, chatd_frame *f, uint64_t except);
 
 /* Tell who may see msg that it was deleted for everyone at `at`
  * (message_update kind deleted): its conversation's members, or for a

@@ -13,6 +13,7 @@
 #include "mod_sanctions.h"
 #include "moderation.h"
 #include "moderation_priv.h"
+#include "cluster.h"
 #include "pipeline.h"
 
 /* Users with a revocation held in memory: like the sanctions table's. */
@@ -61,7 +62,7 @@ static void on_lifted(void *arg, int status)
  * close 4403.  With forget, the sessions leave the registry now (the
  * gateway's close notice finds nothing), so the user reads as offline at
  * once and nothing they still had queued runs.  Returns how many. */
-static int disconnect_user(struct core *c, const char *user, const char *message, bool forget)
+static int disconnect_local(struct core *c, const char *user, const char *message, bool forget)
 {
 	const struct user_sessions *us = sessions_of(&c->sessions, user);
 	if (!us || !us->n)
@@ -81,6 +82,42 @@ static int disconnect_user(struct core *c, const char *user, const char *message
 	}
 	free(copy);
 	return (int)n;
+}
+
+/* disconnect_local here and on every other node of a cluster (extra,
+ * stolen: what the others must remember; see sanctions_cluster_close). */
+static int disconnect_user(struct core *c, const char *user, const char *message, bool forget,
+			   json_t *extra)
+{
+	cluster_close_user(c->cluster, user, message, forget, extra);
+	return disconnect_local(c, user, message, forget);
+}
+
+static int remember_revoke(struct moderation *m, const char *user, int64_t before);
+
+void sanctions_cluster_close(struct core *c, json_t *o)
+{
+	const char *user = json_string_value(json_object_get(o, "user"));
+	const char *message = json_string_value(json_object_get(o, "message"));
+	if (!user || !message || strlen(user) > CHATD_ID_MAX)
+		return;
+	json_t *sanction = json_object_get(o, "sanction");
+	json_t *rb = json_object_get(o, "revoked_before");
+	if (c->mod && json_is_object(sanction)) {
+		const char *kind = json_string_value(json_object_get(sanction, "kind"));
+		const char *reason = json_string_value(json_object_get(sanction, "reason"));
+		int64_t until = json_integer_value(json_object_get(sanction, "until"));
+		if (kind && kind_ok(kind) &&
+		    mod_sanctions_set_reason(c->mod->sanctions, user, kind, until, reason) ==
+			    CHATD_ERR_INVALID)
+			mod_sanctions_set(c->mod->sanctions, user, kind, until);
+	}
+	if (c->mod && json_is_integer(rb))
+		(void)remember_revoke(c->mod, user, json_integer_value(rb));
+	int n = disconnect_local(c, user, message, json_is_true(json_object_get(o, "forget")));
+	const char *origin = json_string_value(json_object_get(o, "origin"));
+	log_user(LOG_INFO, "moderation", "user.closed_by_cluster", user,
+		 "%d sessions closed here (by node %s)", n, origin ? origin : "?");
 }
 
 int moderation_sanction(struct core *c, const char *user, const char *kind, int64_t until,
@@ -112,7 +149,9 @@ int moderation_sanction(struct core *c, const char *user, const char *kind, int6
 	log_user(LOG_INFO, "moderation", "sanction.applied", user, "%s until %lld by %s", kind,
 		 (long long)until, by);
 	if (strcmp(kind, "ban") == 0)
-		disconnect_user(c, user, "you are banned", false);
+		disconnect_user(c, user, "you are banned", false,
+				json_pack("{s:{s:s, s:I, s:s}}", "sanction", "kind", kind, "until",
+					  (json_int_t)until, "reason", reason ? reason : ""));
 	return CHATD_OK;
 }
 
@@ -163,7 +202,7 @@ int moderation_kick(struct core *c, const char *user, const char *actor, int *cl
 		return CHATD_ERR_UNAVAILABLE;
 	if (!user || !*user || strlen(user) > CHATD_ID_MAX)
 		return CHATD_ERR_INVALID;
-	*closed = disconnect_user(c, user, "disconnected by a moderator", true);
+	*closed = disconnect_user(c, user, "disconnected by a moderator", true, NULL);
 	audit_record(c, actor, "user.kick", user, json_pack("{s:i}", "closed", *closed));
 	char by[LOG_USER_HASH_LEN + 1];
 	log_user_hash(actor, by);
@@ -237,7 +276,8 @@ int moderation_revoke(struct core *c, const char *user, const char *actor, int64
 	if (c->storage->sanction_add(c->storage_inst, &s, on_written, NULL) != CHATD_OK)
 		log_user(LOG_ERROR, "moderation", "sanction.write_failed", user,
 			 "revocation not stored: it holds until restart");
-	*closed = disconnect_user(c, user, "this token was revoked; sign in again", true);
+	*closed = disconnect_user(c, user, "this token was revoked; sign in again", true,
+				  json_pack("{s:I}", "revoked_before", (json_int_t)*before));
 	audit_record(c, actor, "user.revoke", user,
 		     json_pack("{s:I, s:i}", "revoked_before", (json_int_t)*before, "closed",
 			       *closed));

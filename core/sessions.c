@@ -135,6 +135,13 @@ void sessions_set_registering(struct sessions *s, const char *user, bool on)
 		us->registering = on;
 }
 
+void sessions_hold_flags(struct sessions *s, const char *user, unsigned what, bool on)
+{
+	struct user_sessions *us = hmap_gets(&s->by_user, user);
+	if (us)
+		us->holds = on ? us->holds | what : us->holds & ~what;
+}
+
 int sessions_hold(struct sessions *s, const char *user, uint64_t session, json_t *msg)
 {
 	struct user_sessions *us = hmap_gets(&s->by_user, user);
@@ -165,5 +172,6 @@ struct held_cmd *sessions_release(struct sessions *s, const char *user)
 	us->held_tail = &us->held;
 	us->n_held = 0;
 	us->registering = false;
+	us->holds = 0;
 	return h;
 }

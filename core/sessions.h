@@ -24,7 +24,8 @@ struct user_sessions {
 	size_t n, cap;
 	uint64_t *ids;
 	int64_t first_seen;     /* account age basis (storage's user_seen); 0 unknown */
-	bool registering;       /* fan-out registration in flight: commands held */
+	bool registering;       /* registrations in flight: commands held */
+	unsigned holds;         /* what they wait for (pipeline.c's HOLD_*) */
 	struct held_cmd *held, **held_tail;
 	size_t n_held;
 };
@@ -47,6 +48,8 @@ void sessions_set_first_seen(struct sessions *s, const char *user, int64_t ts);
 const char *sessions_user(const struct sessions *s, uint64_t id);
 /* Mark user's registration in flight (true) or not. */
 void sessions_set_registering(struct sessions *s, const char *user, bool on);
+/* Set (on) or clear the bits `what` of user's holds. */
+void sessions_hold_flags(struct sessions *s, const char *user, unsigned what, bool on);
 /* Append a held command (msg taken on success), with the thread's log
  * trace id.  -1 when the user has no
  * session, SESSIONS_HELD_MAX are held already, or on ENOMEM. */

@@ -9,5 +9,6 @@
 #include "chatd/bus.h"
 #include "chatd/fanout.h"
 #include "chatd/receipts.h"
+#include "chatd/notify.h"
 #include "chatd/media.h"
 #endif

@@ -21,7 +21,10 @@
  *                    locate, session_up_ready (shared presence); bus: topic
  *                    classes node./cluster./events, counters_add;
  *                    storage: messages_latest (latest messages of all
- *                    conversations, for the rules dry-run).
+ *                    conversations, for the rules dry-run); search
+ *                    (full-text, chatd_search_req/term/hit),
+ *                    notify_mute_set, notify_targets; notify kind
+ *                    (chatd/notify.h).
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
@@ -59,6 +62,7 @@ typedef enum chatd_plugin_kind {
 	CHATD_KIND_FANOUT = 4,
 	CHATD_KIND_MEDIA = 5,
 	CHATD_KIND_RECEIPTS = 6,
+	CHATD_KIND_NOTIFY = 7,         /* ABI 1.4 */
 } chatd_plugin_kind;
 
 /* Option types of a plugin's config schema. */

@@ -331,6 +331,55 @@ struct chatd_message_edit {
 	int64_t ts;                    /* becomes edited_at */
 };
 
+/* ---- ABI 1.4: full-text search ----------------------------------- */
+
+/* One term of a parsed query: a word (n_words 1) or a phrase (the words in
+ * order, adjacent), optionally a prefix (the last word may continue).  The
+ * core parses the user's text (core/search_query.c); every word is a
+ * non-empty run of letters and digits (ASCII alphanumerics or any non-ASCII
+ * UTF-8), at most CHATD_SEARCH_WORD_MAX bytes.  Storage must pass words to
+ * its engine as literal data (quoted, or bound), never as query syntax. */
+#define CHATD_SEARCH_WORD_MAX 64
+#define CHATD_SEARCH_TERMS_MAX 16     /* words of all terms together */
+#define CHATD_SEARCH_LIMIT_MAX 50
+struct chatd_search_term {
+	const char *const *words;
+	size_t n_words;                /* >= 1 */
+	bool prefix;
+};
+
+/* Hits must contain every term (AND).  Visibility is that of history for
+ * req->viewer: only conversations the viewer is a member of now, messages
+ * after the viewer's history_from, never deleted for everyone, never
+ * hidden for the viewer, not "normal" ones only when the viewer sent them.
+ * Index: the text of every message not deleted for everyone, kept in step
+ * with append, edit, delete, purge and conversation removal. */
+struct chatd_search_req {
+	const char *viewer;            /* required */
+	const char *conversation_id;   /* NULL: all the viewer's conversations */
+	const struct chatd_search_term *terms;
+	size_t n_terms;                /* 1..CHATD_SEARCH_TERMS_MAX */
+	int64_t before;                /* a `next` cursor of an earlier answer; <= 0: none */
+	int limit;                     /* 1..CHATD_SEARCH_LIMIT_MAX */
+};
+
+/* A hit: the message (as history shows it) and a snippet of its text of at
+ * most ~12 words around the matches, each matched word between the bytes
+ * CHATD_SEARCH_MARK_ON and CHATD_SEARCH_MARK_OFF, elided parts as "…". */
+#define CHATD_SEARCH_MARK_ON  "\x02"
+#define CHATD_SEARCH_MARK_OFF "\x03"
+struct chatd_search_hit {
+	struct chatd_message msg;
+	const char *snippet;
+	int64_t cursor;                /* > 0: opaque; `before` = it continues after this hit */
+};
+/* next: > 0 when more hits may follow (pass it as `before`), else 0. */
+typedef void (*chatd_search_cb)(void *arg, int status, const struct chatd_search_hit *hits,
+				size_t n, int64_t next);
+
+/* A list of user ids (notify_targets, ABI 1.4). */
+typedef void (*chatd_users_cb)(void *arg, int status, const char *const *users, size_t n);
+
 struct chatd_storage_ops {
 	uint32_t struct_size;
 
@@ -358,7 +407,10 @@ struct chatd_storage_ops {
 
 	/* ---- ABI 1.1: moderation.  The core checks struct_size before use. */
 
-	/* Audit log.  append refuses (EXISTS) an id already stored. */
+	/* Audit log.  append refuses (EXISTS) an id already stored, and an
+	 * entry whose prev_hash is not the stored hash of entry id - 1 (id 1:
+	 * all zeros), so several nodes appending keep one chain (the core
+	 * re-chains what was refused). */
 	int (*audit_append)(void *inst, const struct chatd_audit_entry *e,
 			    chatd_status_cb cb, void *arg);
 	/* Entries with id > after_id ascending, at most limit (1..1000); with
@@ -473,6 +525,27 @@ struct chatd_storage_ops {
 	 * cb gets them oldest first; has_more when older ones exist.  For
 	 * tools (the rules dry-run), not the message path: it may scan. */
 	int (*messages_latest)(void *inst, int limit, chatd_history_cb cb, void *arg);
+
+	/* ---- ABI 1.4: search.  The core checks struct_size. */
+
+	/* Full-text search (see struct chatd_search_req): at most req->limit
+	 * hits, the most recently indexed first, each exactly as req->viewer's
+	 * history would show it.  INVALID on bad arguments. */
+	int (*search)(void *inst, const struct chatd_search_req *req, chatd_search_cb cb,
+		      void *arg);
+
+	/* ---- ABI 1.4: notifications.  The core checks struct_size. */
+
+	/* user_id's notifications of conversation_id are muted until
+	 * muted_until (ms; 0 unmutes).  NOT_FOUND: not a member. */
+	int (*notify_mute_set)(void *inst, const char *conversation_id, const char *user_id,
+			       int64_t muted_until, chatd_status_cb cb, void *arg);
+	/* The members of conversation_id but `exclude` (the sender) whose
+	 * notification mute has ended by `now`, in user id order; an unknown
+	 * conversation: none.  More than `max` (>= 1) of them: TOO_LARGE
+	 * and none (large groups are not notified message by message). */
+	int (*notify_targets)(void *inst, const char *conversation_id, const char *exclude,
+			      int64_t now, size_t max, chatd_users_cb cb, void *arg);
 };
 
 #endif

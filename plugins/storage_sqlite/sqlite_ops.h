@@ -121,7 +121,7 @@ int sqlite_op_purge_deleted_new(int64_t before, chatd_id_cb cb, void *arg,
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */
-#define SQLITE_SCHEMA_VERSION 5
+#define SQLITE_SCHEMA_VERSION 7
 
 /* Create or migrate the schema of `db` to SQLITE_SCHEMA_VERSION in one
  * transaction.  Returns CHATD_OK; CHATD_ERR_ABI when the file's version is
@@ -151,5 +151,25 @@ int sqlite_op_media_orphans_new(int64_t before, int limit, chatd_media_rows_cb c
 				struct sqlite_req **out);
 int sqlite_op_media_remove_new(const char *media_id, chatd_id_cb cb, void *arg,
 			       struct sqlite_req **out);
+
+/* ABI 1.4.  Full-text search (sqlite_search.c; reader). */
+int sqlite_op_search_new(const struct chatd_search_req *req, chatd_search_cb cb, void *arg,
+			 struct sqlite_req **out);
+/* The search query (its SQL is also timed by bench/search_bench.c):
+ * ?1 FTS5 expression, ?2 limit + 1, ?3 before, ?4 viewer, ?5 conversation
+ * or NULL; columns: the message's (sqlite_read_msg), snippet, cursor. */
+extern const char sqlite_sql_search[];
+/* The FTS5 expression of terms[0..n) into out (sqlite_fts_expr.c) (cap bytes): every word a
+ * quoted string, terms joined by AND, a prefix term's string followed by
+ * " *".  Returns its length, or -1 (bad terms, or cap too small). */
+int sqlite_search_expr(const struct chatd_search_term *terms, size_t n, char *out, size_t cap);
+
+/* ABI 1.4.  Notification mutes (sqlite_ops_notify.c): mute on the writer,
+ * targets on the reader. */
+int sqlite_op_notify_mute_new(const char *conversation_id, const char *user_id,
+			      int64_t muted_until, chatd_status_cb cb, void *arg,
+			      struct sqlite_req **out);
+int sqlite_op_notify_targets_new(const char *conversation_id, const char *exclude, int64_t now,
+				 size_t max, chatd_users_cb cb, void *arg, struct sqlite_req **out);
 
 #endif

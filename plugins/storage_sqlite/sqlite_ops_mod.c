@@ -11,7 +11,9 @@
  *     actors are user ids, "rule:NAME" or "system"/"moderation", so they get
  *     SQLITE_ACTOR_MAX, a little over CHATD_ID_MAX;
  *   - audit_append checks the hashes' form (64 lowercase hex digits, a zero
- *     prev_hash for id 1), not the chain: that is the core's;
+ *     prev_hash for id 1) and that prev_hash is the stored hash of entry
+ *     id - 1 (else EXISTS: another node wrote there); computing the chain
+ *     is the core's;
  *   - audit_list with newest: the last `limit` entries above after_id;
  *   - mod_item_add refuses a status other than "open" and resolution
  *     fields that are set; mod_item_list with id > 0 ignores the filters
@@ -103,9 +105,11 @@ struct op_audit_append {
 	struct chatd_audit_entry e;   /* strings in the arena */
 };
 
+/* Inserts nothing unless the entry extends the stored chain. */
 static const char SQL_AUDIT_INSERT[] =
 	"INSERT INTO audit_log(id, ts, actor, event, subject, detail, prev_hash, hash) "
-	"VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	"SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE ?1 = 1 OR EXISTS "
+	"(SELECT 1 FROM audit_log WHERE id = ?1 - 1 AND hash = ?7)";
 
 static int audit_append_exec(struct sqlite_conn *c, struct sqlite_req *r)
 {
@@ -125,6 +129,8 @@ static int audit_append_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	/* The log is append-only: an id already there is never replaced. */
 	if (ext == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return CHATD_ERR_EXISTS;
+	if (status == CHATD_OK && sqlite3_changes(c->db) == 0)
+		return CHATD_ERR_EXISTS;   /* prev_hash is not the stored tail */
 	return status;
 }
 

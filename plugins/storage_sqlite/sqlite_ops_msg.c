@@ -342,6 +342,14 @@ static int purge_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	if (status < 0)
 		return status;
 	o->count = sqlite3_changes64(c->db);
+	/* The search index (schema 6) dropped these messages' words when they
+	 * were deleted, but FTS5 keeps the old segments until they merge:
+	 * rewrite the index so the words leave the file too.  O(index size),
+	 * and only when something was erased (retention runs rarely). */
+	if (o->count > 0 &&
+	    sqlite3_exec(c->db, "INSERT INTO messages_fts(messages_fts) VALUES ('optimize')",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return sqlite_db_status(sqlite3_errcode(c->db));
 	/* Truncate the WAL after the commit, now: also when a truncation
 	 * after an earlier purge failed and waits for its retry. */
 	if (o->count > 0 || c->wal_truncate) {

@@ -134,20 +134,9 @@ const char sqlite_sql_conv_list[] =
 	"SELECT " CONV_COLS " FROM members m JOIN conversations c ON c.id = m.conversation_id "
 	"WHERE m.user_id = ?1 ORDER BY c.last_activity DESC, c.rowid DESC";
 
-#define MSG_COLS \
-	"m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_message_id, m.text, " \
-	"m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted, m.visibility, " \
-	"m.moderation, d.mime, d.size, d.thumbnail"
-/* The media row of a message (ABI 1.3), absent when it has none or the row
- * is gone: a primary-key lookup per message read. */
-#define MSG_FROM "messages m LEFT JOIN media d ON d.media_id = m.media_id"
-/* What viewer ?4 may see: not deleted-for-me, and "normal" unless it is
- * their own.  No viewer (staff view): everything.  In SQL, so that LIMIT
- * (take + 1) counts only visible rows and has_more stays exact. */
-#define VISIBLE \
-	"(?4 IS NULL OR ((m.visibility = 'normal' OR m.sender_id = ?4) AND " \
-	"NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?4 " \
-	"AND h.conversation_id = m.conversation_id AND h.seq = m.seq)))"
+#define MSG_COLS SQLITE_MSG_COLS
+#define MSG_FROM SQLITE_MSG_FROM
+#define VISIBLE SQLITE_MSG_VISIBLE
 
 /* ?1 conversation, ?2 after, ?3 before (exclusive), ?4 viewer, ?5 limit. */
 static const char SQL_MSGS_ASC[] =

@@ -47,6 +47,22 @@ bool sqlite_read_member(struct sqlite_req *r, sqlite3_stmt *st, void *out);
 int sqlite_read_rows(struct sqlite_req *r, sqlite3_stmt *st, size_t max, size_t elem,
 		     sqlite_row_reader fn, void **arr, size_t *n, bool *more);
 
+/* The message columns sqlite_read_msg reads, from SQLITE_MSG_FROM. */
+#define SQLITE_MSG_COLS \
+	"m.conversation_id, m.seq, m.message_id, m.sender_id, m.client_message_id, m.text, " \
+	"m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted, m.visibility, " \
+	"m.moderation, d.mime, d.size, d.thumbnail"
+/* The media row of a message (ABI 1.3), absent when it has none or the row
+ * is gone: a primary-key lookup per message read. */
+#define SQLITE_MSG_FROM "messages m LEFT JOIN media d ON d.media_id = m.media_id"
+/* What viewer ?4 may see: not deleted-for-me, and "normal" unless it is
+ * their own.  No viewer (staff view): everything.  In SQL, so that LIMIT
+ * (take + 1) counts only visible rows and has_more stays exact. */
+#define SQLITE_MSG_VISIBLE \
+	"(?4 IS NULL OR ((m.visibility = 'normal' OR m.sender_id = ?4) AND " \
+	"NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?4 " \
+	"AND h.conversation_id = m.conversation_id AND h.seq = m.seq)))"
+
 /* Conversation rows (sqlite_read_conv's) also carry the viewer's
  * members.history_from in this column (NULL: no viewer). */
 #define SQLITE_CONV_COL_HISTORY_FROM 14

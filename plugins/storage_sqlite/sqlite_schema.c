@@ -166,6 +166,54 @@ static const char *const migrations[SQLITE_SCHEMA_VERSION] = {
 	"DROP TABLE sanctions;"
 	"ALTER TABLE sanctions_v5 RENAME TO sanctions;"
 	"CREATE INDEX sanctions_active ON sanctions(user_id, kind, until) WHERE lifted_at = 0;",
+
+	/* 6 (ABI 1.4): full-text search.  FTS5 needs integer rowids and
+	 * messages has none (WITHOUT ROWID): search_rows gives each indexed
+	 * message one, kept across edits (hits page by it).  The index is
+	 * external-content (the text is read back from messages through the
+	 * view, not stored twice).  Indexed: every message with text not
+	 * deleted for everyone; triggers keep it in step with inserts, edits,
+	 * deletes, purges and conversation removal (foreign-key cascades fire
+	 * triggers).  An FTS5 'delete' must be given the exact text indexed:
+	 * the triggers give old.text.  Existing rows are indexed here. */
+	"CREATE TABLE search_rows ("
+	" id INTEGER PRIMARY KEY,"
+	" conversation_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" UNIQUE (conversation_id, seq));"
+	"CREATE VIEW search_content AS SELECT s.id AS id, m.text AS body FROM search_rows s "
+	" JOIN messages m ON m.conversation_id = s.conversation_id AND m.seq = s.seq;"
+	"CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='search_content',"
+	" content_rowid='id', tokenize='unicode61 remove_diacritics 2');"
+	"CREATE TRIGGER search_insert AFTER INSERT ON messages"
+	" WHEN new.deleted = 0 AND new.text IS NOT NULL BEGIN"
+	" INSERT INTO search_rows(conversation_id, seq) VALUES (new.conversation_id, new.seq);"
+	" INSERT INTO messages_fts(rowid, body) SELECT id, new.text FROM search_rows"
+	"  WHERE conversation_id = new.conversation_id AND seq = new.seq;"
+	" END;"
+	"CREATE TRIGGER search_update AFTER UPDATE OF text, deleted ON messages"
+	" WHEN old.text IS NOT new.text OR old.deleted IS NOT new.deleted BEGIN"
+	" INSERT INTO messages_fts(messages_fts, rowid, body) SELECT 'delete', id, old.text"
+	"  FROM search_rows WHERE conversation_id = old.conversation_id AND seq = old.seq;"
+	" DELETE FROM search_rows WHERE conversation_id = old.conversation_id AND seq = old.seq"
+	"  AND (new.deleted <> 0 OR new.text IS NULL);"
+	" INSERT OR IGNORE INTO search_rows(conversation_id, seq)"
+	"  SELECT new.conversation_id, new.seq WHERE new.deleted = 0 AND new.text IS NOT NULL;"
+	" INSERT INTO messages_fts(rowid, body) SELECT id, new.text FROM search_rows"
+	"  WHERE conversation_id = new.conversation_id AND seq = new.seq;"
+	" END;"
+	"CREATE TRIGGER search_delete AFTER DELETE ON messages BEGIN"
+	" INSERT INTO messages_fts(messages_fts, rowid, body) SELECT 'delete', id, old.text"
+	"  FROM search_rows WHERE conversation_id = old.conversation_id AND seq = old.seq;"
+	" DELETE FROM search_rows WHERE conversation_id = old.conversation_id AND seq = old.seq;"
+	" END;"
+	"INSERT INTO search_rows(conversation_id, seq) SELECT conversation_id, seq FROM messages"
+	" WHERE deleted = 0 AND text IS NOT NULL ORDER BY created_at, conversation_id, seq;"
+	"INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');",
+
+	/* 7 (ABI 1.4): a member's notification mute (conv.notify), apart from
+	 * the moderation mute muted_until. */
+	"ALTER TABLE members ADD COLUMN notify_muted_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int read_version(sqlite3 *db, int *version)

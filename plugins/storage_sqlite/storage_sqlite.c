@@ -292,6 +292,33 @@ static int op_messages_latest(void *inst, int limit, chatd_history_cb cb, void *
 	return submit(s, &s->reader, st, r);
 }
 
+static int op_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb,
+		     void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_search_new(req, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_notify_mute_set(void *inst, const char *conversation_id, const char *user_id,
+			      int64_t muted_until, chatd_status_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_notify_mute_new(conversation_id, user_id, muted_until, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_notify_targets(void *inst, const char *conversation_id, const char *exclude,
+			     int64_t now, size_t max, chatd_users_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_notify_targets_new(conversation_id, exclude, now, max, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
 static int op_sync(void *inst, const char *user_id, const struct chatd_cursor *cursors,
 		   size_t n_cursors, int per_conv, int total, chatd_sync_cb cb, void *arg)
 {
@@ -622,13 +649,16 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.media_remove = op_media_remove,
 	.user_first_seen = op_user_first_seen,
 	.messages_latest = op_messages_latest,
+	.search = op_search,
+	.notify_mute_set = op_notify_mute_set,
+	.notify_targets = op_notify_targets,
 };
 
 static const struct chatd_plugin sqlite_plugin = {
 	CHATD_PLUGIN_HEADER,
 	.kind = CHATD_KIND_STORAGE,
 	.name = "sqlite",
-	.version = "1.4.0",
+	.version = "1.5.0",
 	.description = "SQLite storage (WAL, group commit on a writer thread, separate reader)",
 	.options = sqlite_options,
 	.init = sqlite_init,

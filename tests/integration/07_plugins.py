@@ -30,7 +30,7 @@ def test_plugin_dir(build_dir, tmp_path):
     for n in ["badmajor", "badkind", "nosymbol", "failinit"]:
         os.symlink(os.path.join(src, "storage_%s.so" % n), d / ("storage_%s.so" % n))
     for n in ["presence_local", "bus_local", "fanout_online", "fanout_hybrid",
-              "receipts_cursor", "media_local"]:
+              "receipts_cursor", "media_local", "presence_redis", "bus_redis"]:
         os.symlink(os.path.join(build_dir, "plugins", n, ".libs", n + ".so"), d / (n + ".so"))
     return str(d)
 

@@ -20,7 +20,7 @@ import zlib
 
 import pytest
 
-from chatclient import Client, new_cmid, now_ms, run, db_path
+from chatclient import Client, new_cmid, now_ms, run, db_exec
 
 SECRET = "media-test-secret-0123456789abcdef0123"
 
@@ -538,13 +538,7 @@ def test_gc_removes_orphans(chatd, tmp_path):
         before = files_in(srv.media_dir)
         assert before, "no file in the media dir"
         # age every upload past orphan_ttl_s (the SQLite file is shared in WAL mode)
-        import sqlite3
-        db = sqlite3.connect(db_path(srv), timeout=10)
-        try:
-            db.execute("UPDATE media SET created_at = created_at - 3600000")
-            db.commit()
-        finally:
-            db.close()
+        db_exec(srv, "UPDATE media SET created_at = created_at - 3600000")
         ids = lambda: {r[0] for r in chatclient_rows(srv, "SELECT media_id FROM media")}
         assert wait_for(lambda: orphan_id not in ids() and pending not in ids(), 10), ids()
         assert kept_id in ids()

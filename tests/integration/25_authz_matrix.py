@@ -78,6 +78,8 @@ read                 not_found ok        ok        ok        ok        ok       
 receipts             not_found ok        ok        ok        ok        ok        closed ok        closed  token_expired ok        ok
 media.upload         ok        ok        ok        ok        ok        ok        closed ok        closed  token_expired ok        ok
 media.url            not_found ok        ok        ok        ok        ok        closed ok        closed  token_expired ok        ok
+conv.notify          not_found ok        ok        ok        ok        ok        closed ok        closed  token_expired ok        ok
+search               ok        ok        ok        ok        ok        ok        closed ok        closed  token_expired ok        ok
 ping                 ok        ok        ok        ok        ok        ok        closed ok        closed  ok            ok        ok
 auth                 ok        ok        ok        ok        ok        ok        closed ok        closed  ok            ok        ok
 """
@@ -173,9 +175,34 @@ COMMANDS = {
     "media.upload": ("media.upload", lambda c, r: {"type": "media.upload",
                                                    "mime": "text/plain", "size": 10}),
     "media.url": ("media.url", lambda c, r: {"type": "media.url", "media_id": c["media"]}),
+    "conv.notify": ("result", lambda c, r: {"type": "conv.notify",
+                                            "conversation_id": c["conv"],
+                                            "muted_until_ms": now_ms() + 600000}),
+    "search": ("search", lambda c, r: {"type": "search", "query": "from",
+                                       "conversation_id": c["conv"]}),
     "ping": ("pong", lambda c, r: {"type": "ping"}),
     "auth": ("ready", lambda c, r: {"type": "auth", "token": c["token"](ACTOR[r])}),
 }
+
+
+def check_search(reply, ctx, rel):
+    """A search answers only what history would show the actor: nothing to
+    a non-member, never another user's shadowed message."""
+    actor = ACTOR[rel]
+    res = reply.get("results", [])
+    if any(m.get("conversation_id") != ctx["conv"] for m in res):
+        return "results from another conversation: %r" % res
+    senders = sorted({m.get("sender_id") for m in res})
+    if rel == "nonmember":
+        return None if not res else "a non-member found %r" % senders
+    if "shd" in senders and actor != "shd":
+        return "found shd's shadowed message: %r" % senders
+    want = sorted(set(SPEAKERS) - ({"shd"} if actor != "shd" else set()))
+    return None if senders == want else "found messages of %r, want %r" % (senders, want)
+
+
+# Extra checks of an `ok` reply's content: None when fine, else why not.
+CHECKS = {"search": check_search}
 
 MEMBERS = ["adm", "mod", "mem", "mut", "tgt", "shd", "ban", "rev", "exp"]
 SPEAKERS = ["own", "adm", "mod", "mem", "mut", "tgt", "shd"]   # one message each per cell
@@ -295,6 +322,9 @@ def test_client_command_matrix(chatd, tmp_path):
                     actor = cl[ACTOR[rel]]
                     reply = await actor.request(frame, timeout=5)
                     got = outcome(reply, want_type)
+                    if got == "ok" and name in CHECKS:
+                        got = CHECKS[name](reply, c, rel) or "ok"
+
                 if got != want:
                     wrong.append("%-20s %-11s want %-13s got %s" % (name, rel, want, got))
                 for x in cl.values():

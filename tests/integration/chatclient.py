@@ -77,6 +77,78 @@ def wrapper_prefix():
     return shlex.split(w) if w else []
 
 
+# Which storage the default test config uses: "sqlite" (default) or "pg"
+# (CHATD_TEST_STORAGE=pg, with CHATD_TEST_PG_DSN a libpq DSN of a throwaway
+# cluster's superuser, e.g. from scripts/pg-test-server): each server then
+# gets a fresh, empty schema of its own in that database (its DSN pins
+# search_path to it), dropped after use.  A schema, not a database:
+# CREATE + DROP DATABASE cost about a second per server here, a schema a
+# few milliseconds, and isolates the same.
+def storage_kind():
+    return os.environ.get("CHATD_TEST_STORAGE", "sqlite").strip() or "sqlite"
+
+
+def pg_admin_dsn():
+    dsn = os.environ.get("CHATD_TEST_PG_DSN", "").strip()
+    if not dsn:
+        raise RuntimeError("CHATD_TEST_STORAGE=pg needs CHATD_TEST_PG_DSN "
+                           "(see scripts/pg-test-server)")
+    return dsn
+
+
+def pg_schema_dsn(schema, dsn=None):
+    """A DSN whose sessions see only `schema` (search_path)."""
+    return "%s options='-c search_path=%s'" % (dsn or pg_admin_dsn(), schema)
+
+
+def psql(sql, schema=None, dsn=None, timeout=30):
+    """Run SQL with psql on the test cluster (in `schema` when given);
+    returns stdout (unaligned, tuples only).  Raises on an error."""
+    conn = pg_schema_dsn(schema, dsn) if schema else (dsn or pg_admin_dsn())
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", conn,
+                        "-c", sql], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("psql failed (%d): %s" % (r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+# Schemas are made 32 at a time and dropped in the same psql call that makes
+# the next ones (and at the end of the session: pg_drop_all): one psql
+# process costs ~0.1 s, two per server were a quarter of the pass.
+_schema_pool, _schema_trash = [], []
+
+
+def _schema_batch(create):
+    names = ["chatd_t_" + os.urandom(6).hex() for _ in range(create)]
+    sql = ["SET client_min_messages = warning;"]
+    sql += ["DROP SCHEMA IF EXISTS %s CASCADE;" % n for n in _schema_trash]
+    sql += ["CREATE SCHEMA %s;" % n for n in names]
+    if len(sql) > 1:
+        psql(" ".join(sql))
+    del _schema_trash[:]
+    _schema_pool.extend(names)
+
+
+def pg_create_schema():
+    """A fresh, empty schema (its name)."""
+    if not _schema_pool:
+        _schema_batch(32)
+    return _schema_pool.pop()
+
+
+def pg_drop_schema(name):
+    """Drop it (with the next batch; its servers must be stopped)."""
+    _schema_trash.append(name)
+
+
+def pg_drop_all():
+    """Drop every schema made or given back (end of the session)."""
+    _schema_trash.extend(_schema_pool)
+    del _schema_pool[:]
+    _schema_batch(0)
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -133,6 +205,13 @@ def merge(base, over):
         else:
             out[k] = v
     return out
+
+
+def storage_chosen(overrides):
+    """The test picks its storage itself (a storage section, or a storage
+    plugin): it keeps it, whatever CHATD_TEST_STORAGE says."""
+    return ("storage_sqlite" in overrides or "storage_pg" in overrides or
+            "storage" in (overrides.get("plugins") or {}))
 
 
 SRC_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -227,6 +306,11 @@ class ChatdServer:
         self.overrides = overrides or {}
         self.extra_lua = extra_lua
         self.config_path = os.path.join(self.dir, "chatd.conf")
+        # Under CHATD_TEST_STORAGE=pg a server whose test does not choose
+        # its storage itself gets a fresh PostgreSQL schema.
+        self.pg_schema = None
+        if storage_kind() == "pg" and not storage_chosen(self.overrides):
+            self.pg_schema = pg_create_schema()
         self._configure(port or free_port(), free_port())
         self.log_path = os.path.join(self.dir, "chatd.log")
         self.proc = None
@@ -235,9 +319,25 @@ class ChatdServer:
     def _configure(self, port, admin_port):
         self.port = port
         self.admin_port = admin_port
-        self.cfg = merge(default_config(self.dir, self.port, self.admin_port), self.overrides)
+        base = default_config(self.dir, self.port, self.admin_port)
+        if self.pg_schema:
+            base["plugins"]["storage"] = "pg"
+            del base["storage_sqlite"]
+            base["storage_pg"] = {"dsn": self.pg_dsn}
+        self.cfg = merge(base, self.overrides)
         with open(self.config_path, "w") as f:
             f.write(render_config(self.cfg, self.extra_lua))
+
+    @property
+    def pg_dsn(self):
+        """The DSN of this server's own schema (pg mode), else None."""
+        return pg_schema_dsn(self.pg_schema) if self.pg_schema else None
+
+    def drop_db(self):
+        """Drop this server's schema (pg mode; after it stopped)."""
+        if self.pg_schema:
+            pg_drop_schema(self.pg_schema)
+            self.pg_schema = None
 
     def _lost_port_race(self):
         """The first start failed only because another process took one of
@@ -1063,7 +1163,14 @@ def sync_map(reply):
     return out
 
 
+def uses_pg(server):
+    return bool(getattr(server, "pg_schema", None))
+
+
 def db_path(server):
+    if uses_pg(server):
+        import pytest
+        pytest.skip("reads the SQLite file, and this server runs on storage_pg")
     return server.cfg["storage_sqlite"]["path"]
 
 
@@ -1081,9 +1188,52 @@ def db_file_bytes(server):
     return out
 
 
+def _pg_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _pg_rows(server, sql, args=()):
+    """Rows of a query on the server's PostgreSQL database, as tuples of
+    Python values (typed through JSON).  `?` placeholders as in SQLite;
+    "PRAGMA table_info(T)" is answered from information_schema."""
+    import re
+    m = re.match(r"\s*PRAGMA\s+table_info\((\w+)\)\s*$", sql, re.I)
+    if m:
+        sql = ("SELECT ordinal_position - 1, column_name FROM information_schema.columns "
+               "WHERE table_name = '%s' ORDER BY ordinal_position" % m.group(1))
+    parts = sql.split("?")
+    assert len(parts) == len(args) + 1, "placeholders and arguments differ: %r" % sql
+    text = parts[0] + "".join(_pg_literal(a) + p for a, p in zip(args, parts[1:]))
+    out = psql("SELECT coalesce(json_agg(t), '[]') FROM (%s) t" % text, schema=server.pg_schema)
+    return json.loads(out, object_pairs_hook=lambda pairs: tuple(v for _, v in pairs))
+
+
+def db_exec(server, sql):
+    """Run a statement on the server's database (SQLite file or PostgreSQL)."""
+    if uses_pg(server):
+        psql(sql, schema=server.pg_schema)
+        return
+    import sqlite3
+    db = sqlite3.connect(db_path(server), timeout=10)
+    try:
+        db.execute(sql)
+        db.commit()
+    finally:
+        db.close()
+
+
 def db_query(server, sql, args=()):
     """Rows of a read-only query on the server's SQLite file (safe while
-    the server runs: WAL readers do not block the writer)."""
+    the server runs: WAL readers do not block the writer), or on its
+    PostgreSQL database under CHATD_TEST_STORAGE=pg."""
+    if uses_pg(server):
+        return _pg_rows(server, sql, args)
     import sqlite3
     db = sqlite3.connect("file:%s?mode=ro" % urllib.parse.quote(db_path(server)),
                          uri=True, timeout=5)

@@ -4,12 +4,20 @@ the contract).  The server log is attached to every failing test report."""
 
 import os
 import sys
+import uuid
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import chatclient  # noqa: E402
+import redisutil  # noqa: E402
+
+# CHATD_TEST_PRESENCE=redis / CHATD_TEST_BUS=redis: every server of the run
+# uses presence_redis / bus_redis on a throwaway Redis (one per session,
+# each server with a prefix of its own), unless a test picks its plugins.
+REDIS_PLUGINS = {kind: os.environ.get("CHATD_TEST_" + kind.upper()) == "redis"
+                 for kind in ("presence", "bus")}
 
 
 def _require_build_dir():
@@ -27,6 +35,14 @@ def build_dir():
     return _require_build_dir()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pg_schemas():
+    """Under CHATD_TEST_STORAGE=pg: drop the servers' schemas at the end."""
+    yield
+    if chatclient.storage_kind() == "pg":
+        chatclient.pg_drop_all()
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -35,6 +51,51 @@ def pytest_runtest_makereport(item, call):
         for i, srv in enumerate(getattr(item, "_chatd_servers", [])):
             rep.sections.append(("chatd log (server %d, port %d)" % (i, srv.port),
                                  srv.log_text()))
+
+
+@pytest.fixture(scope="session")
+def redis_session(tmp_path_factory):
+    """A Redis for the whole run: $CHATD_TEST_REDIS_URL (scripts/test starts
+    one), else one started here on first use."""
+    url = os.environ.get("CHATD_TEST_REDIS_URL")
+    if url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        yield redisutil.RedisServer(tmp_path_factory.mktemp("redis"), port=port)
+        return
+    if not redisutil.have_redis():
+        pytest.skip("redis-server is not installed (scripts/setup --test)")
+    srv = redisutil.RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def redis_url(redis_session):
+    """The URL of the run's throwaway Redis (redis://127.0.0.1:PORT)."""
+    return redis_session.url
+
+
+def _redis_defaults(request, index):
+    """Overrides putting presence/bus on Redis when the environment asks."""
+    if not any(REDIS_PLUGINS.values()):
+        return {}
+    r = request.getfixturevalue("redis_session")
+    prefix = "t%s:" % uuid.uuid4().hex[:12]    # nothing left by another test
+    out = {"plugins": {}}
+    for kind, on in REDIS_PLUGINS.items():
+        if on:
+            out["plugins"][kind] = "redis"
+            out[kind + "_redis"] = r.section(kind, prefix)
+    return out
+
+
+def _layer(base, over):
+    """over on top of base, keeping over's None values (they delete keys
+    of the default config later)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _layer(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 @pytest.fixture
@@ -46,6 +107,14 @@ def chatd(request, tmp_path, build_dir):
     request.node._chatd_servers = servers
 
     def factory(extra_lua="", start=True, **overrides):
+        base = _redis_defaults(request, len(servers))
+        if base:
+            picked = overrides.get("plugins") or {}
+            for kind in ("presence", "bus"):
+                if kind in picked:   # the test chose: keep its choice
+                    base["plugins"].pop(kind, None)
+                    base.pop(kind + "_redis", None)
+            overrides = _layer(base, overrides)
         srv = chatclient.ChatdServer(tmp_path / ("srv%d" % len(servers)),
                                      overrides=overrides, extra_lua=extra_lua)
         servers.append(srv)
@@ -62,6 +131,9 @@ def chatd(request, tmp_path, build_dir):
             if rc != 0:
                 problems.append("server on port %d: SIGTERM gave exit %s (expected 0 within 10 s)"
                                 % (srv.port, "timeout" if rc is None else rc))
+    for srv in servers:
+        if not srv.running:
+            srv.drop_db()
     if problems:
         logs = "\n".join("--- log port %d ---\n%s" % (s.port, s.log_text()) for s in servers)
         pytest.fail("unclean shutdown: %s\n%s" % ("; ".join(problems), logs))

@@ -359,6 +359,101 @@ static int stub_bus_emit(chatd_plugin_handle *h, const char *topic, const char *
 	return CHATD_OK;
 }
 
+/* ---- ABI 1.4: node id and fd watches ------------------------------ */
+
+static const char *stub_node_id(chatd_plugin_handle *h)
+{
+	(void)h;
+	return "unit-node";
+}
+
+struct stub_io {
+	struct stub_io *next;
+	chatd_io_id id;
+	unsigned events;
+	chatd_io_fn fn;
+	void *arg;
+	struct event *rev, *wev;
+};
+static struct stub_io *stub_ios;
+static chatd_io_id stub_next_io;
+
+static void stub_io_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct stub_io *w = arg;
+	w->fn(w->arg, (int)fd, ((what & EV_READ) ? CHATD_IO_READ : 0) |
+				       ((what & EV_WRITE) ? CHATD_IO_WRITE : 0));
+}
+
+static void stub_io_arm(struct stub_io *w, unsigned events)
+{
+	if (events & CHATD_IO_READ)
+		event_add(w->rev, NULL);
+	else
+		event_del(w->rev);
+	if (events & CHATD_IO_WRITE)
+		event_add(w->wev, NULL);
+	else
+		event_del(w->wev);
+	w->events = events;
+}
+
+static chatd_io_id stub_io_add(chatd_plugin_handle *h, int fd, unsigned events, chatd_io_fn fn,
+			       void *arg)
+{
+	(void)h;
+	struct stub_io *w = calloc(1, sizeof *w);
+	if (!w)
+		return 0;
+	w->fn = fn;
+	w->arg = arg;
+	w->rev = event_new(S.base, fd, EV_READ | EV_PERSIST, stub_io_fire, w);
+	w->wev = event_new(S.base, fd, EV_WRITE | EV_PERSIST, stub_io_fire, w);
+	if (!w->rev || !w->wev) {
+		if (w->rev)
+			event_free(w->rev);
+		if (w->wev)
+			event_free(w->wev);
+		free(w);
+		return 0;
+	}
+	w->id = ++stub_next_io;
+	stub_io_arm(w, events);
+	w->next = stub_ios;
+	stub_ios = w;
+	return w->id;
+}
+
+static struct stub_io **stub_io_find(chatd_io_id id)
+{
+	struct stub_io **pp = &stub_ios;
+	while (*pp && (*pp)->id != id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int stub_io_set(chatd_plugin_handle *h, chatd_io_id id, unsigned events)
+{
+	(void)h;
+	struct stub_io *w = *stub_io_find(id);
+	if (!w)
+		return CHATD_ERR_NOT_FOUND;
+	stub_io_arm(w, events);
+	return CHATD_OK;
+}
+
+static void stub_io_remove(chatd_plugin_handle *h, chatd_io_id id)
+{
+	(void)h;
+	struct stub_io **pp = stub_io_find(id), *w = *pp;
+	if (!w)
+		return;
+	*pp = w->next;
+	event_free(w->rev);
+	event_free(w->wev);
+	free(w);
+}
+
 static const struct chatd_host stub_host_table = {
 	.abi_major = CHATD_ABI_MAJOR,
 	.abi_minor = CHATD_ABI_MINOR,
@@ -379,6 +474,10 @@ static const struct chatd_host stub_host_table = {
 	.deliver_user = stub_deliver_user,
 	.storage = stub_storage,
 	.bus_emit = stub_bus_emit,
+	.node_id = stub_node_id,
+	.io_add = stub_io_add,
+	.io_set = stub_io_set,
+	.io_remove = stub_io_remove,
 };
 
 /* ---- life cycle --------------------------------------------------- */
@@ -429,6 +528,8 @@ void stub_host_teardown(void)
 	}
 	while (S.timers)
 		stub_timer_free(S.timers);
+	while (stub_ios)
+		stub_io_remove(&stub_h, stub_ios->id);
 	pthread_mutex_lock(&S.mu);
 	event_free(S.task_ev);
 	S.task_ev = NULL;

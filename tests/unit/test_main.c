@@ -13,6 +13,8 @@ int main(int argc, char **argv)
 	unit_register_log();
 	unit_register_proto_decode();
 	unit_register_frame();
+	unit_register_cluster_codec();
+	unit_register_redis_plugins();
 	unit_register_metrics();
 	unit_register_host_io();
 	unit_register_config();
@@ -41,6 +43,9 @@ int main(int argc, char **argv)
 	unit_register_web();
 	unit_register_admin_parse();
 	unit_register_media_parse();
+	unit_register_pg_shard();
+	unit_register_search();
+	unit_register_notify();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

@@ -246,6 +246,15 @@ static void test_audit(void)
 	CU_ASSERT(l.n == 1 && strcmp(l.detail[0], "{\"n\":1}") == 0);
 	CU_ASSERT(sql_int("audit.db", "SELECT COUNT(*) FROM audit_log") == 6);
 
+	/* The chain: an entry whose prev_hash is not entry id - 1's stored hash
+	 * (another node appended there) is refused, whatever its id. */
+	e = audit_entry(&in, 7);
+	e->prev_hash = "00000000000000000000000000000000000000000000000000000000000000ff";
+	CU_ASSERT(audit_append_sync(&s, e, &st) == CHATD_ERR_EXISTS);
+	e = audit_entry(&in, 9);                    /* no entry 8 */
+	CU_ASSERT(audit_append_sync(&s, e, &st) == CHATD_ERR_EXISTS);
+	CU_ASSERT(sql_int("audit.db", "SELECT COUNT(*) FROM audit_log") == 6);
+
 	/* Inputs. */
 	e = audit_entry(&in, 7);
 	e->subject = "";

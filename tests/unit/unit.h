@@ -8,6 +8,8 @@ void unit_register_utf8(void);
 void unit_register_log(void);
 void unit_register_proto_decode(void);
 void unit_register_frame(void);
+void unit_register_cluster_codec(void);
+void unit_register_redis_plugins(void);
 void unit_register_metrics(void);
 void unit_register_host_io(void);
 void unit_register_config(void);
@@ -36,5 +38,8 @@ void unit_register_chatctl(void);
 void unit_register_web(void);
 void unit_register_admin_parse(void);
 void unit_register_media_parse(void);
+void unit_register_pg_shard(void);
+void unit_register_search(void);
+void unit_register_notify(void);
 
 #endif

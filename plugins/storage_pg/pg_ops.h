@@ -1,0 +1,103 @@
+/* pg_ops.h — the storage ops of storage_pg, one function per op of struct
+ * chatd_storage_ops (same arguments, the instance being the store).  Each
+ * checks every input on the core thread (lengths, ranges: the limits of
+ * pg_store.h, as storage_sqlite's), copies what it keeps, and returns
+ * CHATD_OK when the op is under way (cb will be called exactly once, later,
+ * on the core thread) or a negative status (nothing queued, cb never
+ * called): CHATD_ERR_UNAVAILABLE when a shard it needs is not connected.
+ *
+ * Where the data lives: a conversation's rows (conversation, members,
+ * messages, hidden messages, inbox) on pg_shard_of(its id); users,
+ * sanctions, audit log, moderation queue, media rows and direct pairs on
+ * PG_USER_SHARD.  Ops over several conversations (conv_list, sync,
+ * cursors_advance, purge_deleted, media_access, media_orphans) ask every
+ * shard concerned and merge; they are not one transaction across shards. */
+#ifndef PG_OPS_H
+#define PG_OPS_H
+
+#include "pg_store.h"
+
+/* pg_ops_msg.c */
+int pg_precheck(void *inst, const char *conversation_id, const char *sender_id,
+		const char *client_message_id, chatd_precheck_cb cb, void *arg);
+int pg_append(void *inst, const struct chatd_send_req *req, chatd_send_cb cb, void *arg);
+int pg_history(void *inst, const struct chatd_history_req *req, chatd_history_cb cb, void *arg);
+int pg_message_get(void *inst, const char *conversation_id, int64_t seq,
+		   chatd_message_role_cb cb, void *arg);
+int pg_message_edit(void *inst, const struct chatd_message_edit *e, chatd_message_cb cb,
+		    void *arg);
+int pg_message_delete(void *inst, const char *conversation_id, int64_t seq, int64_t ts,
+		      chatd_message_cb cb, void *arg);
+int pg_message_hide(void *inst, const char *user_id, const char *conversation_id, int64_t seq,
+		    chatd_status_cb cb, void *arg);
+int pg_purge_deleted(void *inst, int64_t before, chatd_id_cb cb, void *arg);
+int pg_set_visibility(void *inst, const char *conversation_id, int64_t seq,
+		      const char *visibility, chatd_message_cb cb, void *arg);
+
+/* pg_ops_sync.c */
+int pg_sync(void *inst, const char *user_id, const struct chatd_cursor *cursors,
+	    size_t n_cursors, int per_conv, int total, chatd_sync_cb cb, void *arg);
+int pg_conv_list(void *inst, const char *user_id, chatd_conv_list_cb cb, void *arg);
+
+/* pg_ops_conv.c */
+int pg_conv_create_direct(void *inst, const char *user_a, const char *user_b, int64_t ts,
+			  chatd_conv_cb cb, void *arg);
+int pg_conv_create_group(void *inst, const char *owner, const char *title,
+			 const char *const *members, size_t n_members, int64_t ts,
+			 chatd_conv_cb cb, void *arg);
+int pg_conv_get(void *inst, const char *conversation_id, const char *viewer,
+		size_t member_offset, size_t member_limit, chatd_conv_get_cb cb, void *arg);
+int pg_members_get(void *inst, const char *conversation_id, const char *viewer,
+		   const char *const *users, size_t n_users, chatd_conv_get_cb cb, void *arg);
+int pg_conv_change(void *inst, const struct chatd_conv_change *ch, chatd_conv_change_cb cb,
+		   void *arg);
+int pg_cursors_advance(void *inst, const struct chatd_read_cursor *c, size_t n,
+		       chatd_id_cb cb, void *arg);
+
+/* pg_ops_mod.c */
+int pg_audit_append(void *inst, const struct chatd_audit_entry *e, chatd_status_cb cb,
+		    void *arg);
+int pg_audit_list(void *inst, int64_t after_id, int limit, bool newest,
+		  chatd_audit_list_cb cb, void *arg);
+int pg_mod_item_add(void *inst, const struct chatd_mod_item *it, chatd_id_cb cb, void *arg);
+int pg_mod_item_list(void *inst, int64_t id, const char *status, const char *kind,
+		     int64_t after_id, int limit, chatd_mod_items_cb cb, void *arg);
+int pg_mod_item_resolve(void *inst, int64_t id, const char *status, const char *action,
+			const char *actor, const char *note, int64_t ts, chatd_status_cb cb,
+			void *arg);
+int pg_sanction_add(void *inst, const struct chatd_sanction *s, chatd_id_cb cb, void *arg);
+int pg_sanction_lift(void *inst, const char *user_id, const char *kind, int64_t ts,
+		     chatd_status_cb cb, void *arg);
+int pg_sanction_list_active(void *inst, int64_t now, chatd_sanctions_cb cb, void *arg);
+int pg_user_seen(void *inst, const char *user_id, int64_t ts, chatd_id_cb cb, void *arg);
+int pg_user_first_seen(void *inst, const char *user_id, chatd_id_cb cb, void *arg);
+
+/* pg_ops_media.c */
+int pg_media_put(void *inst, const struct chatd_media_row *r, chatd_status_cb cb, void *arg);
+int pg_media_get(void *inst, const char *media_id, chatd_media_row_cb cb, void *arg);
+int pg_media_ready(void *inst, const char *media_id, const char *hash, bool thumbnail,
+		   int64_t ts, chatd_status_cb cb, void *arg);
+int pg_media_usage(void *inst, const char *owner_id, int64_t since, chatd_media_usage_cb cb,
+		   void *arg);
+int pg_media_access(void *inst, const char *media_id, const char *user_id, chatd_id_cb cb,
+		    void *arg);
+int pg_media_orphans(void *inst, int64_t before, int limit, chatd_media_rows_cb cb, void *arg);
+int pg_media_remove(void *inst, const char *media_id, chatd_id_cb cb, void *arg);
+
+/* Shared completions (pg_ops_mod.c): ops that answer with a status or an
+ * id start with these. */
+struct pg_op_status {
+	struct pg_op base;
+	chatd_status_cb cb;
+	void *arg;
+};
+void pg_fail_status(struct pg_op *op, int status);
+
+struct pg_op_id {
+	struct pg_op base;
+	chatd_id_cb cb;
+	void *arg;
+};
+void pg_fail_id(struct pg_op *op, int status);
+
+#endif
