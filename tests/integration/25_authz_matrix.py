@@ -38,7 +38,8 @@ import time
 import http.client
 import json
 
-from chatclient import Client, SRC_DIR, make_jwt, mint, new_cmid, new_id, now_ms, run
+from chatclient import (Client, SRC_DIR, make_jwt, mint, new_cmid, new_id, now_ms, run,
+                        storage_kind)
 
 RELATIONS = ("nonmember", "member", "muted", "moderator", "admin", "owner", "banned",
              "shadow", "revoked", "expired", "other_msg", "staff_other")
@@ -83,6 +84,20 @@ search               ok        ok        ok        ok        ok        ok       
 ping                 ok        ok        ok        ok        ok        ok        closed ok        closed  ok            ok        ok
 auth                 ok        ok        ok        ok        ok        ok        closed ok        closed  ok            ok        ok
 """
+
+
+# Commands a storage plugin does not implement (ABI 1.4 ops storage_pg
+# lacks) answer `unavailable` to everyone who gets that far, whatever the
+# relationship (closed sessions and expired tokens are refused before).
+UNAVAILABLE_ON = {"pg": {"search", "conv.notify"}}
+
+
+def expected(name, rel):
+    want = MATRIX[name][rel]
+    if name.split(":")[0] in UNAVAILABLE_ON.get(storage_kind(), ()) and \
+            want not in ("closed", "token_expired"):
+        return "unavailable"
+    return want
 
 
 def parse_matrix(text):
@@ -302,10 +317,10 @@ def test_client_command_matrix(chatd, tmp_path):
         shared = await fresh_conv(cl, ctx, 0)        # for cells that never reach a conversation
         wrong = []
         n = 0
-        for name, row in MATRIX.items():
+        for name in MATRIX:
             want_type, build = COMMANDS[name]
             for rel in RELATIONS:
-                want = row[rel]
+                want = expected(name, rel)
                 if rel in ("banned", "revoked", "expired"):
                     c = shared
                 else:
