@@ -7,8 +7,9 @@
  * state-changing call, and every read of message content, is audited with
  * the token's subject as actor.
  *
- * Files: admin_http.c (listener, auth, replies), admin_routes.c (the
- * route table; rules, audit, appeal filing), admin_status.c (status,
+ * Files: admin_http.c (listener, auth, replies), admin_parse.c (paths,
+ * queries, bodies, the route table: pure), admin_routes.c (the routes'
+ * handlers; rules, audit, appeal filing), admin_status.c (status,
  * plugins, metrics), admin_tokens.c, admin_users.c, admin_convs.c,
  * admin_queue.c (queue and appeals), admin_unix.c (the Unix socket).
  * Core thread only. */
@@ -21,6 +22,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include "admin_parse.h"
 #include "auth.h"
 #include "core_loop.h"
 #include "moderation.h"
@@ -45,8 +47,6 @@ struct admin {
 int admin_start(struct core *c, struct admin **out);
 void admin_free(struct admin *a);
 
-enum admin_role { ADMIN_ROLE_USER, ADMIN_ROLE_MODERATOR, ADMIN_ROLE_ADMIN };
-
 /* One request in flight.  Freed by admin_reply (every path replies once). */
 struct admin_req {
 	struct core *core;
@@ -59,7 +59,7 @@ struct admin_req {
 	struct auth_claims claims;
 	enum admin_role role;
 	int64_t id;                    /* the path's numeric segment (#) */
-	char arg[128];                 /* the path's text segment (*) */
+	char arg[ADMIN_ARG_MAX];       /* the path's text segment (*) */
 	bool arg_long;                 /* that segment did not fit arg */
 };
 
@@ -81,6 +81,8 @@ bool admin_path_conv(struct admin_req *r);
 
 /* admin_routes.c */
 void admin_route(struct admin_req *r);
+/* Does every route of admin_route_defs have a handler? */
+bool admin_routes_complete(void);
 
 /* admin_unix.c: serve a->http on the Unix socket path with mode (a stale
  * socket file is replaced; a live one or a non-socket is refused).

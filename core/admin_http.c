@@ -1,6 +1,6 @@
 /* admin_http.c — the admin API's HTTP side: an evhttp listener on the core's
  * libevent loop, bearer-token authentication, JSON bodies, routing and
- * replies.  Handlers live in admin_routes.c.
+ * replies.  Parsing is admin_parse.c's; handlers live in admin_routes.c.
  *
  * A handler that waits on storage keeps its `struct admin_req`; if the
  * client goes away meanwhile the request is marked dead (evhttp frees it)
@@ -17,8 +17,6 @@
 #include <event2/keyvalq_struct.h>
 #include "auth.h"
 #include "log.h"
-
-#define BODY_MAX (1 << 20)
 
 static void on_conn_close(struct evhttp_connection *conn, void *arg)
 {
@@ -83,9 +81,20 @@ const char *admin_body_str(struct admin_req *r, const char *key)
 	return json_string_value(json_object_get(r->body, key));
 }
 
+/* The request's path segments as admin_parse.c sees them. */
+static const struct admin_target *target_of(const struct admin_req *r,
+					    struct admin_target *t)
+{
+	t->id = r->id;
+	memcpy(t->arg, r->arg, sizeof t->arg);
+	t->arg_long = r->arg_long;
+	return t;
+}
+
 bool admin_path_user(struct admin_req *r)
 {
-	if (r->arg_long || !auth_user_id_valid(r->arg)) {
+	struct admin_target t;
+	if (!admin_user_arg_ok(target_of(r, &t))) {
 		admin_error(r, 400, "bad_request", "the user id in the path must be 1 to 64 of "
 			    "A-Z a-z 0-9 . _ @ -");
 		return false;
@@ -95,10 +104,8 @@ bool admin_path_user(struct admin_req *r)
 
 bool admin_path_conv(struct admin_req *r)
 {
-	size_t n = strlen(r->arg);
-	bool ok = !r->arg_long && n > 0 && n <= CHATD_ID_MAX;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = (unsigned char)r->arg[i] > 0x20 && (unsigned char)r->arg[i] < 0x7f;
+	struct admin_target t;
+	bool ok = admin_conv_arg_ok(target_of(r, &t));
 	if (!ok)
 		admin_error(r, 400, "bad_request", "the conversation id in the path must be 1 to 64 "
 			    "printable ASCII characters");
@@ -111,15 +118,12 @@ bool admin_query_int(struct admin_req *r, const char *key, long long min, long l
 	const char *v = admin_query(r, key);
 	if (!v)
 		return true;
-	char *end;
-	long long n = strtoll(v, &end, 10);
-	if (!*v || *end || n < min || n > max) {
+	if (!admin_parse_int(v, min, max, out)) {
 		char m[160];
 		snprintf(m, sizeof m, "%s must be an integer in %lld..%lld", key, min, max);
 		admin_error(r, 400, "bad_request", m);
 		return false;
 	}
-	*out = n;
 	return true;
 }
 
@@ -152,20 +156,12 @@ static bool read_body(struct admin_req *r)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t len = evbuffer_get_length(in);
-	if (len == 0)
-		return true;
-	if (len > BODY_MAX) {
-		admin_error(r, 413, "too_large", "body larger than 1 MiB");
-		return false;
-	}
-	unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)len);
-	json_error_t jerr;
-	r->body = p ? json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-	if (!json_is_object(r->body)) {
-		char m[240];
-		snprintf(m, sizeof m, "body must be a JSON object (%s)", r->body ? "not an object"
-			 : jerr.text);
-		admin_error(r, 400, "bad_request", m);
+	unsigned char *p = len && len <= ADMIN_BODY_MAX ? evbuffer_pullup(in, (ev_ssize_t)len)
+			   : NULL;
+	char m[240];
+	int code = admin_parse_body(p, len, &r->body, m, sizeof m);
+	if (code != 0) {
+		admin_error(r, code, code == 413 ? "too_large" : "bad_request", m);
 		return false;
 	}
 	return true;
@@ -193,8 +189,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
 	const char *path = u ? evhttp_uri_get_path(u) : NULL;
 	const char *q = u ? evhttp_uri_get_query(u) : NULL;
-	r->path = path ? evhttp_uridecode(path, 0, NULL) : NULL;
-	if (!r->path || (q && evhttp_parse_query_str(q, &r->query) < 0)) {
+	if (admin_parse_target(path, q, &r->path, &r->query) < 0) {
 		admin_error(r, 400, "bad_request", "malformed URL");
 		return;
 	}
@@ -218,6 +213,10 @@ int admin_start(struct core *c, struct admin **out)
 	const struct chatd_config *cfg = c->cfg;
 	if (!cfg->admin_enabled)
 		return 0;
+	if (!admin_routes_complete()) {
+		log_error("admin", "admin.routes", "a route of admin_parse.c has no handler");
+		return -1;
+	}
 	struct admin *a = calloc(1, sizeof *a);
 	if (!a)
 		return -1;
@@ -234,7 +233,7 @@ int admin_start(struct core *c, struct admin **out)
 		admin_free(a);
 		return -1;
 	}
-	evhttp_set_max_body_size(a->http, BODY_MAX + 1);
+	evhttp_set_max_body_size(a->http, ADMIN_BODY_MAX + 1);
 	evhttp_set_max_headers_size(a->http, 16384);
 	evhttp_set_timeout(a->http, 30);
 	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);

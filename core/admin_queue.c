@@ -8,7 +8,6 @@
 #include "pipeline.h"
 
 #define LIST_MAX 1000
-#define NOTE_MAX 2000
 #define CONTEXT_MAX 20
 
 static void set_str(json_t *o, const char *k, const char *v)
@@ -40,14 +39,6 @@ static json_t *item_json(const struct chatd_mod_item *it)
 	return o;
 }
 
-static bool one_of(const char *v, const char *const *allowed)
-{
-	for (; v && *allowed; allowed++)
-		if (strcmp(v, *allowed) == 0)
-			return true;
-	return false;
-}
-
 /* ---- lists ---- */
 
 static void on_list(void *arg, int status, const struct chatd_mod_item *items, size_t n)
@@ -67,13 +58,11 @@ static void on_list(void *arg, int status, const struct chatd_mod_item *items, s
 /* kind: a fixed kind (appeals), or NULL to read ?kind=. */
 static void list(struct admin_req *r, const char *kind)
 {
-	static const char *const statuses[] = { "open", "actioned", "dismissed", NULL };
-	static const char *const kinds[] = { "report", "flag", "hold", "appeal", NULL };
 	const char *status = admin_query(r, "status");
 	if (!kind)
 		kind = admin_query(r, "kind");
 	long long after = 0, limit = 100;
-	if ((status && !one_of(status, statuses)) || (kind && !one_of(kind, kinds))) {
+	if (!admin_list_filter_ok(status, kind)) {
 		admin_error(r, 400, "bad_request", "status: open|actioned|dismissed; "
 			    "kind: report|flag|hold|appeal");
 		return;
@@ -206,8 +195,8 @@ void admin_get_appeal(struct admin_req *r)
 
 struct resolve {
 	struct admin_req *r;
-	char action[32];
-	char note[NOTE_MAX * 4 + 1];
+	char action[ADMIN_ACTION_MAX];
+	char note[ADMIN_NOTE_BYTES];
 	int64_t duration_ms;
 	bool appeal_only;            /* the /v1/appeals aliases */
 	char kind[16];
@@ -420,20 +409,16 @@ static void resolve(struct admin_req *r, const char *action, bool appeal_only)
 	}
 	v->r = r;
 	v->appeal_only = appeal_only;
-	const char *a = action ? action : admin_body_str(r, "action");
-	const char *note = admin_body_str(r, "note");
-	json_t *dur = json_object_get(r->body, "duration_ms");
-	if (!a || strlen(a) >= sizeof v->action || (note && strlen(note) >= sizeof v->note) ||
-	    (dur && (!json_is_integer(dur) || json_integer_value(dur) < 0 ||
-		     json_integer_value(dur) > (1LL << 50)))) {
+	struct admin_resolve_args a;
+	const char *bad = admin_parse_resolve(r->body, action, &a);
+	if (bad) {
 		free(v);
-		admin_error(r, 400, "bad_request", "body: {\"action\": …, \"note\"?: text, "
-			    "\"duration_ms\"?: integer >= 0}");
+		admin_error(r, 400, "bad_request", bad);
 		return;
 	}
-	snprintf(v->action, sizeof v->action, "%s", a);
-	snprintf(v->note, sizeof v->note, "%s", note ? note : "");
-	v->duration_ms = dur ? json_integer_value(dur) : 0;
+	snprintf(v->action, sizeof v->action, "%s", a.action);
+	snprintf(v->note, sizeof v->note, "%s", a.note ? a.note : "");
+	v->duration_ms = a.duration_ms;
 	struct core *c = r->core;
 	int rc = c->storage->mod_item_list(c->storage_inst, r->id, NULL, NULL, 0, 1,
 					   on_item_for_resolve, v);

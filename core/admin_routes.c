@@ -1,8 +1,8 @@
-/* admin_routes.c — the admin API's route table (see admin.h and
- * docs/admin-api.md), and the small routes: rules, audit, appeal filing.
+/* admin_routes.c — the admin API's handler for each route of
+ * admin_parse.c's table (see admin.h and docs/admin-api.md), and the small
+ * routes: rules, audit, appeal filing.
  * Moderators may read and act on the queue, users and conversations;
  * rules and tokens are for admins. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,56 +46,20 @@ static void on_dryrun(void *arg, int status, json_t *result)
 	admin_reply(r, 200, result);
 }
 
-#define DRYRUN_LIMIT 200
-
-/* The body's "rules": NULL when absent; false after replying 400. */
-static bool dryrun_rules(struct admin_req *r, const char **names, size_t *n)
-{
-	json_t *a = json_object_get(r->body, "rules");
-	*n = 0;
-	if (!a)
-		return true;
-	size_t i;
-	json_t *v;
-	bool ok = json_is_array(a) && json_array_size(a) >= 1 &&
-		  json_array_size(a) <= LUA_HOST_MAX_RULES;
-	json_array_foreach(a, i, v) {
-		const char *s = json_string_value(v);
-		ok = ok && s && cfg_rule_name_ok(s, json_string_length(v));
-		for (size_t j = 0; ok && j < *n; j++)
-			ok = strcmp(names[j], s) != 0;
-		if (!ok)
-			break;
-		names[(*n)++] = s;
-	}
-	if (!ok)
-		admin_error(r, 400, "bad_request", "rules: a list of 1 to 64 different rule names "
-			    "([a-z0-9_], 1 to 63 bytes) from rules_dir");
-	return ok;
-}
+_Static_assert(ADMIN_DRYRUN_RULES_MAX == LUA_HOST_MAX_RULES, "admin_parse.h's copy");
 
 static void post_rules_dryrun(struct admin_req *r)
 {
-	json_t *cv = json_object_get(r->body, "conversation_id");
-	const char *conv = json_string_value(cv);
-	json_t *lim = json_object_get(r->body, "limit");
-	if ((cv && (!conv || !*conv || strlen(conv) > CHATD_ID_MAX)) ||
-	    (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1))) {
-		admin_error(r, 400, "bad_request",
-			    "body: {\"conversation_id\"?: …, \"limit\"?: 1 or more (at most 200 are "
-			    "replayed; default 200), \"rules\"?: [names]}");
+	struct admin_dryrun_args a;
+	const char *bad = admin_parse_dryrun(r->body, &a);
+	if (bad) {
+		admin_error(r, 400, "bad_request", bad);
 		return;
 	}
-	const char *names[LUA_HOST_MAX_RULES];
-	size_t n_names;
-	if (!dryrun_rules(r, names, &n_names))
-		return;
-	snprintf(r->arg, sizeof r->arg, "%s", conv ? conv : "");
+	snprintf(r->arg, sizeof r->arg, "%s", a.conversation_id ? a.conversation_id : "");
 	struct dryrun_req q = {
-		.conversation_id = conv,
-		.limit = !lim || json_integer_value(lim) > DRYRUN_LIMIT ? DRYRUN_LIMIT
-			 : (int)json_integer_value(lim),
-		.rules = n_names ? names : NULL, .n_rules = n_names,
+		.conversation_id = a.conversation_id, .limit = a.limit,
+		.rules = a.n_rules ? a.rules : NULL, .n_rules = a.n_rules,
 	};
 	char err[512];
 	enum dryrun_refusal why;
@@ -187,10 +151,10 @@ static void on_appeal(void *arg, int status, int64_t id)
 
 static void post_appeal(struct admin_req *r)
 {
-	const char *text = admin_body_str(r, "text");
-	if (!text || !*text || strlen(text) > 8000) {
-		admin_error(r, 400, "bad_request", "body: {\"text\": \"why the sanction should be "
-			    "lifted\"} (1 to 2000 characters)");
+	const char *text;
+	const char *bad = admin_parse_appeal(r->body, &text);
+	if (bad) {
+		admin_error(r, 400, "bad_request", bad);
 		return;
 	}
 	int rc = moderation_file_appeal(r->core, r->claims.sub, text, on_appeal, r);
@@ -198,97 +162,52 @@ static void post_appeal(struct admin_req *r)
 		admin_status_error(r, rc);
 }
 
-/* ---- routing ---- */
+/* ---- routing: admin_parse.c matches, this table calls ---- */
 
-/* Pattern segments: "*" any text (copied to r->arg; arg_long when it did
- * not fit), "#" a positive integer (r->id). */
-enum match { NO_MATCH, MATCH, BAD_ID };
+typedef void (*admin_handler)(struct admin_req *r);
 
-static enum match match(struct admin_req *r, const char *pattern)
+static const admin_handler handlers[ADMIN_R_COUNT] = {
+	[ADMIN_R_APPEAL_FILE] = post_appeal,
+	[ADMIN_R_STATUS] = admin_get_status,
+	[ADMIN_R_PLUGINS] = admin_get_plugins,
+	[ADMIN_R_METRICS] = admin_get_metrics,
+	[ADMIN_R_TOKENS] = admin_post_token,
+	[ADMIN_R_RULES] = get_rules,
+	[ADMIN_R_RULES_RELOAD] = post_rules_reload,
+	[ADMIN_R_RULES_DRYRUN] = post_rules_dryrun,
+	[ADMIN_R_QUEUE] = admin_get_queue,
+	[ADMIN_R_QUEUE_ITEM] = admin_get_queue_item,
+	[ADMIN_R_QUEUE_RESOLVE] = admin_post_resolve,
+	[ADMIN_R_QUEUE_APPROVE] = admin_post_approve,
+	[ADMIN_R_QUEUE_REJECT] = admin_post_reject,
+	[ADMIN_R_APPEALS] = admin_get_appeals,
+	[ADMIN_R_APPEAL] = admin_get_appeal,
+	[ADMIN_R_APPEAL_GRANT] = admin_post_grant,
+	[ADMIN_R_APPEAL_DENY] = admin_post_deny,
+	[ADMIN_R_AUDIT] = get_audit,
+	[ADMIN_R_AUDIT_VERIFY] = get_audit_verify,
+	[ADMIN_R_USER] = admin_get_user,
+	[ADMIN_R_USER_KICK] = admin_post_kick,
+	[ADMIN_R_USER_REVOKE] = admin_post_revoke,
+	[ADMIN_R_USER_SANCTIONS] = admin_get_sanctions,
+	[ADMIN_R_USER_SANCTION] = admin_post_sanction,
+	[ADMIN_R_USER_UNBAN] = admin_delete_ban,
+	[ADMIN_R_USER_UNSHADOW] = admin_delete_shadow,
+	[ADMIN_R_USER_UNBLOCK] = admin_delete_block,
+	[ADMIN_R_CONV] = admin_get_conv,
+	[ADMIN_R_CONV_LOCK] = admin_post_lock,
+	[ADMIN_R_CONV_UNLOCK] = admin_post_unlock,
+	[ADMIN_R_CONV_MESSAGES] = admin_get_messages,
+	[ADMIN_R_CONV_DELETE] = admin_delete_message,
+};
+
+bool admin_routes_complete(void)
 {
-	const char *p = r->path, *q = pattern;
-	bool bad_id = false;
-	while (*q) {
-		if (*q == '*' || *q == '#') {
-			size_t n = strcspn(p, "/");
-			if (n == 0)
-				return NO_MATCH;
-			if (*q == '#') {
-				char buf[24];
-				long long v = 0;
-				char *end = NULL;
-				errno = 0;
-				if (n < sizeof buf) {
-					memcpy(buf, p, n);
-					buf[n] = '\0';
-					v = strtoll(buf, &end, 10);
-				}
-				if (n >= sizeof buf || *end || errno || v <= 0 || buf[0] == '+' ||
-				    buf[0] == ' ')
-					bad_id = true;
-				else
-					r->id = v;
-			} else {
-				size_t k = n < sizeof r->arg ? n : sizeof r->arg - 1;
-				memcpy(r->arg, p, k);
-				r->arg[k] = '\0';
-				r->arg_long = n >= sizeof r->arg;
-			}
-			p += n;
-			q++;
-			continue;
-		}
-		if (*p != *q)
-			return NO_MATCH;
-		p++;
-		q++;
-	}
-	if (*p != '\0')
-		return NO_MATCH;
-	return bad_id ? BAD_ID : MATCH;
+	for (size_t i = 0; i < ADMIN_R_COUNT; i++)
+		if (!handlers[i] || !admin_route_defs[i].pattern)
+			return false;
+	return true;
 }
-
-struct route {
-	const char *method;
-	const char *pattern;
-	enum admin_role role;
-	void (*fn)(struct admin_req *r);
-};
-
-static const struct route routes[] = {
-	{ "POST", "/v1/appeals", ADMIN_ROLE_USER, post_appeal },
-	{ "GET", "/v1/status", ADMIN_ROLE_MODERATOR, admin_get_status },
-	{ "GET", "/v1/plugins", ADMIN_ROLE_MODERATOR, admin_get_plugins },
-	{ "GET", "/v1/metrics", ADMIN_ROLE_MODERATOR, admin_get_metrics },
-	{ "POST", "/v1/tokens", ADMIN_ROLE_ADMIN, admin_post_token },
-	{ "GET", "/v1/rules", ADMIN_ROLE_MODERATOR, get_rules },
-	{ "POST", "/v1/rules/reload", ADMIN_ROLE_ADMIN, post_rules_reload },
-	{ "POST", "/v1/rules/dry-run", ADMIN_ROLE_ADMIN, post_rules_dryrun },
-	{ "GET", "/v1/queue", ADMIN_ROLE_MODERATOR, admin_get_queue },
-	{ "GET", "/v1/queue/#", ADMIN_ROLE_MODERATOR, admin_get_queue_item },
-	{ "POST", "/v1/queue/#/resolve", ADMIN_ROLE_MODERATOR, admin_post_resolve },
-	{ "POST", "/v1/queue/#/approve", ADMIN_ROLE_MODERATOR, admin_post_approve },
-	{ "POST", "/v1/queue/#/reject", ADMIN_ROLE_MODERATOR, admin_post_reject },
-	{ "GET", "/v1/appeals", ADMIN_ROLE_MODERATOR, admin_get_appeals },
-	{ "GET", "/v1/appeals/#", ADMIN_ROLE_MODERATOR, admin_get_appeal },
-	{ "POST", "/v1/appeals/#/grant", ADMIN_ROLE_MODERATOR, admin_post_grant },
-	{ "POST", "/v1/appeals/#/deny", ADMIN_ROLE_MODERATOR, admin_post_deny },
-	{ "GET", "/v1/audit", ADMIN_ROLE_MODERATOR, get_audit },
-	{ "GET", "/v1/audit/verify", ADMIN_ROLE_MODERATOR, get_audit_verify },
-	{ "GET", "/v1/users/*", ADMIN_ROLE_MODERATOR, admin_get_user },
-	{ "POST", "/v1/users/*/kick", ADMIN_ROLE_MODERATOR, admin_post_kick },
-	{ "POST", "/v1/users/*/revoke", ADMIN_ROLE_MODERATOR, admin_post_revoke },
-	{ "GET", "/v1/users/*/sanctions", ADMIN_ROLE_MODERATOR, admin_get_sanctions },
-	{ "POST", "/v1/users/*/sanctions", ADMIN_ROLE_MODERATOR, admin_post_sanction },
-	{ "DELETE", "/v1/users/*/sanctions/ban", ADMIN_ROLE_MODERATOR, admin_delete_ban },
-	{ "DELETE", "/v1/users/*/sanctions/shadow", ADMIN_ROLE_MODERATOR, admin_delete_shadow },
-	{ "DELETE", "/v1/users/*/sanctions/block", ADMIN_ROLE_MODERATOR, admin_delete_block },
-	{ "GET", "/v1/conversations/*", ADMIN_ROLE_MODERATOR, admin_get_conv },
-	{ "POST", "/v1/conversations/*/lock", ADMIN_ROLE_MODERATOR, admin_post_lock },
-	{ "POST", "/v1/conversations/*/unlock", ADMIN_ROLE_MODERATOR, admin_post_unlock },
-	{ "GET", "/v1/conversations/*/messages", ADMIN_ROLE_MODERATOR, admin_get_messages },
-	{ "DELETE", "/v1/conversations/*/messages/#", ADMIN_ROLE_MODERATOR, admin_delete_message },
-};
 
 void admin_route(struct admin_req *r)
 {
@@ -296,32 +215,28 @@ void admin_route(struct admin_req *r)
 		admin_error(r, 503, "unavailable", "moderation is not running");
 		return;
 	}
-	bool path_known = false;
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		const struct route *rt = &routes[i];
-		enum match m = match(r, rt->pattern);
-		if (m == NO_MATCH)
-			continue;
-		if (strcmp(r->method, rt->method) != 0) {
-			path_known = true;
-			continue;
-		}
-		if (r->role < rt->role) {
-			admin_error(r, 403, "forbidden", rt->role == ADMIN_ROLE_ADMIN
-				    ? "needs the admin role" : "needs the moderator or admin role");
-			return;
-		}
-		if (m == BAD_ID) {
-			admin_error(r, 400, "bad_request", "the id in the path must be a positive "
-				    "integer");
-			return;
-		}
-		rt->fn(r);
+	struct admin_target t;
+	enum admin_find f = admin_route_find(r->method, r->path, r->role, &t);
+	r->id = t.id;
+	memcpy(r->arg, t.arg, sizeof r->arg);
+	r->arg_long = t.arg_long;
+	switch (f) {
+	case ADMIN_FIND_OK:
+		handlers[t.route](r);
 		return;
-	}
-	if (path_known)
+	case ADMIN_FIND_FORBIDDEN:
+		admin_error(r, 403, "forbidden", admin_route_defs[t.route].role == ADMIN_ROLE_ADMIN
+			    ? "needs the admin role" : "needs the moderator or admin role");
+		return;
+	case ADMIN_FIND_BAD_ID:
+		admin_error(r, 400, "bad_request", "the id in the path must be a positive integer");
+		return;
+	case ADMIN_FIND_METHOD:
 		admin_error(r, 405, "method_not_allowed", "this path takes another method; see "
 			    "docs/admin-api.md");
-	else
-		admin_error(r, 404, "not_found", "no such route; see docs/admin-api.md");
+		return;
+	case ADMIN_FIND_NOT_FOUND:
+		break;
+	}
+	admin_error(r, 404, "not_found", "no such route; see docs/admin-api.md");
 }

@@ -8,8 +8,6 @@
 #include "admin.h"
 #include "log.h"
 
-#define TTL_DEFAULT 3600
-#define TTL_MAX 31536000        /* a year */
 #define KEY_FILE_MAX 65536
 
 /* The PEM text of path (malloc'd, NUL-terminated) or NULL with err set. */
@@ -34,53 +32,18 @@ static char *read_key(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
-/* roles: absent, or an array of "admin" / "moderator" (at most both).
- * Fills out (NULL-terminated); false after replying 400. */
-static bool read_roles(struct admin_req *r, const char *out[3])
-{
-	json_t *roles = json_object_get(r->body, "roles");
-	out[0] = out[1] = out[2] = NULL;
-	if (!roles || json_is_null(roles))
-		return true;
-	size_t i, n = 0;
-	json_t *el;
-	if (!json_is_array(roles) || json_array_size(roles) > 2)
-		goto bad;
-	json_array_foreach(roles, i, el) {
-		const char *s = json_string_value(el);
-		if (!s || (strcmp(s, "admin") != 0 && strcmp(s, "moderator") != 0))
-			goto bad;
-		if (n == 1 && strcmp(out[0], s) == 0)
-			continue;
-		out[n++] = s;
-	}
-	return true;
-bad:
-	admin_error(r, 400, "bad_request", "roles must be an array of \"admin\" and/or "
-		    "\"moderator\" (or absent: a user token)");
-	return false;
-}
-
 void admin_post_token(struct admin_req *r)
 {
 	struct core *c = r->core;
 	const struct chatd_config *cfg = c->cfg;
-	const char *sub = admin_body_str(r, "sub");
-	json_t *ttl = json_object_get(r->body, "ttl_s");
-	const char *roles[3];
-	if (!sub || !auth_user_id_valid(sub)) {
-		admin_error(r, 400, "bad_request", "body: {\"sub\": user id (1 to 64 of A-Z a-z 0-9 "
-			    ". _ @ -), \"roles\"?: [\"admin\"|\"moderator\"], \"ttl_s\"?: 1..31536000}");
+	struct admin_token_args args;
+	const char *bad = admin_parse_token(r->body, &args);
+	if (bad) {
+		admin_error(r, 400, "bad_request", bad);
 		return;
 	}
-	if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
-		    json_integer_value(ttl) > TTL_MAX)) {
-		admin_error(r, 400, "bad_request", "ttl_s must be an integer from 1 to 31536000 "
-			    "(default 3600)");
-		return;
-	}
-	if (!read_roles(r, roles))
-		return;
+	const char *sub = args.sub;
+	const char *const *roles = args.roles;
 	const char *alg = cfg->auth_algorithm;
 	char *pem = NULL;
 	const char *key;
@@ -105,7 +68,7 @@ void admin_post_token(struct admin_req *r)
 		}
 		key = pem;
 	}
-	int64_t ttl_s = ttl ? json_integer_value(ttl) : TTL_DEFAULT;
+	int64_t ttl_s = args.ttl_s;
 	/* A token made right after the user's revoke must pass it: iat is in
 	 * whole seconds, so it is dated at the first second that does. */
 	int64_t now_s = mod_now_ms() / 1000, rb = moderation_revoked_before(c, sub);

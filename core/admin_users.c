@@ -105,24 +105,14 @@ void admin_post_sanction(struct admin_req *r)
 {
 	if (!admin_path_user(r))
 		return;
-	const char *kind = admin_body_str(r, "kind");
-	const char *reason = admin_body_str(r, "reason");
-	json_t *dur = json_object_get(r->body, "duration_ms");
-	if (!kind || (strcmp(kind, "ban") != 0 && strcmp(kind, "shadow") != 0 &&
-		      strcmp(kind, "block") != 0) ||
-	    (dur && (!json_is_integer(dur) || json_integer_value(dur) < 0 ||
-		     json_integer_value(dur) > (1LL << 50))) ||
-	    (reason && strlen(reason) > 1000)) {
-		admin_error(r, 400, "bad_request", "body: {\"kind\": \"ban\"|\"shadow\"|\"block\", "
-			    "\"duration_ms\"?: integer (0 or absent: permanent), \"reason\"?: text}");
+	struct admin_sanction_args a;
+	const char *bad = admin_parse_sanction(r->body, &a);
+	if (bad) {
+		admin_error(r, 400, "bad_request", bad);
 		return;
 	}
-	int64_t d = dur ? json_integer_value(dur) : 0;
-	if (strcmp(kind, "block") == 0 && d == 0) {
-		admin_error(r, 400, "bad_request", "block needs duration_ms");
-		return;
-	}
-	int st = moderation_sanction(r->core, r->arg, kind, d ? mod_now_ms() + d : 0, reason,
+	int64_t d = a.duration_ms;
+	int st = moderation_sanction(r->core, r->arg, a.kind, d ? mod_now_ms() + d : 0, a.reason,
 				     r->claims.sub);
 	if (st != CHATD_OK) {
 		admin_status_error(r, st);

@@ -10,6 +10,11 @@
  *   - exp/nbf are never checked by libjwt: exp is required and checked here.
  *   - RS256/ES256 verification costs ~0.7 ms (the PEM is re-parsed on every
  *     call); the header pre-check keeps a wrong-alg token from paying it.
+ *   - jwt_decode accepts an RS256/ES256 signature with '=' padding (found by
+ *     tests/fuzz/fuzz_jwt.c): the same signature then has several spellings.
+ *     A token is therefore refused unless it is exactly three segments of
+ *     canonical base64url (RFC 7515: no padding, unused bits zero), so each
+ *     signed token has one accepted spelling.
  */
 #include "auth.h"
 
@@ -266,6 +271,39 @@ static enum auth_result precheck_header(const struct auth_verifier *v, const cha
 	return r;
 }
 
+/* Is s[0..n) canonical base64url: n > 0, not 1 mod 4, only the 64
+ * characters, and the unused low bits of the last character zero? */
+static bool b64url_canonical(const char *s, size_t n)
+{
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	if (n == 0 || n % 4 == 1)
+		return false;
+	int last = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *d = s[i] ? memchr(tbl, s[i], 64) : NULL;
+		if (!d)
+			return false;
+		last = (int)(d - tbl);
+	}
+	/* 2 characters carry 12 bits for 8 (4 unused), 3 carry 18 for 16 (2). */
+	int unused = n % 4 == 2 ? 0x0f : n % 4 == 3 ? 0x03 : 0;
+	return (last & unused) == 0;
+}
+
+/* header.payload.signature, each segment canonical base64url. */
+static bool token_shape_ok(const char *token, size_t tlen)
+{
+	const char *d1 = memchr(token, '.', tlen);
+	const char *d2 = d1 ? memchr(d1 + 1, '.', tlen - (size_t)(d1 + 1 - token)) : NULL;
+	if (!d2)
+		return false;
+	const char *sig = d2 + 1, *end = token + tlen;
+	return b64url_canonical(token, (size_t)(d1 - token)) &&
+	       b64url_canonical(d1 + 1, (size_t)(d2 - d1 - 1)) &&
+	       b64url_canonical(sig, (size_t)(end - sig));
+}
+
 /* Copy src into dst (cap bytes incl. NUL), cutting at a UTF-8 code point
  * boundary if it does not fit. */
 static void copy_trunc_utf8(char *dst, size_t cap, const char *src)
@@ -371,6 +409,8 @@ enum auth_result auth_verify(const struct auth_verifier *v, const char *token,
 	enum auth_result r = precheck_header(v, token, tlen);
 	if (r != AUTH_OK)
 		return r;
+	if (!token_shape_ok(token, tlen))
+		return AUTH_MALFORMED;
 
 	jwt_t *jwt = NULL;
 	/* v->key is never NULL and keylen never 0 (checked at creation). */

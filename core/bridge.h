@@ -90,6 +90,7 @@ enum bridge_in_kind {
 	BIN_GW_DONE,    /* the gateway finished shutting down */
 	BIN_HTTP,       /* a media HTTP request (http, owned) */
 	BIN_POST,       /* an authenticated JSON POST (post, owned) */
+	BIN_REFRESH,    /* an authenticated session took a new token (auth frame) */
 };
 
 struct bridge_in {
@@ -98,7 +99,7 @@ struct bridge_in {
 	uint64_t session;
 	char user[BRIDGE_USER_MAX + 1];
 	json_t *msg;            /* BIN_CMD: the frame, owned */
-	int64_t iat;            /* BIN_OPEN: the token's iat (s since the epoch), 0 if absent */
+	int64_t iat;            /* BIN_OPEN, BIN_REFRESH: the token's iat (s since the epoch), 0 if absent */
 	uint64_t trace;         /* log trace id of the frame it came from (0: none) */
 	struct bridge_http *http; /* BIN_HTTP: owned */
 	struct bridge_post *post; /* BIN_POST: owned */

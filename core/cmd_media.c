@@ -1,38 +1,14 @@
 /* cmd_media.c — media.upload and media.url through the media plugin.
  *
- * The core checks the fields' shape; the plugin decides the rest (allowed
- * types, sizes, quota, rate) and says why it refused. */
+ * The core checks the fields' shape (media_parse.c); the plugin decides
+ * the rest (allowed types, sizes, quota, rate) and says why it refused. */
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "media_parse.h"
 #include "pipeline.h"
 #include "proto_decode.h"
 #include "proto_encode.h"
-
-#define MIME_MAX 127
-#define NAME_MAX_CHARS 255
-#define SIZE_MAX_JSON (1LL << 53)
-
-/* RFC 7230 tchar: what a MIME type or subtype may be made of. */
-static bool is_tchar(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-/* "type/subtype": two non-empty tokens, no parameters. */
-static bool mime_ok(const char *s, size_t len)
-{
-	if (len < 1 || len > MIME_MAX || strlen(s) != len)
-		return false;
-	const char *slash = strchr(s, '/');
-	if (!slash || slash == s || slash[1] == '\0')
-		return false;
-	for (const char *p = s; *p; p++)
-		if (p != slash && !is_tchar((unsigned char)*p))
-			return false;
-	return true;
-}
 
 static bool media_enabled(struct cmd *c)
 {
@@ -91,24 +67,11 @@ void cmd_media_upload(struct cmd *c)
 {
 	if (!media_enabled(c))
 		return;
-	json_t *mime = json_object_get(c->msg, "mime");
-	if (!json_is_string(mime) || !mime_ok(json_string_value(mime), json_string_length(mime))) {
-		cmd_error(c, "bad_request", "mime must be a type/subtype of 1 to 127 characters");
-		return;
-	}
-	json_t *size = json_object_get(c->msg, "size");
-	if (!json_is_integer(size) || json_integer_value(size) < 1 ||
-	    json_integer_value(size) > SIZE_MAX_JSON) {
-		cmd_error(c, "bad_request", "size must be an integer >= 1");
-		return;
-	}
-	const char *name = NULL;
-	if (!proto_get_id_string(c->msg, "name", false, 0, NAME_MAX_CHARS, &name, c->err)) {
+	struct media_upload_args a;
+	if (!media_parse_upload(c->msg, &a, c->err)) {
 		cmd_error(c, "bad_request", c->err);
 		return;
 	}
-	if (name && !name[0])
-		name = NULL;
 	struct cmd *m = cmd_clone(c, sizeof *m);
 	if (!m) {
 		cmd_error(c, "internal", "out of memory");
@@ -116,8 +79,8 @@ void cmd_media_upload(struct cmd *c)
 	}
 	struct core *core = m->core;
 	/* The strings point into m->msg, which m now owns. */
-	int st = core->media->upload_begin(core->media_inst, m->user, json_string_value(mime),
-					   (int64_t)json_integer_value(size), name, on_upload, m);
+	int st = core->media->upload_begin(core->media_inst, m->user, a.mime, a.size, a.name,
+					   on_upload, m);
 	if (st != CHATD_OK) {
 		on_upload(m, st, NULL); /* answers and frees m */
 	}

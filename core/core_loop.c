@@ -119,6 +119,9 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
 		case BIN_CLOSE:
 			pipeline_session_close(c, in->session);
 			break;
+		case BIN_REFRESH:
+			pipeline_session_refresh(c, in->session, in->user, in->iat);
+			break;
 		case BIN_CMD:
 			if (!c->shutting_down) {
 				pipeline_dispatch(c, in->session, in->user, in->msg);

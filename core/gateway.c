@@ -159,6 +159,13 @@ static void authenticate(struct gateway *gw, struct gw_session *s, const char *t
 		}
 		s->exp = claims.exp;
 		send_ready(gw, s, id);
+		/* Revocations and bans are the core's: it ends the session if
+		 * this token would not have been admitted. */
+		struct bridge_in *rin = bridge_in_new(BIN_REFRESH, s->id, s->user, NULL);
+		if (rin) {
+			rin->iat = claims.iat;
+			bq_push(&gw->core->in, &rin->node);
+		}
 		return;
 	}
 	memcpy(s->user, claims.sub, sizeof s->user);

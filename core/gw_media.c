@@ -42,6 +42,7 @@
 #include <jansson.h>
 #include "hmap.h"
 #include "log.h"
+#include "media_parse.h"
 
 #define QUERY_MAX 4096
 #define PENDING_MAX 65536            /* body bytes kept while the core decides */
@@ -421,30 +422,9 @@ static bool copy_query(struct lws *wsi, char *out, size_t cap)
 		if (len < 0) /* no such fragment, or one over the buffer */
 			return lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) <
 			       (int)sizeof frag;
-		if (len == 0)
-			continue;
-		if (n + (n ? 1 : 0) + (size_t)len + 1 > cap)
+		if (!media_query_append(out, cap, &n, frag, (size_t)len))
 			return false;
-		if (n)
-			out[n++] = '&';
-		memcpy(out + n, frag, (size_t)len);
-		n += (size_t)len;
-		out[n] = '\0';
 	}
-}
-
-static bool parse_length(const char *s, int64_t *out)
-{
-	if (!*s)
-		return false;
-	int64_t v = 0;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (*s - '0');
-	}
-	*out = v;
-	return true;
 }
 
 int gw_media_http(struct gw_media *m, struct lws *wsi, void *pss, const char *path,
@@ -465,7 +445,7 @@ int gw_media_http(struct gw_media *m, struct lws *wsi, void *pss, const char *pa
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
 		char cl[32];
 		if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
-		    !parse_length(cl, &clen))
+		    !media_parse_content_length(cl, &clen))
 			return reply_now(wsi, head, put, 400, "bad_request", "bad Content-Length");
 	}
 	struct gw_media_req *r = calloc(1, sizeof *r);

@@ -11,21 +11,30 @@
 #include "proto_decode.h"
 #include "typing.h"
 
-/* Sanctions, revoked tokens and on_connect rules.  False when the
- * session was refused. */
-static bool admit(struct core *c, uint64_t session, const char *user, int64_t iat)
+/* A ban, or a token issued before the user's revoke: the session is
+ * closed (revoked, 4403) and true returned. */
+static bool refuse_sanctioned(struct core *c, uint64_t session, const char *user, int64_t iat)
 {
 	int64_t now = mod_now_ms(), until = 0;
 	const char *stop = moderation_blocking(c, user, now, &until);
 	bool banned = stop && strcmp(stop, "ban") == 0;
-	if (banned || moderation_token_revoked(c, user, iat)) {
-		core_close_session(c, session,
-				   json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
-					     "message", banned ? "you are banned"
-					     : "this token was revoked; sign in again", "retryable", 0),
-				   4403);
+	if (!banned && !moderation_token_revoked(c, user, iat))
 		return false;
-	}
+	core_close_session(c, session,
+			   json_pack("{s:s, s:s, s:s, s:b}", "type", "error", "code", "revoked",
+				     "message", banned ? "you are banned"
+				     : "this token was revoked; sign in again", "retryable", 0),
+			   4403);
+	return true;
+}
+
+/* Sanctions, revoked tokens and on_connect rules.  False when the
+ * session was refused. */
+static bool admit(struct core *c, uint64_t session, const char *user, int64_t iat)
+{
+	if (refuse_sanctioned(c, session, user, iat))
+		return false;
+	int64_t now = mod_now_ms();
 	struct lua_msg_ctx x = { .sender_id = user, .ts = now };
 	const struct user_sessions *us = sessions_of(&c->sessions, user);
 	x.account_created_at = us ? us->first_seen : 0;
@@ -177,6 +186,15 @@ void pipeline_session_open(struct core *c, uint64_t session, const char *user, i
 	us = sessions_of(&c->sessions, user);
 	if (us && us->n == 1)
 		register_user(c, user);
+}
+
+void pipeline_session_refresh(struct core *c, uint64_t session, const char *user, int64_t iat)
+{
+	const char *u = sessions_user(&c->sessions, session);
+	if (!u || strcmp(u, user) != 0)
+		return;   /* refused at admission, or already gone */
+	if (refuse_sanctioned(c, session, user, iat))
+		pipeline_session_close(c, session);   /* nothing more runs for it */
 }
 
 void pipeline_session_close(struct core *c, uint64_t session)

@@ -34,6 +34,11 @@ struct cmd {
  * user's revocation. */
 void pipeline_session_open(struct core *c, uint64_t session, const char *user, int64_t iat);
 void pipeline_session_close(struct core *c, uint64_t session);
+/* The session sent auth with a new token for the same user (iat: the
+ * token's): a token admission would refuse (revoked before iat, or the
+ * user banned) closes the session with revoked / 4403 at once; its later
+ * commands are dropped. */
+void pipeline_session_refresh(struct core *c, uint64_t session, const char *user, int64_t iat);
 /* Takes ownership of msg. */
 void pipeline_dispatch(struct core *c, uint64_t session, const char *user, json_t *msg);
 

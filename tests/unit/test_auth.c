@@ -507,6 +507,70 @@ static void test_es256_roundtrip(void)
 	CU_ASSERT_PTR_NULL(tok);
 }
 
+/* One spelling per signed token: padding, the standard alphabet or set
+ * unused bits in any segment are refused (libjwt itself accepted an
+ * ES256 signature with '=' padding: found by tests/fuzz/fuzz_jwt.c). */
+static void respellings_refused(const char *alg, const char *priv, const char *pub)
+{
+	char *tok = NULL;
+	CU_ASSERT_EQUAL_FATAL(auth_mint(alg, priv, strlen(priv), "dave", NOW, 600, NULL, &tok),
+			      CHATD_OK);
+	struct auth_verifier *v = verifier(alg, pub, 0);
+	CU_ASSERT_EQUAL(verify(v, tok, NOW), AUTH_OK);
+	size_t n = strlen(tok);
+	char *t = malloc(n + 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	static const char *const tails[] = { "=", "==", " ", ".", "\n" };
+	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+		snprintf(t, n + 3, "%s%s", tok, tails[i]);
+		CU_ASSERT_EQUAL(verify(v, t, NOW), AUTH_MALFORMED);
+	}
+	/* The signature's last character with an unused bit set. */
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char *sig = strrchr(tok, '.') + 1;
+	size_t sl = strlen(sig);
+	if (sl % 4 != 0) {
+		memcpy(t, tok, n + 1);
+		t[n - 1] = tbl[(strchr(tbl, tok[n - 1]) - tbl) ^ 1];
+		CU_ASSERT_EQUAL(verify(v, t, NOW), AUTH_MALFORMED);
+	}
+	/* '-' and '_' of the signature in the standard alphabet. */
+	memcpy(t, tok, n + 1);
+	bool changed = false;
+	for (char *p = t + (sig - tok); *p; p++) {
+		if (*p == '-' || *p == '_') {
+			*p = *p == '-' ? '+' : '/';
+			changed = true;
+		}
+	}
+	if (changed)
+		CU_ASSERT_EQUAL(verify(v, t, NOW), AUTH_MALFORMED);
+	/* Padding on the header segment (the signature covers it: refused
+	 * either way, but as malformed before any crypto). */
+	const char *d1 = strchr(tok, '.');
+	snprintf(t, n + 3, "%.*s=%s", (int)(d1 - tok), tok, d1);
+	CU_ASSERT_EQUAL(verify(v, t, NOW), AUTH_MALFORMED);
+	free(t);
+	free(tok);
+	auth_verifier_free(v);
+}
+
+static void test_one_spelling(void)
+{
+	respellings_refused("HS256", SECRET, SECRET);
+	if (!keys_ready()) {
+		CU_FAIL("could not generate keys with the openssl tool");
+		return;
+	}
+	/* Several mints, so that signatures with '-' / '_' and with every
+	 * length mod 4 come up. */
+	for (int i = 0; i < 4; i++) {
+		respellings_refused("RS256", rsa_priv, rsa_pub);
+		respellings_refused("ES256", ec_priv, ec_pub);
+	}
+}
+
 static void test_overlong_token(void)
 {
 	struct auth_verifier *v = verifier("HS256", SECRET, 0);
@@ -650,6 +714,8 @@ void unit_register_auth(void)
 	CU_add_test(s, "RS256 round trip; refused by HS256 verifier", test_rs256_roundtrip);
 	CU_add_test(s, "ES256 round trip; cross-alg refusals", test_es256_roundtrip);
 	CU_add_test(s, "token over 8 KiB refused", test_overlong_token);
+	CU_add_test(s, "one spelling per token (no padding, canonical base64url)",
+		    test_one_spelling);
 	CU_add_test(s, "garbage tokens", test_garbage);
 	CU_add_test(s, "verifier refuses bad configuration", test_verifier_refusals);
 	CU_add_test(s, "mint refuses bad input", test_mint_refusals);

@@ -41,6 +41,8 @@ int main(int argc, char **argv)
 	unit_register_media_local_gc();
 	unit_register_chatctl();
 	unit_register_web();
+	unit_register_admin_parse();
+	unit_register_media_parse();
 	unit_register_pg_shard();
 	unit_register_search();
 	unit_register_notify();
