@@ -4,21 +4,26 @@ development sign-in, /telemetry, media), refuses plain text, offers only
 http/1.1 in ALPN and honours tls_min_version; bad certificate or key files
 stop the start and --check-config with a clear message (exit 1); the admin
 API with admin.tls_* serves https:// and chatctl talks to it verifying the
-certificate; key material and the Redis password never reach the log.
+certificate; key material and the Redis password never reach the log;
+storage_pg hands sslmode/sslrootcert in its DSN to libpq unchanged (a
+private cluster with ssl=on: verify-full connects over TLS, a wrong CA
+stops the start).
 
 Certificates are made here with the openssl CLI (self-signed, P-256)."""
 
 import http.client
 import json
 import os
+import shutil
 import ssl
 import subprocess
+import tempfile
 
 import pytest
 import websockets
 
-from chatclient import (Client, chatctl_bin, chatd_bin, mint, new_cmid, openssl, run,
-                        run_tool)
+from chatclient import (SRC_DIR, Client, chatctl_bin, chatd_bin, free_port, mint, new_cmid,
+                        openssl, psql, run, run_tool)
 import redisutil
 
 
@@ -360,3 +365,55 @@ def test_redis_password_never_logged(chatd, tmp_path):
         assert "hunter3" not in log, "the Redis password reached the log:\n" + log
     finally:
         r.stop()
+
+
+# ---- PostgreSQL over TLS: the DSN goes to libpq unchanged --------------------
+
+PG_SCRIPT = os.path.join(SRC_DIR, "scripts", "pg-test-server")
+
+
+@pytest.fixture
+def ssl_cluster(pki):
+    if not os.access(PG_SCRIPT, os.X_OK) or not os.path.exists(
+            "/usr/lib/postgresql/15/bin/initdb") or not shutil.which("psql"):
+        pytest.skip("PostgreSQL 15 is not installed (scripts/setup --test)")
+    d = tempfile.mkdtemp(prefix="chatd-pg-tls-")
+    port = free_port()
+    env = dict(os.environ, PG_TEST_SSL_CERT=pki["cert"], PG_TEST_SSL_KEY=pki["key"])
+    r = subprocess.run([PG_SCRIPT, "start", d, str(port)], capture_output=True, text=True,
+                       env=env, timeout=60)
+    try:
+        assert r.returncode == 0, "pg-test-server start failed: %s" % r.stderr
+        yield r.stdout.strip()
+    finally:
+        subprocess.run([PG_SCRIPT, "stop", d], capture_output=True, timeout=60)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_storage_pg_over_tls(chatd, pki, ssl_cluster):
+    dsn = ssl_cluster + " sslmode=verify-full sslrootcert=%s" % pki["cert"]
+    srv = chatd(plugins={"storage": "pg"}, storage_sqlite=None, storage_pg={"dsn": dsn})
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        b = await Client.login(srv, "bob")
+        cid = await a.direct("bob")
+        await a.call({"type": "send", "conversation_id": cid,
+                      "client_message_id": new_cmid(), "text": "stored over tls"}, "ack")
+        await b.expect("message", conversation_id=cid)
+    run(body())
+    # chatd's connections (application_name chatd) are encrypted
+    rows = psql("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                "WHERE a.application_name = 'chatd'", dsn=ssl_cluster).split()
+    assert rows and all(x == "t" for x in rows), rows
+    assert psql("SELECT count(*) FROM messages", dsn=ssl_cluster).strip() == "1"
+    # a CA that did not sign the server's certificate: no connection, no start
+    bad = chatd(start=False, plugins={"storage": "pg"}, storage_sqlite=None,
+                storage_pg={"dsn": ssl_cluster + " sslmode=verify-full sslrootcert=%s "
+                            "password=hunter4-pg" % pki["other_cert"],
+                            "connect_timeout_ms": 2000})
+    rc = bad.spawn().wait(timeout=30)
+    log = bad.log_text()
+    assert rc == 1 and "pg.connect_failed" in log, log
+    assert "certificate verify failed" in log, log
+    assert "hunter4" not in log, log
