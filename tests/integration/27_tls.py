@@ -18,6 +18,7 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 
 import pytest
 import websockets
@@ -205,6 +206,39 @@ def test_tls_min_version_13(chatd, pki):
         assert conn.sock.version() == "TLSv1.3"
     finally:
         conn.close()
+
+
+def test_an_expired_certificate_is_served_the_client_decides(chatd, pki):
+    """chatd checks that the files load and match, nothing more: an expired
+    certificate starts; a verifying client refuses it, one told to accept
+    it gets through."""
+    d = pki["dir"]
+    csr, expired = os.path.join(d, "exp.csr"), os.path.join(d, "expired.crt")
+    for args in (["req", "-new", "-key", pki["key"], "-subj", "/CN=localhost", "-out", csr],
+                 ["x509", "-req", "-in", csr, "-signkey", pki["key"], "-days", "-1",
+                  "-out", expired]):
+        subprocess.run([openssl()] + args, check=True, capture_output=True, timeout=30)
+    srv = chatd(start=False, server={"tls_cert": expired, "tls_key": pki["key"]})
+    r = run_tool([chatd_bin(), "--check-config", srv.config_path], timeout=30)
+    assert r.returncode == 0, r.stderr
+    srv.spawn()
+    loose = ssl.create_default_context()
+    loose.check_hostname = False
+    loose.verify_mode = ssl.CERT_NONE
+    for _ in range(200):
+        try:
+            if https(srv, "GET", "/healthz", ctx=loose)[0] == 200:
+                break
+        except OSError:
+            pass
+        assert srv.running, srv.log_text()
+        time.sleep(0.05)
+    else:
+        raise AssertionError("no answer over TLS:\n" + srv.log_text())
+    strict = ssl.create_default_context(cafile=expired)
+    strict.check_hostname = False           # only the dates are wrong with it
+    with pytest.raises(ssl.SSLCertVerificationError, match="expired"):
+        https(srv, "GET", "/healthz", ctx=strict)
 
 
 # ---- bad files ------------------------------------------------------------
