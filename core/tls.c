@@ -178,8 +178,8 @@ void tls_cert_summary(const char *cert, char *out, size_t outlen)
 	fclose(f);
 	BIO *b = x ? BIO_new(BIO_s_mem()) : NULL;
 	if (b) {
-		X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
-				   XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+		/* ONELINE escapes control and non-ASCII bytes: the log stays ASCII. */
+		X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_ONELINE);
 		BIO_puts(b, ", expires ");
 		ASN1_TIME_print(b, X509_get0_notAfter(x));
 		char *p;
