@@ -138,7 +138,7 @@ static int transport(struct ctl *ctl, const char *method, const char *path, json
 		.method = method, .path = path, .bearer = ctl->token,
 		.body = text, .body_len = text ? strlen(text) : 0,
 		.connect_timeout_ms = CTL_CONNECT_TIMEOUT_MS, .timeout_ms = ctl->timeout_ms,
-		.max_body = CTL_BODY_MAX,
+		.max_body = CTL_BODY_MAX, .cacert = ctl->cacert,
 	};
 	if (strcmp(path, "/metrics") == 0)
 		rq.accept = "text/plain";
@@ -147,7 +147,7 @@ static int transport(struct ctl *ctl, const char *method, const char *path, json
 	free(text);
 	if (hr == HTTP_OK)
 		return 0;
-	if (hr == HTTP_E_CONNECT || hr == HTTP_E_TIMEOUT) {
+	if (hr == HTTP_E_CONNECT || hr == HTTP_E_TIMEOUT || hr == HTTP_E_TLS) {
 		fprintf(stderr, "chatctl: cannot reach the admin API at %s (from %s): %s\n",
 			ctl->url_text, ctl->url_source, err);
 		if (hr == HTTP_E_CONNECT)
@@ -156,6 +156,9 @@ static int transport(struct ctl *ctl, const char *method, const char *path, json
 		return EXIT_UNREACHABLE;
 	}
 	fprintf(stderr, "chatctl: %s %s: %s\n", method, path, err);
+	if (hr == HTTP_E_PROTOCOL && ctl->url.kind == HTTP_URL_TCP && !ctl->url.tls)
+		fprintf(stderr, "chatctl: if the admin API has TLS on (admin.tls_cert), use "
+			"https://\n");
 	return hr == HTTP_E_PROTOCOL ? EXIT_UNREACHABLE : EXIT_RUNTIME;
 }
 

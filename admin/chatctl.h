@@ -38,6 +38,7 @@ enum {
  * resolve to.  Strings are borrowed from argv or owned (the *_own ones). */
 struct ctl {
 	const char *url_flag;        /* --url */
+	const char *cacert_flag;     /* --cacert */
 	const char *token_flag;      /* --token */
 	const char *ctlconf_flag;    /* --ctl-config */
 	const char *config_path;     /* -c/--config: the server's chatd.conf */
@@ -51,6 +52,7 @@ struct ctl {
 	const char *url_source;      /* "--url", "CHATCTL_URL", file path, … */
 	char *token;                 /* owned; NULL: none */
 	const char *token_source;
+	char *cacert;                /* owned; https: CA file to trust, NULL: the system's */
 	char ctlconf_path[4096];     /* the ctl config file read ("" if none) */
 };
 

@@ -22,6 +22,7 @@ void ctlconf_free(struct ctlconf *c)
 		free(c->token);
 	}
 	free(c->url);
+	free(c->cacert);
 	memset(c, 0, sizeof *c);
 }
 
@@ -81,6 +82,8 @@ int ctlconf_parse(const char *text, size_t len, struct ctlconf *out, char *err, 
 			slot = &out->url;
 		} else if (strcmp(key, "token") == 0) {
 			slot = &out->token;
+		} else if (strcmp(key, "cacert") == 0) {
+			slot = &out->cacert;
 		} else if (strcmp(key, "timeout") == 0) {
 			if (out->timeout_s)
 				return fail(out, err, errlen, line, "given twice", key);
@@ -96,7 +99,7 @@ int ctlconf_parse(const char *text, size_t len, struct ctlconf *out, char *err, 
 			out->timeout_s = t;
 			continue;
 		} else {
-			return fail(out, err, errlen, line, "unknown key (url, token, timeout)", key);
+			return fail(out, err, errlen, line, "unknown key (url, token, cacert, timeout)", key);
 		}
 		if (*slot)
 			return fail(out, err, errlen, line, "given twice", key);

@@ -2,7 +2,9 @@
  * --ctl-config FILE):
  *
  *   # comments and blank lines are ignored
- *   url = http://127.0.0.1:8081      (or unix:/run/chatd/admin.sock)
+ *   url = http://127.0.0.1:8081      (or https://…, unix:/run/chatd/admin.sock)
+ *   cacert = /etc/chatd/admin-ca.pem (https: the CA, or the server's own
+ *                                     certificate, to trust)
  *   token = eyJhbGciOi…
  *   timeout = 30                     (seconds, 1..3600)
  *
@@ -16,6 +18,7 @@
 struct ctlconf {
 	char *url;       /* owned, NULL when absent */
 	char *token;     /* owned, NULL when absent */
+	char *cacert;    /* owned, NULL when absent */
 	int timeout_s;   /* 0 when absent */
 };
 

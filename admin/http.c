@@ -5,6 +5,7 @@
  * Sockets are non-blocking and every wait is a poll() bounded by the
  * request's deadline. */
 #include "http.h"
+#include "http_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,16 +48,14 @@ int http_url_parse(const char *text, struct http_url *u, char *err, size_t errle
 		memcpy(u->sock, p, n + 1);
 		return 0;
 	}
-	if (strncasecmp(text, "https://", 8) == 0) {
-		snprintf(err, errlen, "https is not supported: chatctl speaks plain HTTP to the "
-			 "admin API (keep it on loopback, a Unix socket or an SSH tunnel)");
+	bool tls = strncasecmp(text, "https://", 8) == 0;
+	if (!tls && strncasecmp(text, "http://", 7) != 0) {
+		snprintf(err, errlen, "'%.200s': use http://HOST:PORT, https://HOST:PORT or "
+			 "unix:/PATH", text);
 		return -1;
 	}
-	if (strncasecmp(text, "http://", 7) != 0) {
-		snprintf(err, errlen, "'%.200s': use http://HOST:PORT or unix:/PATH", text);
-		return -1;
-	}
-	const char *h = text + 7;
+	size_t scheme_len = tls ? 8 : 7;
+	const char *h = text + scheme_len;
 	size_t auth_len = strcspn(h, "/?#");
 	if (memchr(h, '@', auth_len)) {
 		snprintf(err, errlen, "user names in the URL are not supported; use --token");
@@ -84,7 +83,7 @@ int http_url_parse(const char *text, struct http_url *u, char *err, size_t errle
 	}
 	memcpy(u->host, h, host_len);
 	u->host[host_len] = '\0';
-	const char *rest = text + 7 + auth_len;
+	const char *rest = text + scheme_len + auth_len;
 	if (*host_end == ':') {
 		port = host_end + 1;
 		size_t plen = (size_t)(rest - port);
@@ -107,7 +106,7 @@ int http_url_parse(const char *text, struct http_url *u, char *err, size_t errle
 		snprintf(err, errlen, "unexpected text after the host in the URL");
 		return -1;
 	} else {
-		snprintf(u->port, sizeof u->port, "80");
+		snprintf(u->port, sizeof u->port, tls ? "443" : "80");
 	}
 	if (*rest == '?' || *rest == '#' || strpbrk(rest, "?#")) {
 		snprintf(err, errlen, "the URL must not have a query or fragment");
@@ -123,6 +122,7 @@ int http_url_parse(const char *text, struct http_url *u, char *err, size_t errle
 	memcpy(u->prefix, rest, plen);
 	u->prefix[plen] = '\0';
 	u->kind = HTTP_URL_TCP;
+	u->tls = tls;
 	return 0;
 }
 
@@ -141,8 +141,7 @@ static int left_ms(int64_t deadline)
 	return l < 0 ? 0 : l > INT32_MAX ? INT32_MAX : (int)l;
 }
 
-/* Waits for fd to be ready for events; 1 ready, 0 timed out, -1 error. */
-static int wait_fd(int fd, short events, int64_t deadline)
+int http_wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
@@ -170,7 +169,7 @@ static int connect_addr(const struct sockaddr *sa, socklen_t salen, int family,
 		close(fd);
 		return -1;
 	}
-	int r = wait_fd(fd, POLLOUT, deadline);
+	int r = http_wait_fd(fd, POLLOUT, deadline);
 	if (r <= 0) {
 		*out_errno = r == 0 ? ETIMEDOUT : errno;
 		close(fd);
@@ -456,11 +455,34 @@ fail:
 
 /* ---- the exchange ---- */
 
-static int send_all(int fd, const char *p, size_t n, int64_t deadline, char *err,
+/* One connection: a socket, and its TLS session for https://. */
+struct conn {
+	int fd;
+	struct http_tls *tls;
+};
+
+static ssize_t conn_send(struct conn *c, const char *p, size_t n, short *want)
+{
+	if (c->tls)
+		return http_tls_write(c->tls, p, n, want);
+	*want = POLLOUT;
+	return send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
+static ssize_t conn_recv(struct conn *c, char *p, size_t n, short *want)
+{
+	if (c->tls)
+		return http_tls_read(c->tls, p, n, want);
+	*want = POLLIN;
+	return recv(c->fd, p, n, 0);
+}
+
+static int send_all(struct conn *c, const char *p, size_t n, int64_t deadline, char *err,
 		    size_t errlen)
 {
 	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		short want = POLLOUT;
+		ssize_t w = conn_send(c, p, n, &want);
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;
@@ -469,7 +491,7 @@ static int send_all(int fd, const char *p, size_t n, int64_t deadline, char *err
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = wait_fd(fd, POLLOUT, deadline);
+			int r = http_wait_fd(c->fd, want, deadline);
 			if (r == 0) {
 				snprintf(err, errlen, "timed out sending the request");
 				return HTTP_E_TIMEOUT;
@@ -477,7 +499,8 @@ static int send_all(int fd, const char *p, size_t n, int64_t deadline, char *err
 			if (r > 0)
 				continue;
 		}
-		snprintf(err, errlen, "cannot send the request: %s", strerror(errno));
+		snprintf(err, errlen, "cannot send the request: %s",
+			 errno == EPROTO ? "TLS error" : strerror(errno));
 		return HTTP_E_IO;
 	}
 	return HTTP_OK;
@@ -540,13 +563,18 @@ int http_do(const struct http_url *url, const struct http_request *rq,
 		snprintf(err, errlen, "out of memory");
 		return HTTP_E_IO;
 	}
-	int fd = -1;
-	int crc = open_conn(url, cdeadline, &fd, err, errlen);
+	struct conn c = { .fd = -1 };
+	int crc = open_conn(url, cdeadline, &c.fd, err, errlen);
+	/* The handshake counts as connecting. */
+	if (crc == HTTP_OK && url->tls)
+		crc = http_tls_open(c.fd, url->host, rq->cacert, cdeadline, &c.tls, err, errlen);
 	if (crc != HTTP_OK) {
+		if (c.fd >= 0)
+			close(c.fd);
 		free(req);
 		return crc;
 	}
-	int rc = send_all(fd, req, reqlen, deadline, err, errlen);
+	int rc = send_all(&c, req, reqlen, deadline, err, errlen);
 	free(req);
 	size_t cap = 16384, len = 0;
 	size_t limit = rq->max_body + HTTP_HEAD_MAX;
@@ -568,11 +596,12 @@ int http_do(const struct http_url *url, const struct http_request *rq,
 			buf = nb;
 			cap = ncap;
 		}
-		ssize_t r = recv(fd, buf + len, cap - len, 0);
+		short want = POLLIN;
+		ssize_t r = conn_recv(&c, buf + len, cap - len, &want);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int w = wait_fd(fd, POLLIN, deadline);
+			int w = http_wait_fd(c.fd, want, deadline);
 			if (w == 0) {
 				snprintf(err, errlen, "no complete answer within %.1f s",
 					 (double)(deadline - start) / 1000.0);
@@ -585,7 +614,8 @@ int http_do(const struct http_url *url, const struct http_request *rq,
 		}
 		bool eof = r == 0 || (r < 0 && errno == ECONNRESET);
 		if (r < 0 && !eof) {
-			snprintf(err, errlen, "cannot read the answer: %s", strerror(errno));
+			snprintf(err, errlen, "cannot read the answer: %s",
+				 errno == EPROTO ? "TLS error" : strerror(errno));
 			rc = HTTP_E_IO;
 			break;
 		}
@@ -598,7 +628,8 @@ int http_do(const struct http_url *url, const struct http_request *rq,
 			rc = p;
 	}
 	free(buf);
-	close(fd);
+	http_tls_close(c.tls);
+	close(c.fd);
 	return rc;
 }
 

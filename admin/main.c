@@ -24,6 +24,7 @@
 
 static const struct opt global_opts[] = {
 	{ "--url", 0, OPT_VALUE },
+	{ "--cacert", 0, OPT_VALUE },
 	{ "--token", 0, OPT_VALUE },
 	{ "--ctl-config", 0, OPT_VALUE },
 	{ "--config", 'c', OPT_VALUE },
@@ -46,13 +47,17 @@ static const struct opt version_opt[] = {
 
 #define SERVER_HELP \
 	"Server options (also accepted before the command):\n" \
-	"  --url URL          admin API: http://HOST:PORT or unix:/PATH/TO/SOCKET\n" \
+	"  --url URL          admin API: http://HOST:PORT, https://HOST:PORT or\n" \
+	"                     unix:/PATH/TO/SOCKET\n" \
+	"  --cacert FILE      https: the CA (or the server's own certificate) to\n" \
+	"                     trust instead of the system's CAs\n" \
 	"  --token TOKEN      a JWT with the moderator or admin role\n" \
 	"  --json             print the server's JSON unchanged instead of a table\n" \
 	"  --timeout SECONDS  wait at most this long for an answer (default 30)\n" \
-	"  --ctl-config FILE  chatctl's own settings file (url =, token =, timeout =)\n" \
+	"  --ctl-config FILE  chatctl's own settings file (url =, token =, cacert =,\n" \
+	"                     timeout =)\n" \
 	"  -c, --config FILE  a chatd.conf: the URL defaults to its admin.host/port\n" \
-	"Without flags: $CHATCTL_URL and $CHATCTL_TOKEN, then the settings file\n" \
+	"Without flags: $CHATCTL_URL, $CHATCTL_TOKEN and $CHATCTL_CACERT, then the settings file\n" \
 	"(~/.config/chatctl.conf), then " CTL_DEFAULT_URL ".\n"
 
 static const char usage_main[] =
@@ -67,8 +72,10 @@ static const char usage_main[] =
 static const char usage_main_tail[] =
 	"\n"
 	"Options:\n"
-	"  --url URL          admin API address: http://HOST:PORT or unix:/PATH\n"
-	"                     (default " CTL_DEFAULT_URL ")\n"
+	"  --url URL          admin API address: http://HOST:PORT, https://HOST:PORT\n"
+	"                     or unix:/PATH (default " CTL_DEFAULT_URL ")\n"
+	"  --cacert FILE      https: trust this CA (or the server's own certificate)\n"
+	"                     instead of the system's CAs\n"
 	"  --token TOKEN      admin or moderator JWT\n"
 	"  --json             machine-readable output: the server's JSON unchanged\n"
 	"  --timeout SECONDS  how long to wait for an answer, 1..3600 (default 30)\n"
@@ -82,7 +89,8 @@ static const char usage_main_tail[] =
 	"Address and token, first found wins: the flags; $CHATCTL_URL and\n"
 	"$CHATCTL_TOKEN; the settings file, lines 'url = …', 'token = …',\n"
 	"'timeout = SECONDS' (keep it chmod 600); with -c, the URL from the chatd\n"
-	"config's admin section; the default URL.\n"
+	"config's admin section; the default URL.  The CA file likewise: --cacert,\n"
+	"$CHATCTL_CACERT, 'cacert = …', with -c and admin.tls_cert that certificate.\n"
 	"\n"
 	"The first admin token is signed locally from the server's key:\n"
 	"  chatctl token mint root --role admin --local -c /etc/chatd/chatd.conf\n"
@@ -215,6 +223,11 @@ static int apply_globals(struct ctl *ctl, const struct args *a, const struct cmd
 		ctl->url_flag = v;
 	if ((v = args_get(a, "--token")))
 		ctl->token_flag = v;
+	if ((v = args_get(a, "--cacert"))) {
+		if (!*v)
+			return ctl_usage_error(self, "--cacert needs a file name");
+		ctl->cacert_flag = v;
+	}
 	if ((v = args_get(a, "--ctl-config"))) {
 		if (!*v)
 			return ctl_usage_error(self, "--ctl-config needs a file name");

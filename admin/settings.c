@@ -145,8 +145,9 @@ static int read_ctlconf(struct ctl *ctl, struct ctlconf *cc)
 	return 0;
 }
 
-/* The URL of the admin listener named in the chatd config given with -c. */
-static char *url_from_chatd_config(const struct ctl *ctl, int *rc)
+/* The URL of the admin listener named in the chatd config given with -c;
+ * with admin.tls_cert, *cert gets that certificate (owned) to trust. */
+static char *url_from_chatd_config(const struct ctl *ctl, char **cert, int *rc)
 {
 	struct chatd_config *cfg = ctl_load_chatd_config(ctl);
 	if (!cfg) {
@@ -162,14 +163,18 @@ static char *url_from_chatd_config(const struct ctl *ctl, int *rc)
 	if (cfg->admin_socket)
 		snprintf(buf, sizeof buf, "unix:%s", cfg->admin_socket);
 	else
-		snprintf(buf, sizeof buf, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
-			 host, cfg->admin_port);
+		snprintf(buf, sizeof buf, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+			 cfg->admin_tls_cert ? "https" : "http", host, cfg->admin_port);
+	if (cfg->admin_tls_cert && !cfg->admin_socket && !(*cert = strdup(cfg->admin_tls_cert))) {
+		fprintf(stderr, "chatctl: out of memory\n");
+		*rc = EXIT_RUNTIME;
+	}
 	if (!cfg->admin_enabled)
 		fprintf(stderr, "chatctl: warning: %s has admin.enabled = false: the server does "
 			"not serve the admin API\n", ctl_chatd_config_path(ctl));
 	cfg_free(cfg);
-	char *s = strdup(buf);
-	if (!s) {
+	char *s = *rc ? NULL : strdup(buf);
+	if (!s && !*rc) {
 		fprintf(stderr, "chatctl: out of memory\n");
 		*rc = EXIT_RUNTIME;
 	}
@@ -197,6 +202,8 @@ int ctl_resolve(struct ctl *ctl)
 	if (rc)
 		return rc;
 	const char *env_url = getenv("CHATCTL_URL"), *env_tok = getenv("CHATCTL_TOKEN");
+	const char *env_ca = getenv("CHATCTL_CACERT");
+	char *conf_cert = NULL;       /* admin.tls_cert of the chatd config (-c) */
 	if (ctl->url_flag) {
 		ctl->url_text = strdup(ctl->url_flag);
 		ctl->url_source = "--url";
@@ -207,7 +214,7 @@ int ctl_resolve(struct ctl *ctl)
 		ctl->url_text = strdup(cc.url);
 		ctl->url_source = ctl->ctlconf_path;
 	} else if (ctl->config_path) {
-		ctl->url_text = url_from_chatd_config(ctl, &rc);
+		ctl->url_text = url_from_chatd_config(ctl, &conf_cert, &rc);
 		ctl->url_source = ctl->config_path;
 		if (rc)
 			goto out;
@@ -236,10 +243,18 @@ int ctl_resolve(struct ctl *ctl)
 		ctl->token = clean_token(cc.token);
 		ctl->token_source = ctl->ctlconf_path;
 	}
+	const char *ca = ctl->cacert_flag ? ctl->cacert_flag : env_ca && *env_ca ? env_ca
+			 : cc.cacert ? cc.cacert : conf_cert;
+	if (ca && !(ctl->cacert = strdup(ca))) {
+		fprintf(stderr, "chatctl: out of memory\n");
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
 	if (ctl->timeout_ms == 0)
 		ctl->timeout_ms = cc.timeout_s ? cc.timeout_s * 1000 : CTL_DEFAULT_TIMEOUT_MS;
 	ctl->resolved = true;
 out:
+	free(conf_cert);
 	ctlconf_free(&cc);
 	return rc;
 }
@@ -248,6 +263,8 @@ void ctl_release(struct ctl *ctl)
 {
 	free(ctl->url_text);
 	ctl->url_text = NULL;
+	free(ctl->cacert);
+	ctl->cacert = NULL;
 	if (ctl->token) {
 		explicit_bzero(ctl->token, strlen(ctl->token));
 		free(ctl->token);

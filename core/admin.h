@@ -40,6 +40,7 @@ struct admin {
 	char *sock_path;                     /* admin.socket as bound, or NULL (TCP) */
 	dev_t sock_dev;                      /* the socket file made, removed at exit */
 	ino_t sock_ino;
+	struct ssl_ctx_st *tls;              /* admin.tls_*: every connection is TLS; NULL: plain */
 };
 
 /* Starts the listener when admin.enabled; *out NULL when disabled.

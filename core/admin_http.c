@@ -12,11 +12,14 @@
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/ssl.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include "auth.h"
 #include "log.h"
+#include "tls.h"
 
 static void on_conn_close(struct evhttp_connection *conn, void *arg)
 {
@@ -207,6 +210,28 @@ static void on_request(struct evhttp_request *req, void *arg)
 	admin_route(r);
 }
 
+/* evhttp asks for each accepted connection's bufferevent: with TLS, an
+ * OpenSSL one that runs the server handshake first.  NULL makes evhttp drop
+ * the connection. */
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	struct admin *a = arg;
+	SSL *ssl = SSL_new(a->tls);
+	if (!ssl)
+		return NULL;
+	struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl,
+								 BUFFEREVENT_SSL_ACCEPTING,
+								 BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	/* Clients that close without close_notify (curl, chatctl after the
+	 * answer) are normal, not errors. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
 int admin_start(struct core *c, struct admin **out)
 {
 	*out = NULL;
@@ -238,6 +263,16 @@ int admin_start(struct core *c, struct admin **out)
 	evhttp_set_timeout(a->http, 30);
 	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(a->http, on_request, a);
+	if (cfg->admin_tls_cert) {
+		a->tls = tls_server_ctx("admin", cfg->admin_tls_cert, cfg->admin_tls_key,
+					cfg->admin_tls_min_version, err, sizeof err);
+		if (!a->tls) {
+			log_error("admin", "admin.tls", "%s", err);
+			admin_free(a);
+			return -1;
+		}
+		evhttp_set_bevcb(a->http, tls_bev, a);
+	}
 	if (cfg->admin_socket) {
 		if (admin_unix_bind(a, cfg->admin_socket, cfg->admin_socket_mode, err,
 				    sizeof err) < 0) {
@@ -256,8 +291,15 @@ int admin_start(struct core *c, struct admin **out)
 		admin_free(a);
 		return -1;
 	}
-	log_info("admin", "admin.listening", "admin API on http://%s:%d/v1/", cfg->admin_host,
-		 cfg->admin_port);
+	log_info("admin", "admin.listening", "admin API on %s://%s:%d/v1/",
+		 a->tls ? "https" : "http", cfg->admin_host, cfg->admin_port);
+	if (a->tls) {
+		char about[512];
+		tls_cert_summary(cfg->admin_tls_cert, about, sizeof about);
+		log_info("admin", "tls.on", "admin TLS %s+: certificate %s (%s), key %s",
+			 cfg->admin_tls_min_version ? cfg->admin_tls_min_version : "1.2",
+			 cfg->admin_tls_cert, about[0] ? about : "?", cfg->admin_tls_key);
+	}
 	*out = a;
 	return 0;
 }
@@ -268,6 +310,7 @@ void admin_free(struct admin *a)
 		return;
 	if (a->http)
 		evhttp_free(a->http);
+	SSL_CTX_free(a->tls); /* after the connections that hold references */
 	admin_unix_unlink(a);
 	admin_rate_stop(a);
 	auth_verifier_free(a->verifier);

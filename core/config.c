@@ -161,7 +161,9 @@ void cfg_free(struct chatd_config *cfg)
 			  &cfg->auth_public_key_file, &cfg->auth_private_key_file, &cfg->log_level,
 			  &cfg->log_file, &cfg->log_user_hash_key, &cfg->mod_fail_mode,
 			  &cfg->mod_rules_dir, &cfg->admin_host, &cfg->admin_socket,
-			  &cfg->conv_new_member_history };
+			  &cfg->conv_new_member_history, &cfg->tls_cert, &cfg->tls_key,
+			  &cfg->tls_min_version, &cfg->admin_tls_cert, &cfg->admin_tls_key,
+			  &cfg->admin_tls_min_version };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(*strs[i]);
 	for (int i = 0; i < CFG_N_KINDS; i++)

@@ -68,6 +68,9 @@ struct chatd_config {
 	int64_t max_connections; /* server.max_connections, default 10000 */
 	int64_t frame_rate;      /* server.frame_rate: hard cap, frames/s per connection, default 100 */
 	int64_t frame_burst;     /* server.frame_burst, default 400 */
+	char *tls_cert;          /* server.tls_cert: PEM certificate (chain); NULL = plain */
+	char *tls_key;           /* server.tls_key: PEM private key; set with tls_cert */
+	char *tls_min_version;   /* server.tls_min_version: "1.2" (default) | "1.3" */
 
 	/* web = { … } */
 	bool web_enabled;        /* web.enabled, default true */
@@ -116,6 +119,9 @@ struct chatd_config {
 	bool admin_metrics_auth; /* admin.metrics_auth, default true: /metrics needs a token */
 	char *admin_socket;      /* admin.socket: a Unix socket path instead of host:port; NULL */
 	int admin_socket_mode;   /* admin.socket_mode, default 0660 */
+	char *admin_tls_cert;    /* admin.tls_cert: PEM certificate (chain); NULL = plain */
+	char *admin_tls_key;     /* admin.tls_key: PEM private key; set with admin.tls_cert */
+	char *admin_tls_min_version; /* admin.tls_min_version: "1.2" (default) | "1.3" */
 
 	/* plugins = { storage = "sqlite", … }; NULL = kind not enabled.
 	 * Indexed by chatd_plugin_kind - 1. storage, presence, bus and fanout

@@ -41,6 +41,7 @@ static const char *const algorithms[] = { "HS256", "RS256", "ES256", NULL };
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const fail_modes[] = { "open", "closed", NULL };
 static const char *const history_modes[] = { "all", "join", NULL };
+static const char *const tls_versions[] = { "1.2", "1.3", NULL };
 
 #define OFF(f) offsetof(struct chatd_config, f)
 #define STR(path, def, req, secret, field, choices, flags, help) \
@@ -83,6 +84,13 @@ static const struct cfg_row rows[] = {
 	    "hard cap on frames per second per connection"),
 	INT("server.frame_burst", "400", 1, 1000000, frame_burst, F_I64,
 	    "frames a connection may send in a burst above frame_rate"),
+	STR("server.tls_cert", NULL, false, false, tls_cert, NULL, 0,
+	    "PEM certificate (chain) file: the port serves wss:// and https:// only; "
+	    "set with server.tls_key"),
+	STR("server.tls_key", NULL, false, false, tls_key, NULL, 0,
+	    "PEM private key file of server.tls_cert (not encrypted)"),
+	STR("server.tls_min_version", "1.2", false, false, tls_min_version, tls_versions, 0,
+	    "oldest TLS version accepted: 1.2 or 1.3"),
 
 	BOOL("web.enabled", "true", web_enabled, "serve the web client at GET /"),
 	STR("web.root", CHATD_WEB_DIR, false, false, web_root, NULL, 0,
@@ -152,6 +160,13 @@ static const struct cfg_row rows[] = {
 	    "serve the admin API on this Unix socket instead of host:port; unset: TCP"),
 	MODE("admin.socket_mode", "0660", admin_socket_mode,
 	     "permissions of admin.socket, octal text (who may connect: write permission)"),
+	STR("admin.tls_cert", NULL, false, false, admin_tls_cert, NULL, 0,
+	    "PEM certificate (chain) file: the admin API serves https:// only; set with "
+	    "admin.tls_key"),
+	STR("admin.tls_key", NULL, false, false, admin_tls_key, NULL, 0,
+	    "PEM private key file of admin.tls_cert (not encrypted)"),
+	STR("admin.tls_min_version", "1.2", false, false, admin_tls_min_version, tls_versions, 0,
+	    "oldest TLS version the admin API accepts: 1.2 or 1.3"),
 	BOOL("admin.metrics_auth", "true", admin_metrics_auth,
 	     "GET /metrics needs a moderator or admin token; false: open (private network)"),
 
@@ -373,6 +388,22 @@ static void cross_checks(struct chatd_config *cfg, const struct cfg_value *vals,
 		cfg_ctx_err(c, val_line(vals, n, "server.idle_timeout_s"), "server.idle_timeout_s",
 			    "must be greater than server.ping_interval_s (%lld)",
 			    (long long)cfg->ping_interval_s);
+
+	/* A certificate without its key (or the reverse) is a half-done
+	 * change: refuse it rather than serve plain text by surprise. */
+	if (!cfg->tls_cert != !cfg->tls_key)
+		cfg_ctx_err(c, val_line(vals, n, cfg->tls_cert ? "server.tls_cert" : "server.tls_key"),
+			    cfg->tls_cert ? "server.tls_key" : "server.tls_cert",
+			    "missing (server.tls_cert and server.tls_key are set together)");
+	if (!cfg->admin_tls_cert != !cfg->admin_tls_key)
+		cfg_ctx_err(c, val_line(vals, n, cfg->admin_tls_cert ? "admin.tls_cert"
+					: "admin.tls_key"),
+			    cfg->admin_tls_cert ? "admin.tls_key" : "admin.tls_cert",
+			    "missing (admin.tls_cert and admin.tls_key are set together)");
+	if (cfg->admin_tls_cert && cfg->admin_socket)
+		cfg_ctx_err(c, val_line(vals, n, "admin.tls_cert"), "admin.tls_cert",
+			    "not with admin.socket (a Unix socket is not reachable from the "
+			    "network; unset one of them)");
 
 	const char *alg = cfg->auth_algorithm ? cfg->auth_algorithm : "HS256";
 	if (strcmp(alg, "HS256") == 0) {

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include "gw_media.h"
 #include "gw_post.h"
 #include "gw_static.h"
@@ -23,6 +24,7 @@
 #include "ids.h"
 #include "log.h"
 #include "proto_decode.h"
+#include "tls.h"
 
 #define TOKEN_MAX 8192
 #define SHUTDOWN_GRACE_MS 3000
@@ -658,6 +660,22 @@ struct gateway *gateway_new(struct core *core)
 	info.fd_limit_per_thread = (unsigned)(cfg->max_connections + 64);
 	info.timeout_secs = 10;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (cfg->tls_cert) {
+		/* main checked the files (tls_check_config); lws loads them
+		 * again.  Plain text on this port is refused: without
+		 * ALLOW_NON_SSL_ON_SSL_PORT the handshake fails and lws
+		 * closes.  ALPN offers http/1.1 only: over HTTP/2 the upgrade
+		 * to WebSocket and the gateway's raw frames (gw_write.c) would
+		 * not work. */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+		info.alpn = "http/1.1";
+		info.ssl_options_set = (long)(SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+					      SSL_OP_NO_RENEGOTIATION);
+		if (tls_min_proto(cfg->tls_min_version) == TLS1_3_VERSION)
+			info.ssl_options_set |= (long)SSL_OP_NO_TLSv1_2;
+	}
 	gw->ctx = lws_create_context(&info);
 	if (!gw->ctx) {
 		log_error("gateway", "listen.failed", "cannot listen on %s:%d (see lws errors above)",
@@ -667,6 +685,13 @@ struct gateway *gateway_new(struct core *core)
 	}
 	gw->vhost = lws_get_vhost_by_name(gw->ctx, "default");
 	gw->port = gw->vhost ? lws_get_vhost_listen_port(gw->vhost) : cfg->listen_port;
+	if (cfg->tls_cert) {
+		char about[512];
+		tls_cert_summary(cfg->tls_cert, about, sizeof about);
+		log_info("gateway", "tls.on", "TLS %s+ on port %d: certificate %s (%s), key %s",
+			 cfg->tls_min_version ? cfg->tls_min_version : "1.2", gw->port,
+			 cfg->tls_cert, about[0] ? about : "?", cfg->tls_key);
+	}
 	return gw;
 }
 

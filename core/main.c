@@ -13,6 +13,7 @@
 #include "loader.h"
 #include "log.h"
 #include "rules_cli.h"
+#include "tls.h"
 
 /* The fallback secret of chatd.conf.sample, known to everyone. */
 #define SAMPLE_SECRET "dev-secret-change-me-please"
@@ -58,6 +59,21 @@ static const char *default_config(void)
 	if (access("chatd.conf", R_OK) == 0)
 		return "chatd.conf";
 	return CHATD_SYSCONFDIR "/chatd.conf";
+}
+
+/* The TLS files the config names: readable, PEM, key matching the
+ * certificate.  Problems go to stderr like config errors; returns the
+ * number of problems. */
+static int check_tls(const char *path, const struct chatd_config *cfg)
+{
+	struct cfg_errors errs = { 0 };
+	int n = tls_check_config(cfg, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "chatd: %s: %s\n", path, errs.msgs[i]);
+	if (n && errs.n == 0)
+		fprintf(stderr, "chatd: %s: the TLS files cannot be checked\n", path);
+	cfg_errors_clear(&errs);
+	return n;
 }
 
 static struct chatd_config *load_config(const char *path)
@@ -144,6 +160,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "chatd: %s: %s\n", check_path, lerr);
 			rc = -1;
 		}
+		if (check_tls(check_path, cfg))
+			rc = -1;
 		if (core_check_config(cfg) < 0)
 			rc = -1;
 		if (rc == 0)
@@ -157,6 +175,10 @@ int main(int argc, char **argv)
 	struct chatd_config *cfg = load_config(config_path);
 	if (!cfg)
 		return 1;
+	if (check_tls(config_path, cfg)) {
+		cfg_free(cfg);
+		return 1;
+	}
 	log_set_level((enum log_level)log_level_parse(cfg->log_level));
 	char lerr[512] = "out of memory";
 	if (log_set_user_hash_key(cfg->log_user_hash_key) < 0 ||
@@ -189,9 +211,9 @@ int main(int argc, char **argv)
 		log_error("core", "init.failed", "cannot start the gateway thread");
 		goto out;
 	}
-	log_info("core", "listen.ok", "chatd %s node %s listening on %s:%d (ws://%s:%d/ws)",
-		 PACKAGE_VERSION, cfg->node_id, cfg->listen_host, gateway_port(gw), cfg->listen_host,
-		 gateway_port(gw));
+	log_info("core", "listen.ok", "chatd %s node %s listening on %s:%d (%s://%s:%d/ws)",
+		 PACKAGE_VERSION, cfg->node_id, cfg->listen_host, gateway_port(gw),
+		 cfg->tls_cert ? "wss" : "ws", cfg->listen_host, gateway_port(gw));
 	rc = core_run(&core);
 out:
 	gateway_free(gw);

@@ -30,6 +30,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -354,16 +355,39 @@ class ChatdServer:
         return self.cfg.get("auth", {}).get("secret", SECRET)
 
     @property
+    def tls(self):
+        """An SSL context trusting server.tls_cert (the tests' certificates
+        are self-signed), or None when the chat port is plain."""
+        return tls_context(self.cfg.get("server", {}).get("tls_cert"))
+
+    @property
+    def admin_tls(self):
+        return tls_context(self.cfg.get("admin", {}).get("tls_cert"))
+
+    @property
     def url(self):
-        return "ws://127.0.0.1:%d/ws" % self.port
+        return "%s://127.0.0.1:%d/ws" % ("wss" if self.tls else "ws", self.port)
+
+    def http_conn(self, timeout=5.0):
+        """An HTTP(S) connection to the chat port."""
+        ctx = self.tls
+        if ctx:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=ctx)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def admin(self, method, path, body=None, token=None, role="admin", user="root",
               timeout=5.0):
         """Call the admin API; returns (status, parsed JSON body)."""
         if token is None:
             token = mint(user, secret=self.secret, roles=[role] if role else None)
-        conn = http.client.HTTPConnection("127.0.0.1", self.cfg["admin"]["port"],
-                                          timeout=timeout)
+        ctx = self.admin_tls
+        if ctx:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.cfg["admin"]["port"],
+                                               timeout=timeout, context=ctx)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.cfg["admin"]["port"],
+                                              timeout=timeout)
         try:
             data = None if body is None else json.dumps(body).encode()
             headers = {"Authorization": "Bearer " + token}
@@ -433,7 +457,7 @@ class ChatdServer:
         return self.proc
 
     def healthz(self, timeout=1.0):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = self.http_conn(timeout)
         try:
             conn.request("GET", "/healthz")
             r = conn.getresponse()
@@ -501,6 +525,14 @@ class ChatdServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def tls_context(cafile):
+    """A client SSL context trusting the PEM file cafile (None: None)."""
+    if not cafile:
+        return None
+    ctx = ssl.create_default_context(cafile=cafile)
+    return ctx
 
 
 def run_tool(args, timeout=20):
@@ -692,13 +724,14 @@ class Client:
     @classmethod
     async def open(cls, server, token=None, via="header", compression=None,
                    name="", path="/ws", open_timeout=5):
-        uri = "ws://127.0.0.1:%d%s" % (server.port, path)
+        ctx = server.tls
+        uri = "%s://127.0.0.1:%d%s" % ("wss" if ctx else "ws", server.port, path)
         headers = {}
         if token is not None and via == "header":
             headers["Authorization"] = "Bearer " + token
         elif token is not None and via == "url":
             uri += "?access_token=" + urllib.parse.quote(token, safe="")
-        ws = await websockets.connect(uri, extra_headers=headers, max_size=None,
+        ws = await websockets.connect(uri, extra_headers=headers, max_size=None, ssl=ctx,
                                       ping_interval=None, close_timeout=2,
                                       open_timeout=open_timeout, compression=compression)
         c = cls(ws, name=name)

@@ -15,10 +15,11 @@ def have_redis():
 
 
 class RedisServer:
-    def __init__(self, tmpdir, port=None):
+    def __init__(self, tmpdir, port=None, password=None):
         self.dir = str(tmpdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = port or chatclient.free_port()
+        self.password = password    # requirepass; cmd() authenticates with it
         self.proc = None
 
     @property
@@ -29,7 +30,8 @@ class RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", self.dir, "--logfile",
-             os.path.join(self.dir, "redis.log")],
+             os.path.join(self.dir, "redis.log")] +
+            (["--requirepass", self.password] if self.password else []),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -63,12 +65,17 @@ class RedisServer:
     def cmd(self, *args, timeout=5.0):
         """One command; returns the decoded reply (errors raise)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-            out = b"*%d\r\n" % len(args)
-            for a in args:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
+            cmds = ([("AUTH", self.password)] if self.password else []) + [args]
+            out = b""
+            for c in cmds:
+                out += b"*%d\r\n" % len(c)
+                for a in c:
+                    a = a if isinstance(a, bytes) else str(a).encode()
+                    out += b"$%d\r\n%s\r\n" % (len(a), a)
             s.sendall(out)
             f = s.makefile("rb")
+            if self.password:
+                _read(f)
             return _read(f)
 
     def section(self, name, prefix):

@@ -122,7 +122,18 @@ static void test_url_parse(void)
 	CU_ASSERT_STRING_EQUAL(u.host, "127.0.0.1");
 	CU_ASSERT_STRING_EQUAL(u.port, "8081");
 	CU_ASSERT_STRING_EQUAL(u.prefix, "");
+	CU_ASSERT_FALSE(u.tls);
+	CU_ASSERT_EQUAL(http_url_parse("https://admin.local", &u, err, sizeof err), 0);
+	CU_ASSERT_TRUE(u.tls);
+	CU_ASSERT_STRING_EQUAL(u.host, "admin.local");
+	CU_ASSERT_STRING_EQUAL(u.port, "443");
+	CU_ASSERT_EQUAL(http_url_parse("HTTPS://[::1]:8443/x", &u, err, sizeof err), 0);
+	CU_ASSERT_TRUE(u.tls);
+	CU_ASSERT_STRING_EQUAL(u.host, "::1");
+	CU_ASSERT_STRING_EQUAL(u.port, "8443");
+	CU_ASSERT_STRING_EQUAL(u.prefix, "/x");
 	CU_ASSERT_EQUAL(http_url_parse("HTTP://admin.local/chat/", &u, err, sizeof err), 0);
+	CU_ASSERT_FALSE(u.tls);
 	CU_ASSERT_STRING_EQUAL(u.host, "admin.local");
 	CU_ASSERT_STRING_EQUAL(u.port, "80");
 	CU_ASSERT_STRING_EQUAL(u.prefix, "/chat");
@@ -136,7 +147,7 @@ static void test_url_parse(void)
 	CU_ASSERT_STRING_EQUAL(u.sock, "/tmp/a.sock");
 
 	static const char *const bad[] = {
-		"", "https://x:1", "ftp://x", "127.0.0.1:8081", "http://", "http://:80",
+		"", "https://", "https://x:0", "ftp://x", "127.0.0.1:8081", "http://", "http://:80",
 		"http://h:0", "http://h:65536", "http://h:80x", "http://h:", "http://u@h:1",
 		"http://h:1/p?q=1", "http://[::1", "unix:", "http://h:1#f",
 	};
@@ -150,8 +161,8 @@ static void test_url_parse(void)
 	longsock[sizeof longsock - 1] = '\0';
 	memcpy(longsock, "unix:/", 6);
 	CU_ASSERT_EQUAL(http_url_parse(longsock, &u, err, sizeof err), -1);
-	CU_ASSERT_EQUAL(http_url_parse("https://x", &u, err, sizeof err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err, "https is not supported"));
+	CU_ASSERT_EQUAL(http_url_parse("ftp://x", &u, err, sizeof err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "https://HOST:PORT"));
 }
 
 /* ---- HTTP responses ---- */
@@ -237,9 +248,10 @@ static void test_ctlconf(void)
 	struct ctlconf c;
 	char err[200];
 	const char *ok = "# chatctl\n\n  url = http://127.0.0.1:9000  \ntoken=\"abc.def.ghi\"\r\n"
-			 "timeout = 12\n";
+			 "timeout = 12\ncacert = /etc/chatd/ca.pem\n";
 	CU_ASSERT_EQUAL(ctlconf_parse(ok, strlen(ok), &c, err, sizeof err), 0);
 	CU_ASSERT_STRING_EQUAL(c.url, "http://127.0.0.1:9000");
+	CU_ASSERT_STRING_EQUAL(c.cacert, "/etc/chatd/ca.pem");
 	CU_ASSERT_STRING_EQUAL(c.token, "abc.def.ghi");
 	CU_ASSERT_EQUAL(c.timeout_s, 12);
 	ctlconf_free(&c);

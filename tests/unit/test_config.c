@@ -159,6 +159,46 @@ static void test_admin_socket(void)
 	}
 }
 
+/* TLS keys: both or neither, a known minimum version, no TLS on a Unix
+ * socket.  The files themselves are checked by core/tls.c (27_tls). */
+static void test_tls_keys(void)
+{
+	struct chatd_config *cfg = NULL;
+	struct cfg_errors e = { 0 };
+	CU_ASSERT_EQUAL_FATAL(load(BASE, &cfg, &e), CHATD_OK);
+	CU_ASSERT_PTR_NULL(cfg->tls_cert);
+	CU_ASSERT_PTR_NULL(cfg->admin_tls_cert);
+	CU_ASSERT_STRING_EQUAL(cfg->tls_min_version, "1.2");
+	CU_ASSERT_STRING_EQUAL(cfg->admin_tls_min_version, "1.2");
+	cfg_free(cfg);
+	cfg = NULL;
+	CU_ASSERT_EQUAL_FATAL(load(BASE "server = { tls_cert = \"/c.pem\", tls_key = \"/k.pem\",\n"
+				   "  tls_min_version = \"1.3\" }\n"
+				   "admin = { tls_cert = \"/a.pem\", tls_key = \"/b.pem\" }\n",
+				   &cfg, &e), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(cfg->tls_cert, "/c.pem");
+	CU_ASSERT_STRING_EQUAL(cfg->tls_key, "/k.pem");
+	CU_ASSERT_STRING_EQUAL(cfg->tls_min_version, "1.3");
+	CU_ASSERT_STRING_EQUAL(cfg->admin_tls_cert, "/a.pem");
+	CU_ASSERT_STRING_EQUAL(cfg->admin_tls_key, "/b.pem");
+	cfg_free(cfg);
+	expect_fail(BASE "server = { tls_cert = \"/c.pem\" }\n", &e);
+	CU_ASSERT_TRUE(has_err(&e, "server.tls_key: missing (server.tls_cert and server.tls_key "
+			       "are set together)"));
+	cfg_errors_clear(&e);
+	expect_fail(BASE "admin = { tls_key = \"/k.pem\" }\n", &e);
+	CU_ASSERT_TRUE(has_err(&e, "admin.tls_cert: missing"));
+	cfg_errors_clear(&e);
+	expect_fail(BASE "server = { tls_min_version = \"1.1\" }\n", &e);
+	CU_ASSERT_TRUE(has_err(&e, "server.tls_min_version: unknown value (expected one of 1.2, "
+			       "1.3)"));
+	cfg_errors_clear(&e);
+	expect_fail(BASE "admin = { socket = \"/tmp/a.sock\", tls_cert = \"/a\", "
+		    "tls_key = \"/b\" }\n", &e);
+	CU_ASSERT_TRUE(has_err(&e, "admin.tls_cert: not with admin.socket"));
+	cfg_errors_clear(&e);
+}
+
 static void test_sample_loads(void)
 {
 	size_t len = 0;
@@ -598,4 +638,5 @@ void unit_register_config(void)
 	CU_add_test(s, "kind names", test_kind_names);
 	CU_add_test(s, "conversations and retention", test_groups_retention);
 	CU_add_test(s, "admin socket and its mode", test_admin_socket);
+	CU_add_test(s, "TLS keys", test_tls_keys);
 }
