@@ -230,8 +230,10 @@ log = {{ level = "warn" }}
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                                      cwd=self.dir)
         self.url = "ws://127.0.0.1:%d/ws" % self.port
-        ctx.wait_port(self.port, self.proc, timeout=30)
         self.token = None
+
+    def wait_ready(self):
+        self.ctx.wait_port(self.port, self.proc, timeout=30)
 
     def metrics(self):
         if self.token is None:
@@ -336,10 +338,11 @@ def run_chatbench(ctx, args, nodes, be, timeout):
     try:
         p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
         raise RuntimeError("chatbench %s took over %d s" % (" ".join(map(str, args)), timeout))
     finally:
+        if p.poll() is None:   # timeout, SIGTERM, Ctrl-C
+            p.kill()
+            p.wait()
         for th in threads:
             th.join(timeout=10)
         p.stdout.close()
@@ -372,6 +375,7 @@ def one_run(ctx, workdir, be, nnodes, db, args, timeout):
     try:
         for k in range(1, nnodes + 1):
             nodes.append(Node(ctx, workdir, k, be, db))
+            nodes[-1].wait_ready()
         return run_chatbench(ctx, args, nodes, be, timeout)
     finally:
         for n in nodes:
@@ -434,6 +438,7 @@ def idle_run(ctx, workdir, be, db):
     node = None
     try:
         node = Node(ctx, workdir, 1, be, db)
+        node.wait_ready()
         cmd = [os.path.join(ctx.build, "bench", "chatbench"), "--url", node.url, "--secret",
                ctx.secret, "--json", "--scenario", "idle", "-n", IDLE_CONNS, "--duration", 3,
                "--server-pid", node.proc.pid, "--user-prefix", "ci_"]
