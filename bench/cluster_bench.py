@@ -551,10 +551,13 @@ def report(w, data, machine_line):
     w("### Storage writes per stored message (storage_pg)")
     w("")
     w("Over the measured interval, from the nodes' counters (`chatd_messages_accepted_total`, "
-      "`storage_pg.queries`, `storage_pg.batches`: one batch is one transaction and one "
-      "commit) and PostgreSQL's WAL position (`pg_current_wal_lsn()`).")
+      "`storage_pg.queries`, `storage_pg.batches`: one batch is one transaction ended by "
+      "one sync; a batch of reads only flushes no WAL) and PostgreSQL's WAL position "
+      "(`pg_current_wal_lsn()`, full-page images after checkpoints included).  Redis "
+      "commands: `total_commands_processed` of INFO, which counts the commands run "
+      "inside scripts too.")
     w("")
-    w("| nodes | offered | statements / message | commits / message | statements / commit | "
+    w("| nodes | offered | statements / message | batches (syncs) / message | statements / batch | "
       "WAL bytes / message | "
       "node messages published / message | Redis commands / message |")
     w("|---|---|---|---|---|---|---|---|")
@@ -566,7 +569,7 @@ def report(w, data, machine_line):
                    (_get(r, "cluster.counters.pg_batches") or 1) if
                    _get(r, "cluster.counters.pg_batches") else None)
         w("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
-            n, label, _f(st, 2), _f(bt, 3), _f(spc, 0),
+            n, label, _f(st, 2), _f(bt, 3), _f(spc, 1),
             _f(_med(runs, lambda r: per_msg(r, "wal_bytes"))),
             _f(_med(runs, lambda r: per_msg(r, "node_messages_published")), 2),
             _f(_med(runs, lambda r: per_msg(r, "redis_commands")), 2)))
