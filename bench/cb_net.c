@@ -1,5 +1,5 @@
-/* cb_net.c — chatbench's sockets: loopback URL check, paced non-blocking
- * connects with retry, the WebSocket upgrade, reading into the frame
+/* cb_net.c — chatbench's sockets: paced non-blocking connects with retry
+ * (each connection to its node), the WebSocket upgrade, reading into the frame
  * parser, and coalesced writes through a per-connection output buffer. */
 #include "chatbench.h"
 
@@ -50,82 +50,6 @@ uint64_t cb_err_total(const struct bench *b)
 	return t;
 }
 
-/* ws://HOST[:PORT][/PATH]; HOST must be loopback. */
-int cb_parse_url(struct cb_opts *o, char *err, size_t errlen)
-{
-	const char *u = o->url;
-	if (strncmp(u, "ws://", 5) != 0) {
-		snprintf(err, errlen, "--url must start with ws:// (wss is not supported)");
-		return -1;
-	}
-	u += 5;
-	const char *hs = u, *he;
-	if (*u == '[') {
-		he = strchr(u, ']');
-		if (!he) {
-			snprintf(err, errlen, "--url: unterminated [IPv6]");
-			return -1;
-		}
-		hs = u + 1;
-		u = he + 1;
-	} else {
-		he = u + strcspn(u, ":/?");
-		u = he;
-	}
-	size_t hl = (size_t)(he - hs);
-	if (hl == 0 || hl >= 64) {
-		snprintf(err, errlen, "--url: bad host");
-		return -1;
-	}
-	char host[64];
-	memcpy(host, hs, hl);
-	host[hl] = '\0';
-	o->port = 80;
-	if (*u == ':') {
-		char *end;
-		long p = strtol(u + 1, &end, 10);
-		if (end == u + 1 || p < 1 || p > 65535) {
-			snprintf(err, errlen, "--url: bad port");
-			return -1;
-		}
-		o->port = (int)p;
-		u = end;
-	}
-	if (*u && *u != '/') {
-		snprintf(err, errlen, "--url: unexpected text after the port");
-		return -1;
-	}
-	snprintf(o->path, sizeof o->path, "%s", *u ? u : (o->target == TG_RELAY ? "/" : "/ws"));
-	memset(&o->addr, 0, sizeof o->addr);
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&o->addr;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&o->addr;
-	if (strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof host, "127.0.0.1");
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		if ((ntohl(s4->sin_addr.s_addr) >> 24) != 127) {
-			snprintf(err, errlen, "--url host %s is not loopback (127.0.0.0/8, localhost, ::1 only)", host);
-			return -1;
-		}
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)o->port);
-		o->addrlen = sizeof *s4;
-		snprintf(o->host, sizeof o->host, "%s:%d", host, o->port);
-	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		if (!IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr)) {
-			snprintf(err, errlen, "--url host %s is not loopback", host);
-			return -1;
-		}
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)o->port);
-		o->addrlen = sizeof *s6;
-		snprintf(o->host, sizeof o->host, "[%s]:%d", host, o->port);
-	} else {
-		snprintf(err, errlen, "--url host %s is not loopback (127.0.0.0/8, localhost, ::1 only)", host);
-		return -1;
-	}
-	return 0;
-}
-
 int cb_net_init(struct bench *b, int nconn)
 {
 	b->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -139,6 +63,7 @@ int cb_net_init(struct bench *b, int nconn)
 	for (int i = 0; i < nconn; i++) {
 		b->c[i].fd = -1;
 		b->c[i].idx = i;
+		b->c[i].node = cb_node_of(i, b->o.nnodes);
 		b->c[i].group = -1;
 		cb_ws_rx_init(&b->c[i].rx);
 	}
@@ -315,7 +240,8 @@ static void start_connect(struct bench *b, struct conn *c)
 {
 	c->attempts++;
 	c->retry_at = 0;
-	int fd = socket(b->o.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	const struct cb_node *nd = &b->o.node[c->node];
+	int fd = socket(nd->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		cb_err(b, errno == EMFILE || errno == ENFILE ? "fd_limit" : "socket_failed");
 		c->st = CS_CLOSED;
@@ -329,7 +255,7 @@ static void start_connect(struct bench *b, struct conn *c)
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)c->idx };
 	c->want_out = true;
 	epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev);
-	if (connect(fd, (struct sockaddr *)&b->o.addr, b->o.addrlen) < 0 && errno != EINPROGRESS)
+	if (connect(fd, (const struct sockaddr *)&nd->addr, nd->addrlen) < 0 && errno != EINPROGRESS)
 		conn_failed(b, c, "connect_error");
 }
 
@@ -345,7 +271,7 @@ static void on_connected(struct bench *b, struct conn *c)
 	}
 	char req[2048];
 	cb_ws_make_key(c->key, &b->prng);
-	int n = cb_ws_request(req, sizeof req, b->o.host, c->target, c->key);
+	int n = cb_ws_request(req, sizeof req, b->o.node[c->node].host, c->target, c->key);
 	size_t at;
 	if (n < 0 || out_append(c, req, (size_t)n, &at) < 0) {
 		conn_failed(b, c, "request_too_long");

@@ -25,9 +25,10 @@ int cb_mint_targets(struct bench *b, int from, int to)
 		free(c->target);
 		c->target = NULL;
 		char *t = NULL;
+		const char *path = b->o.node[c->node].path;
 		if (b->o.target == TG_RELAY) {
 			int room = b->o.m > 0 ? i / b->o.m : 0;
-			if (asprintf(&t, "%s%sroom=%d", b->o.path, strchr(b->o.path, '?') ? "&" : "?", room) < 0)
+			if (asprintf(&t, "%s%sroom=%d", path, strchr(path, '?') ? "&" : "?", room) < 0)
 				return -1;
 		} else {
 			char *tok = NULL;
@@ -35,7 +36,7 @@ int cb_mint_targets(struct bench *b, int from, int to)
 				fprintf(stderr, "chatbench: cannot mint a token for %s (secret under 16 bytes?)\n", c->user);
 				return -1;
 			}
-			int rc = asprintf(&t, "%s%saccess_token=%s", b->o.path, strchr(b->o.path, '?') ? "&" : "?", tok);
+			int rc = asprintf(&t, "%s%saccess_token=%s", path, strchr(path, '?') ? "&" : "?", tok);
 			free(tok);
 			if (rc < 0)
 				return -1;
@@ -380,6 +381,7 @@ int cb_run_load(struct bench *b)
 			b->measuring = true;
 			b->srv_ok = b->o.server_pid > 0 && cb_proc_sample(b->o.server_pid, &b->srv_a) == 0;
 			cb_proc_self(&b->self_a);
+			cb_phase(b, "measure");
 		}
 		if (now >= b->m_end)
 			break;
@@ -399,6 +401,7 @@ int cb_run_load(struct bench *b)
 	if (b->srv_ok && cb_proc_sample(b->o.server_pid, &b->srv_b) < 0)
 		b->srv_ok = false;
 	cb_proc_self(&b->self_b);
+	cb_phase(b, "end");
 	/* drain: wait for outstanding acks and deliveries, at most --drain s */
 	uint64_t limit = b->m_end + (uint64_t)(b->o.drain * SEC);
 	while (cb_now_ns() < limit) {
@@ -430,8 +433,10 @@ int cb_run_idle(struct bench *b)
 	if (b->srv_ok)
 		cb_proc_sample(b->o.server_pid, &b->srv_a);
 	cb_proc_self(&b->self_a);
+	cb_phase(b, "measure");
 	while (cb_now_ns() < b->m_end)
 		cb_net_poll(b, 50);
+	cb_phase(b, "end");
 	if (b->srv_ok && cb_proc_sample(b->o.server_pid, &b->srv_idle2) < 0)
 		b->srv_ok = false;
 	b->srv_b = b->srv_idle2;

@@ -18,9 +18,13 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: chatbench --url ws://127.0.0.1:PORT/ws (--secret S | --config chatd.conf) [options]\n"
+"usage: chatbench --url ws://127.0.0.1:PORT/ws [--url ...] (--secret S | --config chatd.conf)\n"
+"                 [options]\n"
 "\n"
-"  --url URL            server URL; the host must be loopback (127.x, localhost, ::1)\n"
+"  --url URL            server URL; the host must be loopback (127.x, localhost, ::1).\n"
+"                       Repeat it (up to 16) to drive several nodes: connection i goes\n"
+"                       to the (i mod K)-th URL, so with 2 nodes the two ends of every\n"
+"                       pair are on different nodes (the report gives the share)\n"
 "  --secret S           HS256 secret to mint tokens (auth_mint)\n"
 "  --config FILE        read auth.secret from a chatd config instead\n"
 "  --target chatd|relay relay = the raw-transport baseline (ws://H:P/?room=K, no auth,\n"
@@ -37,7 +41,7 @@ static void usage(FILE *f)
 "                       group: the most the measured phase may take (default 120)\n"
 "  --warmup SECONDS     sending before the measured interval (default 1)\n"
 "  --drain SECONDS      wait for late acks/deliveries after it (default 2)\n"
-"  --server-pid PID     sample the server's CPU and RSS from /proc\n"
+"  --server-pid PID     sample the server's CPU and RSS from /proc (one process)\n"
 "  --json               one JSON object on stdout instead of the table\n"
 "  --user-prefix P      user ids are P0..P{N-1} (default u)\n"
 "  --connect-rate R     new connections per second (default 2000)\n"
@@ -55,6 +59,8 @@ static void usage(FILE *f)
 "                       member before it counts as undelivered (default 5)\n"
 "  --admin-url URL      group: http://127.0.0.1:PORT of chatd's admin API, to report\n"
 "                       storage rows written per message (GET /v1/metrics)\n"
+"  --progress           print \"chatbench: phase measure\" and \"... phase end\" on stderr\n"
+"                       at the edges of the measured interval (for driving scripts)\n"
 "  -v, --verbose        log connection problems to stderr\n"
 "  -h, --help           this text\n"
 "\n"
@@ -67,7 +73,7 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 {
 	enum { O_URL = 256, O_SECRET, O_CONFIG, O_TARGET, O_SCEN, O_RATE, O_WINDOW, O_SIZE,
 	       O_DUR, O_WARM, O_DRAIN, O_PID, O_JSON, O_PREFIX, O_CRATE, O_CPAR, O_RTO,
-	       O_RCONV, O_RMSG, O_RHIST, O_GMEM, O_GPCT, O_GMSG, O_GTO, O_ADMIN };
+	       O_RCONV, O_RMSG, O_RHIST, O_GMEM, O_GPCT, O_GMSG, O_GTO, O_ADMIN, O_PROGRESS };
 	static const struct option lo[] = {
 		{ "url", 1, 0, O_URL }, { "secret", 1, 0, O_SECRET }, { "config", 1, 0, O_CONFIG },
 		{ "target", 1, 0, O_TARGET }, { "scenario", 1, 0, O_SCEN }, { "rate", 1, 0, O_RATE },
@@ -79,7 +85,7 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 		{ "resync-msgs", 1, 0, O_RMSG }, { "resync-history", 0, 0, O_RHIST },
 		{ "group-members", 1, 0, O_GMEM }, { "online-pct", 1, 0, O_GPCT },
 		{ "group-messages", 1, 0, O_GMSG }, { "group-timeout", 1, 0, O_GTO },
-		{ "admin-url", 1, 0, O_ADMIN },
+		{ "admin-url", 1, 0, O_ADMIN }, { "progress", 0, 0, O_PROGRESS },
 		{ "verbose", 0, 0, 'v' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	o->target = TG_CHATD;
@@ -102,11 +108,16 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 	o->online_pct = 10;
 	o->group_msgs = 50;
 	o->group_timeout = 5;
-	bool url = false;
+	bool too_many = false;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "n:m:vh", lo, NULL)) != -1) {
 		switch (ch) {
-		case O_URL: snprintf(o->url, sizeof o->url, "%s", optarg); url = true; break;
+		case O_URL:
+			if (o->nnodes == CB_MAX_NODES || strlen(optarg) >= sizeof o->node[0].url)
+				too_many = true;
+			else
+				snprintf(o->node[o->nnodes++].url, sizeof o->node[0].url, "%s", optarg);
+			break;
 		case O_SECRET: free(o->secret); o->secret = strdup(optarg); break;
 		case O_CONFIG: snprintf(o->config, sizeof o->config, "%s", optarg); break;
 		case O_TARGET:
@@ -144,6 +155,7 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 		case O_GMSG: o->group_msgs = atoi(optarg); break;
 		case O_GTO: o->group_timeout = atof(optarg); break;
 		case O_ADMIN: snprintf(o->admin_url, sizeof o->admin_url, "%s", optarg); break;
+		case O_PROGRESS: o->progress = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -151,7 +163,8 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 	}
 	const char *bad = NULL;
 	if (optind < argc) bad = "unexpected argument";
-	else if (!url) bad = "--url is required";
+	else if (too_many) bad = "at most 16 --url, each under 512 bytes";
+	else if (!o->nnodes) bad = "--url is required";
 	else if (o->n < 1 || o->n > 1000000) bad = "-n must be 1..1000000";
 	else if (o->m < 2 && o->scenario == SC_FANOUT) bad = "-m must be >= 2";
 	else if (o->rate < 0) bad = "--rate must be >= 0";
@@ -187,10 +200,11 @@ static int parse_opts(struct cb_opts *o, int argc, char **argv)
 			o->duration = 120;
 	}
 	char err[256];
-	if (cb_parse_url(o, err, sizeof err) < 0) {
-		fprintf(stderr, "chatbench: %s\n", err);
-		return -1;
-	}
+	for (int k = 0; k < o->nnodes; k++)
+		if (cb_node_parse(&o->node[k], o->target == TG_RELAY, err, sizeof err) < 0) {
+			fprintf(stderr, "chatbench: %s (%s)\n", err, o->node[k].url);
+			return -1;
+		}
 	if (o->target == TG_CHATD && !o->secret) {
 		if (!o->config[0]) {
 			fprintf(stderr, "chatbench: --secret or --config is required for --target chatd\n");
@@ -247,6 +261,34 @@ void *cb_lat_json(const struct cb_hist *h)
 	return o;
 }
 
+void cb_phase(const struct bench *b, const char *name)
+{
+	if (b->o.progress) {
+		fprintf(stderr, "chatbench: phase %s\n", name);
+		fflush(stderr);
+	}
+}
+
+/* {url, connections, ready_at_end} per node, in --url order. */
+static void *nodes_json(const struct bench *b)
+{
+	json_t *a = json_array();
+	for (int k = 0; k < b->o.nnodes; k++) {
+		int conns = 0, ready = 0;
+		for (int i = 0; i < b->nconn; i++)
+			if (b->c[i].node == k) {
+				conns++;
+				ready += b->c[i].st == CS_READY;
+			}
+		json_t *o = json_object();
+		json_object_set_new(o, "url", json_string(b->o.node[k].url));
+		json_object_set_new(o, "connections", json_integer(conns));
+		json_object_set_new(o, "ready_at_end", json_integer(ready));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 void cb_lat_line(const char *what, const struct cb_hist *h)
 {
 	if (!h->count) {
@@ -276,6 +318,7 @@ static int report(struct bench *b)
 	cb_proc_self(&self);
 	bool gen_bound = gen_cpu > 90.0;
 	double idle_per = b->srv_ok && o->n ? ((double)b->srv_idle1.rss_bytes - (double)b->srv_idle0.rss_bytes) / o->n : 0;
+	double cross = load ? cb_cross_node_pct(o->n, o->m, o->nnodes) : -1;
 
 	if (o->json) {
 		json_t *j = json_object();
@@ -286,6 +329,8 @@ static int report(struct bench *b)
 		json_object_set_new(j, "rate", json_real(o->rate));
 		json_object_set_new(j, "window", json_integer(o->window));
 		json_object_set_new(j, "size", json_integer(o->size));
+		json_object_set_new(j, "nodes", nodes_json(b));
+		json_object_set_new(j, "cross_node_pct", cross >= 0 ? json_real(cross) : json_null());
 		json_object_set_new(j, "connected", json_integer(b->connected));
 		json_object_set_new(j, "ready_at_end", json_integer(b->n_ready));
 		json_object_set_new(j, "connect_s", json_real((double)(b->connect_t1 - b->connect_t0) / 1e9));
@@ -340,11 +385,19 @@ static int report(struct bench *b)
 	} else {
 		if (o->scenario == SC_GROUP)
 			printf("chatbench group -> chatd %s: members=%d online=%d messages=%d size=%d\n",
-			       o->url, o->group_members, o->n, o->group_msgs, o->size);
+			       o->node[0].url, o->group_members, o->n, o->group_msgs, o->size);
 		else
 			printf("chatbench %s -> %s %s: n=%d m=%d rate=%g%s size=%d\n", scen_name(o->scenario),
-			       relay ? "relay" : "chatd", o->url, o->n, o->m, o->rate,
+			       relay ? "relay" : "chatd", o->node[0].url, o->n, o->m, o->rate,
 			       o->rate == 0 ? " (window)" : "", o->size);
+		if (o->nnodes > 1) {
+			printf("  %d nodes, connection i on node i mod %d:", o->nnodes, o->nnodes);
+			for (int k = 0; k < o->nnodes; k++)
+				printf(" %s", o->node[k].url);
+			printf("\n");
+			if (cross >= 0)
+				printf("  sender and recipient on different nodes: %.1f %% of the pairs\n", cross);
+		}
 		printf("  connected %d in %.2f s (%d still open at the end); measured %.2f s\n", b->connected,
 		       (double)(b->connect_t1 - b->connect_t0) / 1e9, b->n_ready, secs);
 		if (load) {

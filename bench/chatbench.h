@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "cb_hist.h"
+#include "cb_nodes.h"
 #include "cb_proc.h"
 #include "cb_rate.h"
 #include "cb_ws.h"
@@ -21,12 +22,8 @@ enum cb_scenario { SC_FANOUT, SC_PAIRS, SC_IDLE, SC_RESYNC, SC_GROUP };
 enum cb_target { TG_CHATD, TG_RELAY };
 
 struct cb_opts {
-	char url[512];
-	char host[256];          /* as in the URL (for the Host header) */
-	char path[256];          /* URL path, default "/ws" (chatd) or "/" (relay) */
-	int port;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
+	struct cb_node node[CB_MAX_NODES];   /* one per --url; connection i on node i mod nnodes */
+	int nnodes;
 	char *secret;
 	char config[512];
 	enum cb_target target;
@@ -51,6 +48,7 @@ struct cb_opts {
 	char admin_url[256];     /* group: http://HOST:PORT of the admin API, "" none */
 	bool duration_set;       /* --duration given (group: caps the measured phase) */
 	bool verbose;
+	bool progress;           /* "chatbench: phase NAME" lines on stderr */
 };
 
 enum conn_state { CS_IDLE, CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_READY, CS_CLOSED };
@@ -58,6 +56,7 @@ enum conn_state { CS_IDLE, CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_READY, CS_CL
 struct conn {
 	int fd;
 	int idx;
+	int node;                /* index into o.node */
 	enum conn_state st;
 	int attempts;
 	uint64_t retry_at;       /* monotonic ns; 0 = not scheduled */
@@ -133,7 +132,6 @@ struct bench {
 
 /* ---- cb_net.c ---- */
 uint64_t cb_now_ns(void);
-int cb_parse_url(struct cb_opts *o, char *err, size_t errlen);
 int cb_net_init(struct bench *b, int nconn);
 void cb_net_free(struct bench *b);
 /* Begin connecting conns [from, to); pace and retries are handled by
@@ -184,5 +182,9 @@ void cb_group_free(struct bench *b);
 /* {count, p50, p95, p99, max, mean} in ms (a new jansson object). */
 void *cb_lat_json(const struct cb_hist *h);
 void cb_lat_line(const char *what, const struct cb_hist *h);
+/* With --progress: "chatbench: phase NAME" on stderr, flushed at once, so a
+ * driving script can take its own readings at the edges of the measured
+ * interval ("measure" at its start, "end" at its end). */
+void cb_phase(const struct bench *b, const char *name);
 
 #endif

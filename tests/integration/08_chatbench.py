@@ -1,8 +1,11 @@
 """08 — the load generator, bench/chatbench, as a smoke test against a real
 chatd: a tiny fanout (every ack delivered to the other group members, no
 errors), a tiny pairs run, a tiny resync (verified count), a tiny group
-(every message reached every online member), the loopback-only refusal, and
-a server that dies under it (clean report, no crash).
+(every message reached every online member), the loopback-only refusal, a
+server that dies under it (clean report, no crash), and two nodes at once
+(one --url each, sharing storage and Redis: connections alternate between
+them, both ends of every pair on different nodes, every message delivered,
+the --progress marks around the measured interval).
 
 The binary must be at $CHATD_BUILD_DIR/bench/chatbench; a missing binary is a
 failure, not a skip."""
@@ -15,6 +18,7 @@ import time
 
 import pytest
 
+import redisutil
 from chatclient import build_dir
 
 TIMEOUT = 60
@@ -52,7 +56,8 @@ def test_help_lists_options():
     for opt in ("--url", "--secret", "--config", "--target", "--scenario", "-n", "-m",
                 "--rate", "--window", "--size", "--duration", "--warmup", "--server-pid",
                 "--json", "--user-prefix", "--resync-convs", "--resync-msgs",
-                "--group-members", "--online-pct", "--group-messages", "--admin-url"):
+                "--group-members", "--online-pct", "--group-messages", "--admin-url",
+                "--progress"):
         assert opt in p.stdout, opt
 
 
@@ -147,6 +152,67 @@ def test_refuses_non_loopback(server):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
     assert p.returncode == 1
     assert "loopback" in p.stderr
+
+
+def test_refuses_bad_node_lists(server):
+    def run(*urls):
+        cmd = [chatbench_bin(), "--secret", server.secret, "--duration", "1"]
+        for u in urls:
+            cmd += ["--url", u]
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=10)
+    p = run(server.url, "ws://10.1.2.3:%d/ws" % server.port)   # the second is not loopback
+    assert p.returncode == 1 and "loopback" in p.stderr and "10.1.2.3" in p.stderr
+    p = run(*[server.url] * 17)
+    assert p.returncode == 1 and "at most 16 --url" in p.stderr
+
+
+def node_metric(srv, name):
+    status, text = srv.admin("GET", "/metrics")
+    assert status == 200
+    body = text.decode() if isinstance(text, bytes) else str(text)
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError("no metric %s" % name)
+
+
+@pytest.mark.skipif(not redisutil.have_redis(),
+                    reason="redis-server is not installed (scripts/setup --test)")
+def test_two_nodes(chatd, tmp_path):
+    redis = redisutil.RedisServer(tmp_path / "redis").start()
+    try:
+        nodes = []
+        for i in range(2):
+            sect = redis.section("", "cb:")
+            nodes.append(chatd(node_id="n%d" % (i + 1),
+                               plugins={"presence": "redis", "bus": "redis", "fanout": "online"},
+                               storage_sqlite={"path": str(tmp_path / "shared.db")},
+                               presence_redis=dict(sect), bus_redis=dict(sect)))
+        cmd = [chatbench_bin(), "--url", nodes[0].url, "--url", nodes[1].url, "--config",
+               nodes[0].config_path, "--json", "--progress", "--scenario", "pairs", "-n", 20,
+               "--rate", 100, "--duration", 2, "--warmup", 0.5]
+        p = subprocess.run([str(a) for a in cmd], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        r = result(p)
+        assert [n["url"] for n in r["nodes"]] == [nodes[0].url, nodes[1].url]
+        assert [n["connections"] for n in r["nodes"]] == [10, 10], r["nodes"]
+        assert [n["ready_at_end"] for n in r["nodes"]] == [10, 10], r["nodes"]
+        assert r["cross_node_pct"] == 100
+        assert r["acks"] > 0 and r["acks"] == r["sends"], r
+        # every message reached the other end, on the other node
+        assert r["deliveries"] == r["expected_deliveries"] == r["acks"], r
+        assert r["error_total"] == 0, r["errors"]
+        assert [l for l in p.stderr.splitlines() if l.startswith("chatbench: phase")] == [
+            "chatbench: phase measure", "chatbench: phase end"]
+        # the nodes saw the placement: ten connections each, and each routed
+        # its senders' messages to the other node
+        for n in nodes:
+            assert node_metric(n, "chatd_connections_opened_total") == 10
+            assert node_metric(n, 'chatd_cluster_events_total{event="frames_routed"}') > 0
+    finally:
+        redis.stop()
 
 
 def test_server_dies_under_load(chatd):

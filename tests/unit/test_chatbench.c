@@ -1,11 +1,15 @@
 /* test_chatbench.c — chatbench's pure pieces: the latency histogram, the
- * open-loop rate control, the WebSocket client framing/parsing and the
- * /proc parsers.  No network. */
+ * open-loop rate control, the WebSocket client framing/parsing, the /proc
+ * parsers, and the node URLs and placement.  No network. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "../../bench/cb_hist.h"
+#include "../../bench/cb_nodes.h"
 #include "../../bench/cb_proc.h"
 #include "../../bench/cb_rate.h"
 #include "../../bench/cb_ws.h"
@@ -466,6 +470,106 @@ static void test_proc_parse(void)
 	CU_ASSERT_EQUAL(cb_proc_cpu_pct(&b, &a, SEC), 0.0);
 }
 
+/* ---- nodes: URLs, placement, cross-node share ------------------------------ */
+
+static int parse(const char *url, bool relay, struct cb_node *nd)
+{
+	char err[128];
+	memset(nd, 0, sizeof *nd);
+	snprintf(nd->url, sizeof nd->url, "%s", url);
+	return cb_node_parse(nd, relay, err, sizeof err);
+}
+
+static void test_node_parse(void)
+{
+	struct cb_node nd;
+	CU_ASSERT_EQUAL(parse("ws://127.0.0.1:8080/ws", false, &nd), 0);
+	CU_ASSERT_EQUAL(nd.port, 8080);
+	CU_ASSERT_STRING_EQUAL(nd.host, "127.0.0.1:8080");
+	CU_ASSERT_STRING_EQUAL(nd.path, "/ws");
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&nd.addr;
+	CU_ASSERT_EQUAL(s4->sin_family, AF_INET);
+	CU_ASSERT_EQUAL(ntohs(s4->sin_port), 8080);
+	CU_ASSERT_EQUAL(nd.addrlen, sizeof *s4);
+	/* default path per target, default port, localhost, other 127/8 hosts */
+	CU_ASSERT_EQUAL(parse("ws://localhost", false, &nd), 0);
+	CU_ASSERT_STRING_EQUAL(nd.path, "/ws");
+	CU_ASSERT_EQUAL(nd.port, 80);
+	CU_ASSERT_STRING_EQUAL(nd.host, "127.0.0.1:80");
+	CU_ASSERT_EQUAL(parse("ws://127.1.2.3:9", true, &nd), 0);
+	CU_ASSERT_STRING_EQUAL(nd.path, "/");
+	CU_ASSERT_EQUAL(parse("ws://[::1]:7000/x?y=1", false, &nd), 0);
+	CU_ASSERT_STRING_EQUAL(nd.host, "[::1]:7000");
+	CU_ASSERT_STRING_EQUAL(nd.path, "/x?y=1");
+	CU_ASSERT_EQUAL(((const struct sockaddr_in6 *)&nd.addr)->sin6_family, AF_INET6);
+	/* refused: not loopback, not ws://, bad ports and hosts */
+	CU_ASSERT_EQUAL(parse("ws://10.0.0.1:80/ws", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("ws://[2001:db8::1]:80/", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("ws://example.com/ws", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("wss://127.0.0.1:443/ws", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("http://127.0.0.1:80/ws", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("ws://127.0.0.1:0/ws", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("ws://127.0.0.1:65536/ws", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("ws://127.0.0.1:/ws", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("ws://127.0.0.1:80x", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("ws://[::1", false, &nd), -1);
+	CU_ASSERT_EQUAL(parse("ws:///ws", false, &nd), -1);
+	char big[400];
+	memset(big, 'p', sizeof big);
+	memcpy(big, "ws://127.0.0.1:1/", 17);
+	big[sizeof big - 1] = '\0';
+	CU_ASSERT_EQUAL(parse(big, false, &nd), -1);   /* path over 255 bytes */
+}
+
+static void test_node_of(void)
+{
+	CU_ASSERT_EQUAL(cb_node_of(0, 1), 0);
+	CU_ASSERT_EQUAL(cb_node_of(7, 1), 0);
+	CU_ASSERT_EQUAL(cb_node_of(0, 2), 0);
+	CU_ASSERT_EQUAL(cb_node_of(1, 2), 1);
+	CU_ASSERT_EQUAL(cb_node_of(2, 2), 0);
+	CU_ASSERT_EQUAL(cb_node_of(17, 3), 2);
+	CU_ASSERT_EQUAL(cb_node_of(5, 0), 0);   /* no node list: everything on the first */
+}
+
+/* The share by brute force over every ordered pair, as the header defines it. */
+static double cross_naive(int n, int m, int k)
+{
+	uint64_t pairs = 0, cross = 0;
+	for (int first = 0; first < n; first += m) {
+		int last = first + m < n ? first + m : n;
+		for (int s = first; s < last; s++)
+			for (int r = first; r < last; r++)
+				if (r != s) {
+					pairs++;
+					cross += cb_node_of(s, k) != cb_node_of(r, k);
+				}
+	}
+	return pairs ? 100.0 * (double)cross / (double)pairs : -1;
+}
+
+static void test_cross_node_pct(void)
+{
+	CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(1000, 2, 1), 0.0, 1e-9);
+	/* pairs (2i, 2i+1) on 2 or 3 nodes: every pair crosses */
+	CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(1000, 2, 2), 100.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(999, 2, 3), 100.0, 1e-9);
+	/* rooms of 10 on 2 nodes: 5 + 5, so 50 of the 90 ordered pairs cross */
+	CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(100, 10, 2), 5000.0 / 90.0, 1e-9);
+	/* a lone last member has no conversation and counts for nothing */
+	CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(5, 4, 2), 800.0 / 12.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(10, 3, 3), 100.0, 1e-9);
+	/* rooms of 4 on 4 nodes vs rooms of 4 on 2 */
+	CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(16, 4, 4), 100.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(16, 4, 2), 800.0 / 12.0, 1e-9);
+	CU_ASSERT_EQUAL(cb_cross_node_pct(1, 2, 2), -1);
+	CU_ASSERT_EQUAL(cb_cross_node_pct(10, 1, 2), -1);
+	for (int n = 1; n <= 40; n++)
+		for (int m = 2; m <= 12; m++)
+			for (int k = 1; k <= 5; k++)
+				CU_ASSERT_DOUBLE_EQUAL(cb_cross_node_pct(n, m, k), cross_naive(n, m, k), 1e-9);
+}
+
 void unit_register_chatbench(void)
 {
 	CU_pSuite s = CU_add_suite("chatbench", NULL, NULL);
@@ -485,4 +589,7 @@ void unit_register_chatbench(void)
 	CU_add_test(s, "ws masked client frames", test_ws_client_frames);
 	CU_add_test(s, "ws handshake", test_ws_handshake);
 	CU_add_test(s, "proc parsing", test_proc_parse);
+	CU_add_test(s, "node URLs", test_node_parse);
+	CU_add_test(s, "node of a connection", test_node_of);
+	CU_add_test(s, "cross-node share of pairs", test_cross_node_pct);
 }
