@@ -10,8 +10,9 @@
  * messages, hidden messages, inbox) on pg_shard_of(its id); users,
  * sanctions, audit log, moderation queue, media rows and direct pairs on
  * PG_USER_SHARD.  Ops over several conversations (conv_list, sync,
- * cursors_advance, purge_deleted, media_access, media_orphans) ask every
- * shard concerned and merge; they are not one transaction across shards. */
+ * cursors_advance, purge_deleted, media_access, media_orphans, search,
+ * messages_latest) ask every shard concerned and merge; they are not one
+ * transaction across shards. */
 #ifndef PG_OPS_H
 #define PG_OPS_H
 
@@ -83,6 +84,16 @@ int pg_media_access(void *inst, const char *media_id, const char *user_id, chatd
 		    void *arg);
 int pg_media_orphans(void *inst, int64_t before, int limit, chatd_media_rows_cb cb, void *arg);
 int pg_media_remove(void *inst, const char *media_id, chatd_id_cb cb, void *arg);
+
+/* pg_ops_search.c (ABI 1.4) */
+int pg_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb, void *arg);
+int pg_messages_latest(void *inst, int limit, chatd_history_cb cb, void *arg);
+
+/* pg_ops_notify.c (ABI 1.4) */
+int pg_notify_mute_set(void *inst, const char *conversation_id, const char *user_id,
+		       int64_t muted_until, chatd_status_cb cb, void *arg);
+int pg_notify_targets(void *inst, const char *conversation_id, const char *exclude, int64_t now,
+		      size_t max, chatd_users_cb cb, void *arg);
 
 /* Shared completions (pg_ops_mod.c): ops that answer with a status or an
  * id start with these. */

@@ -201,6 +201,10 @@ static const struct chatd_storage_ops pg_ops = {
 	.media_orphans = pg_media_orphans,
 	.media_remove = pg_media_remove,
 	.user_first_seen = pg_user_first_seen,
+	.messages_latest = pg_messages_latest,
+	.search = pg_search,
+	.notify_mute_set = pg_notify_mute_set,
+	.notify_targets = pg_notify_targets,
 };
 
 static const struct chatd_plugin descriptor = {

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(
     reason="storage_pg tests run in the PostgreSQL pass (CHATD_TEST_STORAGE=pg)")
 
 PG_SCRIPT = os.path.join(SRC_DIR, "scripts", "pg-test-server")
+SCHEMA_VERSION = 2   # PG_SCHEMA_VERSION of plugins/storage_pg/pg_sql.h
 
 
 def pg_config(dsn=None, shards=None, **opts):
@@ -207,7 +208,8 @@ async def check_exactly_once(client, conv, acks, resent):
 def test_refuses_a_newer_schema(chatd):
     srv = chatd()
     assert srv.pg_schema, "this test needs the default pg config"
-    assert psql("SELECT version FROM schema_version", schema=srv.pg_schema).split() == ["1"]
+    assert psql("SELECT version FROM schema_version", schema=srv.pg_schema).split() == [
+        str(SCHEMA_VERSION)]
     assert srv.stop() == 0
     psql("UPDATE schema_version SET version = 999", schema=srv.pg_schema)
     proc = srv.spawn()
@@ -215,7 +217,8 @@ def test_refuses_a_newer_schema(chatd):
     log = srv.log_text()
     assert rc == 1, "chatd started on a newer schema (exit %s)\n%s" % (rc, log)
     assert "pg.schema_too_new" in log, log
-    assert "database schema version 999 is newer than this chatd knows (1)" in log, log
+    assert ("database schema version 999 is newer than this chatd knows (%d)" % SCHEMA_VERSION
+            in log), log
     # nothing was changed by the refusal
     assert psql("SELECT version FROM schema_version", schema=srv.pg_schema).split() == ["999"]
 
@@ -581,7 +584,8 @@ def test_two_nodes_append_to_one_conversation(chatd):
         for t in ts:
             t.join()
         assert all(n.running for n in nodes), [n.log_text() for n in nodes]
-        assert psql("SELECT version FROM schema_version", schema=schema).split() == ["1"]
+        assert psql("SELECT version FROM schema_version", schema=schema).split() == [
+            str(SCHEMA_VERSION)]
         senders = [("alice", 0), ("bob", 1), ("carol", 0), ("dave", 1)]
         acks = {u: {} for u, _ in senders}
 
