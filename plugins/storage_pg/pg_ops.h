@@ -89,6 +89,20 @@ int pg_media_remove(void *inst, const char *media_id, chatd_id_cb cb, void *arg)
 int pg_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb, void *arg);
 int pg_messages_latest(void *inst, int limit, chatd_history_cb cb, void *arg);
 
+/* pg_search_terms.c: terms[0..n) (1..CHATD_SEARCH_TERMS_MAX, each word 1..
+ * CHATD_SEARCH_WORD_MAX bytes) as chatd_search's two array parameters, in
+ * PostgreSQL's array input syntax: into out a text[] of each term's words
+ * joined by one space, every element double-quoted with " and \ escaped
+ * (the words stay data: bound, never SQL or tsquery syntax); into prefix a
+ * boolean[] of the terms' prefix flags.  Returns strlen(out), or -1 on a
+ * bad term or when a buffer is too small (PG_SEARCH_TERMS_LIT and
+ * PG_SEARCH_PREFIX_LIT always suffice). */
+#define PG_SEARCH_TERMS_LIT \
+	(CHATD_SEARCH_TERMS_MAX * (2 * CHATD_SEARCH_WORD_MAX + 1) + 3 * CHATD_SEARCH_TERMS_MAX + 3)
+#define PG_SEARCH_PREFIX_LIT (2 * CHATD_SEARCH_TERMS_MAX + 2)
+int pg_search_terms(const struct chatd_search_term *terms, size_t n, char *out, size_t cap,
+		    char *prefix, size_t pcap);
+
 /* pg_ops_notify.c (ABI 1.4) */
 int pg_notify_mute_set(void *inst, const char *conversation_id, const char *user_id,
 		       int64_t muted_until, chatd_status_cb cb, void *arg);

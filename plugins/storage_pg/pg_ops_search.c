@@ -141,16 +141,12 @@ int pg_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb
 	    req->limit < 1)
 		return CHATD_ERR_INVALID;
 	size_t words = 0;
-	for (size_t i = 0; i < req->n_terms; i++) {
-		const struct chatd_search_term *t = &req->terms[i];
-		if (!t->words || t->n_words < 1 || t->n_words > CHATD_SEARCH_TERMS_MAX)
-			return CHATD_ERR_INVALID;
-		words += t->n_words;
-		for (size_t w = 0; w < t->n_words; w++)
-			if (!pg_valid_str(t->words[w], CHATD_SEARCH_WORD_MAX))
-				return CHATD_ERR_INVALID;
-	}
-	if (words > CHATD_SEARCH_TERMS_MAX)
+	for (size_t i = 0; i < req->n_terms; i++)
+		words += req->terms[i].n_words;
+	char terms[PG_SEARCH_TERMS_LIT], prefix[PG_SEARCH_PREFIX_LIT];
+	if (words > CHATD_SEARCH_TERMS_MAX ||
+	    pg_search_terms(req->terms, req->n_terms, terms, sizeof terms, prefix,
+			    sizeof prefix) < 0)
 		return CHATD_ERR_INVALID;
 	struct op_search *o = PG_OP_NEW(s, struct op_search, &search_type);
 	if (!o)
@@ -165,38 +161,6 @@ int pg_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb
 	}
 	o->cb = cb;
 	o->arg = arg;
-	/* The terms as data: each one's words joined by a space, bound as a
-	 * text[] parameter (never spliced into SQL or tsquery syntax). */
-	const char *terms[CHATD_SEARCH_TERMS_MAX];
-	char prefix[2 * CHATD_SEARCH_TERMS_MAX + 2];
-	size_t pn = 0;
-	prefix[pn++] = '{';
-	for (size_t i = 0; i < req->n_terms; i++) {
-		const struct chatd_search_term *t = &req->terms[i];
-		size_t len = 0;
-		for (size_t w = 0; w < t->n_words; w++)
-			len += strlen(t->words[w]) + 1;
-		char *joined = pg_alloc(&o->base.arena, len);
-		if (!joined) {
-			pg_op_free(&o->base);
-			return CHATD_ERR_NOMEM;
-		}
-		size_t at = 0;
-		for (size_t w = 0; w < t->n_words; w++) {
-			size_t wl = strlen(t->words[w]);
-			if (w)
-				joined[at++] = ' ';
-			memcpy(joined + at, t->words[w], wl);
-			at += wl;
-		}
-		joined[at] = '\0';
-		terms[i] = joined;
-		if (i)
-			prefix[pn++] = ',';
-		prefix[pn++] = t->prefix ? 't' : 'f';
-	}
-	prefix[pn++] = '}';
-	prefix[pn] = '\0';
 	size_t first = 0, end = s->n_shards;
 	if (req->conversation_id) {
 		first = pg_shard_of(s, req->conversation_id);
@@ -206,7 +170,7 @@ int pg_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb
 		struct pg_query *q = pg_op_query(&o->base, sh, PG_SEARCH);
 		pg_q_str(q, req->viewer);
 		pg_q_str(q, req->conversation_id);
-		pg_q_text_array(q, terms, req->n_terms);
+		pg_q_str(q, terms);
 		pg_q_str(q, prefix);
 		pg_q_i64(q, o->ts);
 		pg_q_int(q, o->skip);

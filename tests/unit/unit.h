@@ -37,6 +37,7 @@ void unit_register_media_local_gc(void);
 void unit_register_chatctl(void);
 void unit_register_web(void);
 void unit_register_pg_shard(void);
+void unit_register_pg_search(void);
 void unit_register_search(void);
 void unit_register_notify(void);
 
