@@ -103,6 +103,15 @@ int pg_messages_latest(void *inst, int limit, chatd_history_cb cb, void *arg);
 int pg_search_terms(const struct chatd_search_term *terms, size_t n, char *out, size_t cap,
 		    char *prefix, size_t pcap);
 
+/* pg_snippet.c: a hit's snippet (about 12 words of `text` around its
+ * matches, each matched word between U+0002 and U+0003, "…" where text is
+ * cut) into out, from chatd_search's r_marked (`marked`: the text's
+ * characters one for one, matched words marked; NULL or out of step: no
+ * marks).  cap must be at least pg_snippet_cap().  0, or -1 on OOM or a
+ * short buffer. */
+size_t pg_snippet_cap(const char *text, const char *marked);
+int pg_snippet(const char *text, const char *marked, char *out, size_t cap);
+
 /* pg_ops_notify.c (ABI 1.4) */
 int pg_notify_mute_set(void *inst, const char *conversation_id, const char *user_id,
 		       int64_t muted_until, chatd_status_cb cb, void *arg);

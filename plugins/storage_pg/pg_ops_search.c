@@ -66,8 +66,9 @@ static struct row *merge(struct pg_op *op, struct pg_query *done, size_t *n)
 #define TIE_BITS 11
 #define TIE_MAX ((1 << TIE_BITS) - 1)
 
-/* chatd_search's columns: the message (PG_MSG_NCOLS), then the snippet. */
-#define SEARCH_SNIPPET_COL PG_MSG_NCOLS
+/* chatd_search's columns: the message (PG_MSG_NCOLS), then the marked
+ * text the snippet is cut from. */
+#define SEARCH_MARKED_COL PG_MSG_NCOLS
 
 struct op_search {
 	struct pg_op base;
@@ -110,9 +111,14 @@ static int search_step(struct pg_op *op, struct pg_query *done)
 		pg_read_msg(w->r, w->i, 0, &hits[i].msg);
 		/* Set for every row but a shard's last, which is never among
 		 * the hits given (see the top of this file). */
-		hits[i].snippet = pg_val(w->r, w->i, SEARCH_SNIPPET_COL);
-		if (!hits[i].snippet)
-			hits[i].snippet = "";
+		const char *marked = pg_val(w->r, w->i, SEARCH_MARKED_COL);
+		size_t cap = pg_snippet_cap(hits[i].msg.text, marked);
+		char *snippet = pg_alloc(&op->arena, cap);
+		if (!snippet || pg_snippet(hits[i].msg.text, marked, snippet, cap) < 0) {
+			o->cb(o->arg, CHATD_ERR_NOMEM, NULL, 0, 0);
+			return PG_STEP_DONE;
+		}
+		hits[i].snippet = snippet;
 	}
 	/* Each hit's cursor: its ts and how many of its millisecond were
 	 * given up to it, counting those skipped. */

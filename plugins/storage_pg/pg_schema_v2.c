@@ -25,10 +25,10 @@
  * syntax), a prefix term's last lexeme gets :* by re-reading PostgreSQL's
  * own output of the phrase (lexemes quoted by it); a term without a word
  * after normalisation matches nothing, as in FTS5.  Visibility is
- * history's.  chatd_search_snippet marks the matched words of the text
- * (U+0002 .. U+0003) in the best window of 12 words, as FTS5's snippet()
- * does, "…" where text is cut; it reads at most the first 32768
- * characters. */
+ * history's.  For snippets it returns each hit's text with the matched
+ * words marked by ts_headline (in C, from the index's own parser and
+ * dictionary); the plugin cuts the window of about 12 words
+ * (pg_snippet.c). */
 #include "pg_sql.h"
 
 /* Regex classes, as SQL escape strings (E'...'): one ASCII character that
@@ -76,76 +76,22 @@ const char pg_migration_2[] =
 	" FOR EACH ROW EXECUTE FUNCTION chatd_messages_search();\n"
 	"CREATE INDEX messages_search ON messages USING gin (search_doc);\n"
 
-	/* The snippet: words are the parser's non-blank tokens of the text
-	 * with ASCII separators made spaces (same length, so positions map
-	 * back to the text); a word is matched when its folded lower case is
-	 * one of p_lex or starts with one of p_pre.  Window: from each of the
-	 * first 256 matched words, 12 words centred on the matches that
-	 * follow within 12, as FTS5 places them; the best has the most
-	 * distinct matched lexemes, then the most matches, then comes
-	 * first. */
-	"CREATE FUNCTION chatd_search_snippet(p_text text, p_lex text[], p_pre text[])\n"
-	" RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$\n"
-	"DECLARE\n"
-	" st int[]; en int[]; hk int[]; hits int[]; n int; nh int; a int := 1; best int := -1;\n"
-	" sc int; mask bigint; last int; i int; j int; k int; x int; out text;\n"
-	"BEGIN\n"
-	" SELECT array_agg(w.st ORDER BY w.i), array_agg(w.st + w.len ORDER BY w.i),\n"
-	"  array_agg(w.k ORDER BY w.i), array_agg(w.i ORDER BY w.i) FILTER (WHERE w.k > 0),\n"
-	"  count(*) INTO st, en, hk, hits, n\n"
-	"  FROM (SELECT row_number() OVER (ORDER BY t.ord)::int AS i, t.st, t.len,\n"
-	"   COALESCE(array_position(p_lex, t.lx), CASE WHEN t.lx ^@ ANY (p_pre)\n"
-	"   THEN cardinality(p_lex) + 1 END, 0) AS k\n"
-	"   FROM (SELECT p.ord, lower(chatd_search_fold(p.token)) AS lx,\n"
-	"    char_length(p.token) AS len, (sum(char_length(p.token)) OVER (ORDER BY p.ord)\n"
-	"    - char_length(p.token) + 1)::int AS st, p.tokid\n"
-	"    FROM ts_parse('default', regexp_replace(left(p_text, 32768), " SQL_SEP "', ' ',\n"
-	"    'g')) WITH ORDINALITY AS p(tokid, token, ord)) t\n"
-	"   WHERE t.tokid <> 12) w;\n"   /* 12: blank */
-	" IF n = 0 THEN\n"
-	"  RETURN p_text;\n"
-	" END IF;\n"
-	" nh := COALESCE(cardinality(hits), 0);\n"
-	" FOR c IN 1 .. LEAST(nh, 256) LOOP\n"
-	"  i := hits[c];\n"
-	"  last := i;\n"
-	"  j := c + 1;\n"
-	"  WHILE j <= nh AND hits[j] <= i + 11 LOOP\n"
-	"   last := hits[j];\n"
-	"   j := j + 1;\n"
-	"  END LOOP;\n"
-	"  k := GREATEST(1, LEAST(i - (11 - (last - i)) / 2, n - 11));\n"
-	"  sc := 0;\n"
-	"  mask := 0;\n"
-	"  FOR x IN k .. LEAST(n, k + 11) LOOP\n"
-	"   IF hk[x] > 0 THEN\n"
-	"    sc := sc + 1;\n"
-	"    mask := mask | (1::bigint << ((hk[x] - 1) % 62));\n"
-	"   END IF;\n"
-	"  END LOOP;\n"
-	"  sc := sc + 1000 * length(replace(mask::bit(64)::text, '0', ''));\n"
-	"  IF sc > best THEN\n"
-	"   best := sc;\n"
-	"   a := k;\n"
-	"  END IF;\n"
-	" END LOOP;\n"
-	" j := LEAST(n, a + 11);\n"
-	" out := CASE WHEN a = 1 THEN substr(p_text, 1, st[1] - 1) ELSE '…' END;\n"
-	" FOR i IN a .. j LOOP\n"
-	"  IF i > a THEN\n"
-	"   out := out || substr(p_text, en[i - 1], st[i] - en[i - 1]);\n"
-	"  END IF;\n"
-	"  out := out || CASE WHEN hk[i] > 0 THEN chr(2) ELSE '' END\n"
-	"   || substr(p_text, st[i], en[i] - st[i]) || CASE WHEN hk[i] > 0 THEN chr(3) ELSE '' END;\n"
-	" END LOOP;\n"
-	" RETURN out || CASE WHEN j < n OR char_length(p_text) > 32768 THEN '…'\n"
-	"  ELSE substr(p_text, en[n]) END;\n"
-	"END $$;\n"
+	/* The text as ts_headline() reads it to mark the matched words for
+	 * the snippet (pg_snippet.c builds it): the same characters, one for
+	 * one, so that the marks map back onto the text: ASCII separators
+	 * made spaces, Latin diacritics dropped when that keeps the length
+	 * (always, but for decomposed marks). */
+	"CREATE FUNCTION chatd_search_align(p text) RETURNS text LANGUAGE sql IMMUTABLE STRICT\n"
+	" PARALLEL SAFE AS $$\n"
+	" SELECT CASE WHEN char_length(f) = char_length(s) THEN f ELSE s END\n"
+	"  FROM (SELECT s, chatd_search_fold(s) AS f\n"
+	"  FROM (SELECT regexp_replace(p, " SQL_SEP "', ' ', 'g') AS s) x) y $$;\n"
 
 	/* p_terms: each term's words joined by one space (words hold none);
 	 * p_prefix: whether its last word may go on.  Hits created at or
 	 * before p_ts, the first p_skip + p_limit + 1 of them in hit order,
-	 * with snippets for the first p_skip + p_limit (the plugin skips up
+	 * for the first p_skip + p_limit with r_marked: the aligned text with
+	 * every matched word between U+0002 and U+0003 (the plugin skips up
 	 * to p_skip of those created at p_ts; the last row only tells that
 	 * more follow).  Custom plans always: how common the words are
 	 * decides the plan. */
@@ -154,30 +100,26 @@ const char pg_migration_2[] =
 	" RETURNS TABLE(m_cid text, m_seq bigint, m_mid text, m_sender text, m_cmid text,\n"
 	" m_text text, m_media text, m_reply bigint, m_created bigint, m_edited bigint,\n"
 	" m_deleted boolean, m_vis text, m_mod text, m_mime text, m_msize bigint,\n"
-	" m_mthumb boolean, r_snippet text)\n"
+	" m_mthumb boolean, r_marked text)\n"
 	" LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$\n"
-	"DECLARE q tsquery; t tsquery; lex text[] := '{}'; pre text[] := '{}'; w text;\n"
+	"DECLARE q tsquery; t tsquery;\n"
 	"BEGIN\n"
 	" FOR i IN 1 .. COALESCE(cardinality(p_terms), 0) LOOP\n"
 	"  t := phraseto_tsquery('simple', chatd_search_norm(p_terms[i]));\n"
 	"  IF numnode(t) = 0 THEN\n"
 	"   RETURN;\n"
 	"  END IF;\n"
-	"  w := '';\n"
 	"  IF p_prefix[i] THEN\n"
 	"   t := (t::text || ':*')::tsquery;\n"
-	"   w := regexp_replace(p_terms[i], '^.* ', '');\n"
-	"   pre := pre || tsvector_to_array(to_tsvector('simple', chatd_search_norm(w)));\n"
 	"  END IF;\n"
-	"  lex := lex || tsvector_to_array(to_tsvector('simple', chatd_search_norm(\n"
-	"   left(p_terms[i], char_length(p_terms[i]) - char_length(w)))));\n"
 	"  q := CASE WHEN q IS NULL THEN t ELSE q && t END;\n"
 	" END LOOP;\n"
 	" IF q IS NULL THEN\n"
 	"  RETURN;\n"
 	" END IF;\n"
 	" RETURN QUERY SELECT " HIT_COLS("h.") ",\n"
-	"  CASE WHEN h.n <= p_skip + p_limit THEN chatd_search_snippet(h.text, lex, pre) END\n"
+	"  CASE WHEN h.n <= p_skip + p_limit THEN ts_headline('simple', chatd_search_align(h.text),\n"
+	"  q, 'HighlightAll=true, StartSel=' || chr(2) || ', StopSel=' || chr(3)) END\n"
 	"  FROM (SELECT " HIT_COLS("m.") ", row_number() OVER (ORDER BY " HIT_ORDER ") AS n\n"
 	"  FROM (SELECT " HIT_COLS("m.") " FROM messages m JOIN members b\n"
 	"  ON b.conversation_id = m.conversation_id AND b.user_id = p_viewer\n"

@@ -469,7 +469,7 @@ def test_search_index_built_on_upgrade(chatd):
     g, s1, s2 = run(body())
     assert srv.stop() == 0
     # back to schema 1: what migration 2 added, removed
-    psql("DROP FUNCTION chatd_search; DROP FUNCTION chatd_search_snippet; "
+    psql("DROP FUNCTION chatd_search; DROP FUNCTION chatd_search_align; "
          "DROP TRIGGER messages_search ON messages; DROP FUNCTION chatd_messages_search; "
          "ALTER TABLE messages DROP COLUMN search_doc; DROP FUNCTION chatd_search_norm; "
          "DROP FUNCTION chatd_search_fold; ALTER TABLE members DROP COLUMN notify_muted_until; "

@@ -1,7 +1,9 @@
-/* test_pg_search.c — storage_pg's search parameters (pg_search_terms): the
- * core's parsed queries, and hostile words the core never sends, become
- * PostgreSQL array literals that hold them as data; bad terms and short
- * buffers are refused. */
+/* test_pg_search.c — storage_pg's search helpers without a database: the
+ * parameters (pg_search_terms: the core's parsed queries, and hostile
+ * words the core never sends, become PostgreSQL array literals that hold
+ * them as data; bad terms and short buffers are refused) and snippets
+ * (pg_snippet: the window FTS5's snippet() would show, the marks of
+ * ts_headline mapped back onto the text character by character). */
 #include <stdio.h>
 #include <string.h>
 #include <CUnit/CUnit.h>
@@ -98,9 +100,81 @@ static void test_hostile_words(void)
 	CU_ASSERT(pg_search_terms(&t, 1, terms, sizeof terms, prefix, 3) < 0);
 }
 
+/* Snippet of text from marked; "FAIL" when pg_snippet refused. */
+static const char *snip(const char *text, const char *marked, char *out, size_t cap)
+{
+	size_t need = pg_snippet_cap(text, marked);
+	if (need > cap || pg_snippet(text, marked, out, need) < 0)
+		snprintf(out, cap, "FAIL");
+	return out;
+}
+
+#define ON "\x02"
+#define OFF "\x03"
+
+static void test_snippets(void)
+{
+	static const struct {
+		const char *text, *marked, *want;
+	} cases[] = {
+		/* what storage_sqlite's FTS5 snippet(…, 12) gives for these */
+		{ "quick lunch tomorrow?", ON "quick" OFF " lunch tomorrow ",
+		  ON "quick" OFF " lunch tomorrow?" },
+		{ "  \xc2\xabquick\xc2\xbb fox!! ", "  \xc2\xab" ON "quick" OFF "\xc2\xbb fox   ",
+		  "  \xc2\xab" ON "quick" OFF "\xc2\xbb fox!! " },
+		{ "one two three four five six seven eight nine ten eleven twelve thirteen "
+		  "fourteen quick sixteen seventeen eighteen nineteen twenty twentyone twentytwo",
+		  "one two three four five six seven eight nine ten eleven twelve thirteen "
+		  "fourteen " ON "quick" OFF " sixteen seventeen eighteen nineteen twenty twentyone "
+		  "twentytwo",
+		  "\xe2\x80\xa6ten eleven twelve thirteen fourteen " ON "quick" OFF
+		  " sixteen seventeen eighteen nineteen twenty twentyone\xe2\x80\xa6" },
+		{ "a b c d e f g h i j k l m n o p q r s t quick u v w x y z quick",
+		  "a b c d e f g h i j k l m n o p q r s t " ON "quick" OFF " u v w x y z "
+		  ON "quick" OFF,
+		  "\xe2\x80\xa6q r s t " ON "quick" OFF " u v w x y z " ON "quick" OFF },
+		{ "quick quick-fox Quick.", ON "quick" OFF " " ON "quick" OFF " " ON "fox" OFF " "
+		  ON "Quick" OFF " ",
+		  ON "quick" OFF " " ON "quick" OFF "-" ON "fox" OFF " " ON "Quick" OFF "." },
+		/* a window with both words beats one with more of one */
+		{ "a a a a a a a a a a a a a a a a b a a",
+		  ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF
+		  " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a"
+		  OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "b" OFF " "
+		  ON "a" OFF " " ON "a" OFF,
+		  "\xe2\x80\xa6" ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF
+		  " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a" OFF " " ON "a"
+		  OFF " " ON "b" OFF "\xe2\x80\xa6" },
+		/* marks of folded characters land on the text's (é: 2 bytes, e: 1) */
+		{ "Caf\xc3\xa9 na\xc3\xafve \xc3\x89T\xc3\x89", ON "Cafe" OFF " naive " ON "ETE" OFF,
+		  ON "Caf\xc3\xa9" OFF " na\xc3\xafve " ON "\xc3\x89T\xc3\x89" OFF },
+		/* a mark inside a word of the text (a non-ASCII separator) */
+		{ "a\xe2\x98\x83" "b c", "a\xe2\x98\x83" ON "b" OFF " c",
+		  "a\xe2\x98\x83" ON "b" OFF " c" },
+		/* the text's own U+0002/U+0003 are kept as they are */
+		{ "x" ON "y" OFF " quick", "x y  " ON "quick" OFF, "x" ON "y" OFF " " ON "quick" OFF },
+		/* out of step (other characters): no marks, the window at the start */
+		{ "quick fox", ON "quick" OFF " fox extra", "quick fox" },
+		{ "quick fox", NULL, "quick fox" },
+		{ "", "", "" },
+		{ "?!", "  ", "?!" },
+	};
+	char out[512];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snip(cases[i].text, cases[i].marked, out, sizeof out);
+		if (strcmp(out, cases[i].want) != 0)
+			fprintf(stderr, "\ncase %zu: got [%s], want [%s]\n", i, out, cases[i].want);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
+	}
+	/* The capacity is checked. */
+	char small[4];
+	CU_ASSERT(pg_snippet("quick", ON "quick" OFF, small, sizeof small) < 0);
+}
+
 void unit_register_pg_search(void)
 {
 	CU_pSuite s = CU_add_suite("pg_search_terms", NULL, NULL);
 	CU_add_test(s, "parsed queries as array literals", test_queries);
 	CU_add_test(s, "hostile words, bad terms, short buffers", test_hostile_words);
+	CU_add_test(s, "snippets: FTS5's window, marks mapped onto the text", test_snippets);
 }
