@@ -211,7 +211,7 @@ static const struct chatd_plugin descriptor = {
 	CHATD_PLUGIN_HEADER,
 	.kind = CHATD_KIND_STORAGE,
 	.name = "pg",
-	.version = "1.0.0",
+	.version = "1.1.0",
 	.description = "PostgreSQL (libpq pipeline mode on the core loop; shards by conversation)",
 	.options = pg_options,
 	.init = pg_init,
