@@ -180,8 +180,8 @@ static const char *const stmts[PG_STMT_COUNT] = {
 
 	/* The hits as MSG_COLS, then the snippet (pg_schema_v2.c). */
 	[PG_SEARCH] = "SELECT * FROM chatd_search($1, $2, $3::text[], $4::boolean[], $5, $6, $7)",
-	/* Staff view: every message.  A scan (for tools, not the message
-	 * path); ids compared bytewise, as the merge does. */
+	/* Staff view: every message, newest first along messages_by_time
+	 * (schema 2); ids compared bytewise, as the merge does. */
 	[PG_MSGS_LATEST] =
 		"SELECT " MSG_COLS " FROM messages m ORDER BY m.created_at DESC, "
 		"m.conversation_id COLLATE \"C\" DESC, m.seq DESC LIMIT $1",

@@ -471,7 +471,8 @@ def test_search_index_built_on_upgrade(chatd):
     # back to schema 1: what migration 2 added, removed
     psql("DROP FUNCTION chatd_search; DROP FUNCTION chatd_search_align; "
          "DROP TRIGGER messages_search ON messages; DROP FUNCTION chatd_messages_search; "
-         "ALTER TABLE messages DROP COLUMN search_doc; DROP FUNCTION chatd_search_norm; "
+         "ALTER TABLE messages DROP COLUMN search_doc; DROP INDEX messages_by_time; "
+         "DROP FUNCTION chatd_search_norm; "
          "DROP FUNCTION chatd_search_fold; ALTER TABLE members DROP COLUMN notify_muted_until; "
          "UPDATE schema_version SET version = 1", schema=srv.pg_schema)
     srv.start()
