@@ -1,5 +1,5 @@
 /* search_bench.c — search latency (p50/p99) of the sqlite storage plugin
- * over a large store.
+ * (or, with -p DSN, of storage_pg: search_bench_pg.c) over a large store.
  *
  * Builds (untimed) a store of the plugin's own schema (sqlite_schema_apply,
  * so the FTS5 index and its triggers are the plugin's) with N messages
@@ -12,8 +12,9 @@
  * every column as the plugin does.  Each class is run R times; the report
  * gives each run's p50/p99 and their medians.
  *
- * --db PATH reuses (or keeps) a store so that several invocations time the
- * same data. */
+ * -d PATH reuses (or keeps) a store so that several invocations time the
+ * same data; -p DSN builds and times it in that PostgreSQL database instead
+ * (reused when it holds messages). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -28,12 +29,13 @@
 #include <sqlite3.h>
 #include "../core/search_query.h"
 #include "../plugins/storage_sqlite/sqlite_ops.h"
+#include "search_bench.h"
 
-#define CONVS 1000
-#define USERS 1000
-#define PER_CONV 10
+#define CONVS SB_CONVS
+#define USERS SB_USERS
+#define PER_CONV SB_PER_CONV
 #define VOCAB 20000
-#define WORDS_PER_MSG 8
+#define WORDS_PER_MSG SB_WORDS_PER_MSG
 
 static const char *const CONS = "bcdfghjklmnprstvwxyz";   /* 20 */
 static const char *const VOWS = "aeiou";                   /* 5 */
@@ -56,6 +58,21 @@ static double uniform(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+void sb_message(long i, char conv[16], long *seq, char user[16], char text[SB_TEXT_MAX])
+{
+	int k = (int)(i % CONVS);
+	char w[8];
+	*seq = i / CONVS + 1;
+	snprintf(conv, 16, "g%04d", k);
+	snprintf(user, 16, "u%d", (k * PER_CONV + (int)(i % PER_CONV)) % USERS);
+	text[0] = '\0';
+	for (int t = 0; t < WORDS_PER_MSG; t++) {
+		word((int)(VOCAB * pow(uniform(), 3.0)), w);
+		strcat(text, t ? " " : "");
+		strcat(text, w);
+	}
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -90,7 +107,7 @@ static int build(sqlite3 *db, long n)
 			   -1, &msg, NULL);
 	if (!c || !m || !msg)
 		return -1;
-	char id[16], user[16], mid[48], text[WORDS_PER_MSG * 8], w[8];
+	char id[16], user[16], mid[48], text[SB_TEXT_MAX];
 	for (int k = 0; k < CONVS; k++) {
 		snprintf(id, sizeof id, "g%04d", k);
 		sqlite3_bind_text(c, 1, id, -1, SQLITE_TRANSIENT);
@@ -106,17 +123,9 @@ static int build(sqlite3 *db, long n)
 		}
 	}
 	for (long i = 0; i < n; i++) {
-		int k = (int)(i % CONVS);
-		long seq = i / CONVS + 1;
-		snprintf(id, sizeof id, "g%04d", k);
-		snprintf(user, sizeof user, "u%d", (k * PER_CONV + (int)(i % PER_CONV)) % USERS);
+		long seq;
+		sb_message(i, id, &seq, user, text);
 		snprintf(mid, sizeof mid, "m%s-%ld", id, seq);
-		text[0] = '\0';
-		for (int t = 0; t < WORDS_PER_MSG; t++) {
-			word((int)(VOCAB * pow(uniform(), 3.0)), w);
-			strcat(text, t ? " " : "");
-			strcat(text, w);
-		}
 		sqlite3_bind_text(msg, 1, id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(msg, 2, seq);
 		sqlite3_bind_text(msg, 3, mid, -1, SQLITE_TRANSIENT);
@@ -173,9 +182,9 @@ int main(int argc, char **argv)
 {
 	long n = 1000000;
 	int queries = 200, runs = 5;
-	const char *path = NULL;
+	const char *path = NULL, *dsn = NULL;
 	int opt;
-	while ((opt = getopt(argc, argv, "n:q:r:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:q:r:d:p:")) != -1) {
 		if (opt == 'n')
 			n = atol(optarg);
 		else if (opt == 'q')
@@ -184,43 +193,52 @@ int main(int argc, char **argv)
 			runs = atoi(optarg);
 		else if (opt == 'd')
 			path = optarg;
+		else if (opt == 'p')
+			dsn = optarg;
 		else {
 			fprintf(stderr, "usage: search_bench [-n messages] [-q queries] [-r runs] "
-				"[-d db-path (reused when it exists)]\n");
+				"[-d db-path (reused when it exists) | -p postgres-dsn (storage_pg; "
+				"reused when it holds messages)]\n");
 			return 2;
 		}
 	}
 	if (n < CONVS || queries < 1 || runs < 1 || runs > 99)
 		return 2;
 	char tmp[] = "/tmp/search_bench.XXXXXX.db";
-	if (!path) {
-		int fd = mkstemps(tmp, 3);
-		if (fd < 0)
-			return 1;
-		close(fd);
-		unlink(tmp);
-		path = tmp;
-	}
-	bool fresh = access(path, F_OK) != 0;
 	double build_s = 0;
+	long long total = 0;
 	sqlite3 *db = NULL;
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return 1;
-	exec(db, "PRAGMA journal_mode=WAL");
-	exec(db, "PRAGMA synchronous=OFF");
-	if (fresh) {
-		double t0 = now_ms();
-		if (build(db, n) < 0)
+	struct sb_pg *pgp = NULL;
+	if (dsn) {
+		if (!(pgp = sb_pg_open(dsn, n, &build_s, &total)))
 			return 1;
-		build_s = (now_ms() - t0) / 1e3;
-		fprintf(stderr, "search_bench: built %ld messages in %.1f s\n", n, build_s);
+	} else {
+		if (!path) {
+			int fd = mkstemps(tmp, 3);
+			if (fd < 0)
+				return 1;
+			close(fd);
+			unlink(tmp);
+			path = tmp;
+		}
+		bool fresh = access(path, F_OK) != 0;
+		if (sqlite3_open(path, &db) != SQLITE_OK)
+			return 1;
+		exec(db, "PRAGMA journal_mode=WAL");
+		exec(db, "PRAGMA synchronous=OFF");
+		if (fresh) {
+			double t0 = now_ms();
+			if (build(db, n) < 0)
+				return 1;
+			build_s = (now_ms() - t0) / 1e3;
+			fprintf(stderr, "search_bench: built %ld messages in %.1f s\n", n, build_s);
+		}
+		sqlite3_stmt *cnt = NULL;
+		sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM search_rows", -1, &cnt, NULL);
+		if (cnt && sqlite3_step(cnt) == SQLITE_ROW)
+			total = sqlite3_column_int64(cnt, 0);
+		sqlite3_finalize(cnt);
 	}
-	sqlite3_int64 total = 0;
-	sqlite3_stmt *cnt = NULL;
-	sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM search_rows", -1, &cnt, NULL);
-	if (cnt && sqlite3_step(cnt) == SQLITE_ROW)
-		total = sqlite3_column_int64(cnt, 0);
-	sqlite3_finalize(cnt);
 
 	char w0[8], w1[8], wmid[8], wrare[8], wpre[8], q[7][64];
 	word(0, w0);
@@ -239,17 +257,18 @@ int main(int argc, char **argv)
 	const char *names[7] = { "common word", "medium word", "rare word", "two words",
 				 "phrase", "prefix (2 letters)", "common word, no member" };
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, sqlite_sql_search, -1, &st, NULL) != SQLITE_OK) {
+	if (db && sqlite3_prepare_v2(db, sqlite_sql_search, -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "search_bench: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
-	printf("{\"messages\": %lld, \"build_s\": %.1f, \"runs\": %d, \"queries_per_run\": %d, "
-	       "\"classes\": [\n", (long long)total, build_s, runs, queries);
+	printf("{\"store\": \"%s\", \"messages\": %lld, \"build_s\": %.1f, \"runs\": %d, "
+	       "\"queries_per_run\": %d, \"classes\": [\n", pgp ? "pg" : "sqlite", total, build_s,
+	       runs, queries);
 	for (int k = 0; k < 7; k++) {
 		struct search_query sq;
 		char err[128], expr[1024];
 		if (search_query_parse(q[k], strlen(q[k]), &sq, err, sizeof err) < 0 ||
-		    sqlite_search_expr(sq.terms, sq.n_terms, expr, sizeof expr) < 0)
+		    (db && sqlite_search_expr(sq.terms, sq.n_terms, expr, sizeof expr) < 0))
 			return 1;
 		int nq = k == 6 && queries > 20 ? 20 : queries;   /* the slow worst case */
 		double p50[99], p99[99], hits = 0;
@@ -262,10 +281,11 @@ int main(int argc, char **argv)
 				snprintf(viewer, sizeof viewer, k == 6 ? "nobody%d" : "u%d",
 					 (i * 37 + r) % USERS);
 				double t0 = now_ms();
-				int h = one(st, expr, viewer);
+				int h = pgp ? sb_pg_search(pgp, &sq, viewer) : one(st, expr, viewer);
 				lat[i] = now_ms() - t0;
 				if (h < 0) {
-					fprintf(stderr, "search_bench: %s\n", sqlite3_errmsg(db));
+					if (db)
+						fprintf(stderr, "search_bench: %s\n", sqlite3_errmsg(db));
 					return 1;
 				}
 				hits += h;
@@ -292,6 +312,7 @@ int main(int argc, char **argv)
 		printf("]}%s\n", k < 6 ? "," : "");
 	}
 	printf("]}\n");
+	sb_pg_close(pgp);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	if (path == tmp) {

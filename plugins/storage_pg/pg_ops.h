@@ -10,8 +10,9 @@
  * messages, hidden messages, inbox) on pg_shard_of(its id); users,
  * sanctions, audit log, moderation queue, media rows and direct pairs on
  * PG_USER_SHARD.  Ops over several conversations (conv_list, sync,
- * cursors_advance, purge_deleted, media_access, media_orphans) ask every
- * shard concerned and merge; they are not one transaction across shards. */
+ * cursors_advance, purge_deleted, media_access, media_orphans, search,
+ * messages_latest) ask every shard concerned and merge; they are not one
+ * transaction across shards. */
 #ifndef PG_OPS_H
 #define PG_OPS_H
 
@@ -83,6 +84,39 @@ int pg_media_access(void *inst, const char *media_id, const char *user_id, chatd
 		    void *arg);
 int pg_media_orphans(void *inst, int64_t before, int limit, chatd_media_rows_cb cb, void *arg);
 int pg_media_remove(void *inst, const char *media_id, chatd_id_cb cb, void *arg);
+
+/* pg_ops_search.c (ABI 1.4) */
+int pg_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb, void *arg);
+int pg_messages_latest(void *inst, int limit, chatd_history_cb cb, void *arg);
+
+/* pg_search_terms.c: terms[0..n) (1..CHATD_SEARCH_TERMS_MAX, each word 1..
+ * CHATD_SEARCH_WORD_MAX bytes) as chatd_search's two array parameters, in
+ * PostgreSQL's array input syntax: into out a text[] of each term's words
+ * joined by one space, every element double-quoted with " and \ escaped
+ * (the words stay data: bound, never SQL or tsquery syntax); into prefix a
+ * boolean[] of the terms' prefix flags.  Returns strlen(out), or -1 on a
+ * bad term or when a buffer is too small (PG_SEARCH_TERMS_LIT and
+ * PG_SEARCH_PREFIX_LIT always suffice). */
+#define PG_SEARCH_TERMS_LIT \
+	(CHATD_SEARCH_TERMS_MAX * (2 * CHATD_SEARCH_WORD_MAX + 1) + 3 * CHATD_SEARCH_TERMS_MAX + 3)
+#define PG_SEARCH_PREFIX_LIT (2 * CHATD_SEARCH_TERMS_MAX + 2)
+int pg_search_terms(const struct chatd_search_term *terms, size_t n, char *out, size_t cap,
+		    char *prefix, size_t pcap);
+
+/* pg_snippet.c: a hit's snippet (about 12 words of `text` around its
+ * matches, each matched word between U+0002 and U+0003, "…" where text is
+ * cut) into out, from chatd_search's r_marked (`marked`: the text's
+ * characters one for one, matched words marked; NULL or out of step: no
+ * marks).  cap must be at least pg_snippet_cap().  0, or -1 on OOM or a
+ * short buffer. */
+size_t pg_snippet_cap(const char *text, const char *marked);
+int pg_snippet(const char *text, const char *marked, char *out, size_t cap);
+
+/* pg_ops_notify.c (ABI 1.4) */
+int pg_notify_mute_set(void *inst, const char *conversation_id, const char *user_id,
+		       int64_t muted_until, chatd_status_cb cb, void *arg);
+int pg_notify_targets(void *inst, const char *conversation_id, const char *exclude, int64_t now,
+		      size_t max, chatd_users_cb cb, void *arg);
 
 /* Shared completions (pg_ops_mod.c): ops that answer with a status or an
  * id start with these. */

@@ -427,6 +427,9 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
 	" IF v_hash IS NULL THEN RETURN QUERY SELECT true, 0::bigint; RETURN; END IF;\n"
 	" RETURN QUERY SELECT true, count(*) FROM media WHERE hash = v_hash;\n"
 	"END $$;",
+
+	/* 2: search and notification mutes (ABI 1.4). */
+	pg_migration_2,
 };
 
 static int fail(PGconn *pg, char *err, size_t errlen, const char *what, PGresult *r)

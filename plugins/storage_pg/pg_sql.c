@@ -182,6 +182,19 @@ static const char *const stmts[PG_STMT_COUNT] = {
 		"SELECT DISTINCT media_id FROM messages WHERE media_id = ANY ($1::text[])",
 	[PG_MEDIA_REMOVE] = "SELECT r_found, r_sharing FROM chatd_media_remove($1)",
 
+	/* The hits as MSG_COLS, then the snippet (pg_schema_v2.c). */
+	[PG_SEARCH] = "SELECT * FROM chatd_search($1, $2, $3::text[], $4::boolean[], $5, $6, $7)",
+	/* Staff view: every message, newest first along messages_by_time
+	 * (schema 2); ids compared bytewise, as the merge does. */
+	[PG_MSGS_LATEST] =
+		"SELECT " MSG_COLS " FROM messages m ORDER BY m.created_at DESC, "
+		"m.conversation_id COLLATE \"C\" DESC, m.seq DESC LIMIT $1",
+	[PG_NOTIFY_MUTE] =
+		"UPDATE members SET notify_muted_until = $3 WHERE conversation_id = $1 AND user_id = $2",
+	[PG_NOTIFY_TARGETS] =
+		"SELECT user_id FROM members WHERE conversation_id = $1 AND user_id <> $2 "
+		"AND notify_muted_until <= $3 ORDER BY user_id COLLATE \"C\" LIMIT $4",
+
 	[PG_SCHEMA_CHECK] = "SELECT COALESCE(max(version), 0) FROM schema_version",
 };
 

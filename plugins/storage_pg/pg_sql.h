@@ -62,6 +62,11 @@ enum pg_stmt {
 	PG_MEDIA_CANDIDATES, /* $1 before, $2 after created_at, $3 after media_id, $4 limit */
 	PG_MEDIA_REFERENCED, /* $1 ids text[] */
 	PG_MEDIA_REMOVE,     /* $1 id */
+	/* ABI 1.4 (pg_ops_search.c, pg_ops_notify.c) */
+	PG_SEARCH,           /* chatd_search($1 viewer, $2 cid, $3 terms, $4 prefix, $5 ts, $6 skip, $7 limit) */
+	PG_MSGS_LATEST,      /* $1 limit: the shard's latest messages, newest first */
+	PG_NOTIFY_MUTE,      /* $1 cid, $2 user, $3 muted_until */
+	PG_NOTIFY_TARGETS,   /* $1 cid, $2 exclude, $3 now, $4 limit */
 	/* connection set-up */
 	PG_SCHEMA_CHECK,     /* the version a new connection finds */
 	PG_STMT_COUNT
@@ -71,8 +76,10 @@ enum pg_stmt {
 const char *pg_stmt_name(int i);
 const char *pg_stmt_sql(int i);
 
-/* The newest schema version this code knows. */
-#define PG_SCHEMA_VERSION 1
+/* The newest schema version this code knows, and migrations past the
+ * first (pg_schema_v2.c: search, notification mutes). */
+#define PG_SCHEMA_VERSION 2
+extern const char pg_migration_2[];
 
 /* Blocking, on a fresh connection (not in pipeline mode): take the
  * migration lock and bring the database to `target` (1..PG_SCHEMA_VERSION)

@@ -201,13 +201,17 @@ static const struct chatd_storage_ops pg_ops = {
 	.media_orphans = pg_media_orphans,
 	.media_remove = pg_media_remove,
 	.user_first_seen = pg_user_first_seen,
+	.messages_latest = pg_messages_latest,
+	.search = pg_search,
+	.notify_mute_set = pg_notify_mute_set,
+	.notify_targets = pg_notify_targets,
 };
 
 static const struct chatd_plugin descriptor = {
 	CHATD_PLUGIN_HEADER,
 	.kind = CHATD_KIND_STORAGE,
 	.name = "pg",
-	.version = "1.0.0",
+	.version = "1.1.0",
 	.description = "PostgreSQL (libpq pipeline mode on the core loop; shards by conversation)",
 	.options = pg_options,
 	.init = pg_init,

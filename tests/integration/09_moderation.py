@@ -6,10 +6,9 @@ observe mode, and rules that fail (loop, memory, syntax) under both fail
 modes and across a reload."""
 
 import os
-import sqlite3
 import time
 
-from chatclient import Client, mint, new_cmid, run
+from chatclient import Client, db_exec, mint, new_cmid, run
 
 
 def rules(*entries):
@@ -225,11 +224,7 @@ def test_audit_verify_names_a_tampered_row(chatd):
     assert n == 4
     assert verify(srv) == {"ok": True, "entries": 4}
     assert srv.stop() == 0
-    db = sqlite3.connect(srv.cfg["storage_sqlite"]["path"])
-    with db:
-        db.execute("UPDATE audit_log SET detail = replace(detail, 'rewrite', 'allow') "
-                   "WHERE id = 3")
-    db.close()
+    db_exec(srv, "UPDATE audit_log SET detail = replace(detail, 'rewrite', 'allow') WHERE id = 3")
     srv.start()
     v = verify(srv)
     assert v["ok"] is False and v["first_bad_id"] == 3, v

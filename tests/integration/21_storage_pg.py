@@ -1,7 +1,10 @@
 """21 — what is specific to storage_pg: schema versions (a newer schema is
 refused, migrate = false), two databases as two shards (conversations land
-on both, placed by the documented hash, and everything still works),
-connection loss (the cluster stopped mid-stream, backends terminated,
+on both, placed by the documented hash, and everything still works;
+search pages exactly once through hits of both shards, also hits stored in
+the same millisecond; the latest messages merge both; notification mutes
+live with their conversation), the search index built for existing rows by
+the schema 2 migration, connection loss (the cluster stopped mid-stream, backends terminated,
 a hung connection: sends get `unavailable`, /readyz turns 503, then every
 acknowledged message is there exactly once with gap-free seqs), and two
 chatd processes appending to one conversation of one database.
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.skipif(
     reason="storage_pg tests run in the PostgreSQL pass (CHATD_TEST_STORAGE=pg)")
 
 PG_SCRIPT = os.path.join(SRC_DIR, "scripts", "pg-test-server")
+SCHEMA_VERSION = 2   # PG_SCHEMA_VERSION of plugins/storage_pg/pg_sql.h
 
 
 def pg_config(dsn=None, shards=None, **opts):
@@ -207,7 +211,8 @@ async def check_exactly_once(client, conv, acks, resent):
 def test_refuses_a_newer_schema(chatd):
     srv = chatd()
     assert srv.pg_schema, "this test needs the default pg config"
-    assert psql("SELECT version FROM schema_version", schema=srv.pg_schema).split() == ["1"]
+    assert psql("SELECT version FROM schema_version", schema=srv.pg_schema).split() == [
+        str(SCHEMA_VERSION)]
     assert srv.stop() == 0
     psql("UPDATE schema_version SET version = 999", schema=srv.pg_schema)
     proc = srv.spawn()
@@ -215,7 +220,8 @@ def test_refuses_a_newer_schema(chatd):
     log = srv.log_text()
     assert rc == 1, "chatd started on a newer schema (exit %s)\n%s" % (rc, log)
     assert "pg.schema_too_new" in log, log
-    assert "database schema version 999 is newer than this chatd knows (1)" in log, log
+    assert ("database schema version 999 is newer than this chatd knows (%d)" % SCHEMA_VERSION
+            in log), log
     # nothing was changed by the refusal
     assert psql("SELECT version FROM schema_version", schema=srv.pg_schema).split() == ["999"]
 
@@ -332,6 +338,157 @@ def test_two_shards(two_dbs, chatd):
             assert len(h["messages"]) == 3, (c, h)
         await a.send_text(groups[-1], "after restart")
     run(again(), timeout=30)
+
+
+# ---- search, latest messages, notification mutes across shards -------------
+
+async def search_all(client, query, limit, **kw):
+    """Every hit of a search, page by page: (hits in order, pages)."""
+    got, before, pages = [], None, 0
+    while True:
+        f = {"type": "search", "query": query, "limit": limit}
+        f.update(kw)
+        if before:
+            f["before"] = before
+        r = await client.call(f, "search")
+        got += [(m["conversation_id"], m["seq"]) for m in r["results"]]
+        pages += 1
+        before = r["next"]
+        if before is None:
+            return got, pages
+        assert isinstance(before, int) and 0 < before <= 2 ** 53 and pages < 100, r
+
+
+def newest_first(rows):
+    """(ts, conversation_id, seq) rows in the order search and the latest
+    messages use: all three descending (ids bytewise)."""
+    return sorted(rows, key=lambda r: (r[0], r[1].encode(), r[2]), reverse=True)
+
+
+def test_search_latest_and_notify_across_two_shards(two_dbs, chatd, tmp_path):
+    dsns = [pg_admin_dsn() + " dbname=" + n for n in two_dbs]
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "strict.lua").write_text(
+        'return { name = "strict", on_message = function(ctx)\n'
+        '  if ctx.text:find("walrus", 1, true) then return reject("bad_word", "no") end\n'
+        'end }\n')
+    over = pg_config(shards=dsns)
+    over["moderation"] = {"rules_dir": str(rules)}
+    srv = chatd(**over)
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        b = await Client.login(srv, "bob")
+        groups = [await a.group(["bob"], title="g%d" % i) for i in range(6)]
+        on = {shard_of(g, 2) for g in groups}
+        assert on == {0, 1}, "the groups did not land on both shards"
+        sent = []
+        for i in range(24):
+            g = groups[i % len(groups)]
+            ack = await (a if i % 3 else b).send_text(g, "walrus number %d" % i)
+            sent.append((ack["ts"], g, ack["seq"]))
+        want = [(g, seq) for _, g, seq in newest_first(sent)]
+        # every hit exactly once, newest first, whatever the page size
+        for limit in (1, 5, 7, 50):
+            got, pages = await search_all(a, "walrus", limit)
+            assert got == want, (limit, got, want)
+            assert pages == -(-len(want) // limit), (limit, pages)
+        # one conversation: its shard only
+        got, _ = await search_all(b, "walrus", 4, conversation_id=groups[1])
+        assert got == [(g, s) for g, s in want if g == groups[1]], got
+        # notification mutes live on the conversation's shard
+        for g in groups:
+            await call_result(b, {"type": "conv.notify", "conversation_id": g,
+                                  "muted_until_ms": 4102444800000})
+        return sent, groups
+
+    sent, groups = run(body(), timeout=60)
+    for i, n in enumerate(two_dbs):
+        mine = [g for g in groups if shard_of(g, 2) == i]
+        assert sorted(shard_rows(n, "SELECT conversation_id FROM members WHERE "
+                                    "user_id = 'bob' AND notify_muted_until > 0")) == sorted(mine)
+    # messages_latest (the rules dry-run over all conversations): the newest
+    # of both shards, merged, oldest first
+    r = srv.admin_ok("POST", "/v1/rules/dry-run", {"rules": ["strict"], "limit": 10})
+    assert r["messages"] == 10 and r["changed_total"] == 10, r
+    latest = [(g, seq) for _, g, seq in newest_first(sent)[:10]][::-1]
+    assert [(m["conversation_id"], m["seq"]) for m in r["changed"]] == latest, r
+
+
+def test_search_pages_through_ties_across_shards(two_dbs, chatd):
+    """Hits stored in the same millisecond on both shards (rows written
+    directly) page exactly once each, in the documented order."""
+    dsns = [pg_admin_dsn() + " dbname=" + n for n in two_dbs]
+    srv = chatd(**pg_config(shards=dsns))
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        return [await a.group(["bob"], title="t%d" % i) for i in range(6)]
+    groups = run(body())
+    rows = []
+    for k in range(30):
+        g = groups[k % len(groups)]
+        ts = 1000 + (k % 3 == 0)                     # 20 at 1000, 10 at 1001
+        rows.append((ts, g, 100 + k))
+        psql("INSERT INTO messages(conversation_id, seq, message_id, sender_id, "
+             "client_message_id, text, created_at) VALUES ('%s', %d, 'x%d', 'alice', 'k%d', "
+             "'narwhal tusk %d', %d)" % (g, 100 + k, k, k, k, ts),
+             dsn=dsns[shard_of(g, 2)])
+    want = [(g, seq) for _, g, seq in newest_first(rows)]
+
+    async def pages():
+        a = await Client.login(srv, "alice")
+        for limit in (1, 3, 4, 50):
+            got, _ = await search_all(a, "narwhal", limit)
+            assert got == want, (limit, got, want)
+        r = await a.call({"type": "search", "query": "narwhal tusk", "limit": 2}, "search")
+        m = r["results"][0]
+        assert m["text"] == "narwhal tusk %d" % (want[0][1] - 100), m
+        assert m["snippet"].startswith("\u0002narwhal\u0003 \u0002tusk\u0003"), m
+    run(pages(), timeout=60)
+
+
+def test_search_index_built_on_upgrade(chatd):
+    """A database at schema 1 with messages: migration 2 indexes them (not
+    the deleted ones, edits by their new text)."""
+    srv = chatd()
+    assert srv.pg_schema, "this test needs the default pg config"
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        g = await a.group(["bob"])
+        k1 = await a.send_text(g, "Crème brûlée recipe")
+        k2 = await a.send_text(g, "old beaver text")
+        k3 = await a.send_text(g, "secret beaver plans")
+        await call_result(a, {"type": "edit", "conversation_id": g, "seq": k2["seq"],
+                              "text": "new otter text"})
+        await call_result(a, {"type": "delete", "conversation_id": g, "seq": k3["seq"],
+                              "scope": "everyone"})
+        return g, k1["seq"], k2["seq"]
+    g, s1, s2 = run(body())
+    assert srv.stop() == 0
+    # back to schema 1: what migration 2 added, removed
+    psql("DROP FUNCTION chatd_search; DROP FUNCTION chatd_search_align; "
+         "DROP TRIGGER messages_search ON messages; DROP FUNCTION chatd_messages_search; "
+         "ALTER TABLE messages DROP COLUMN search_doc; DROP INDEX messages_by_time; "
+         "DROP FUNCTION chatd_search_norm; "
+         "DROP FUNCTION chatd_search_fold; ALTER TABLE members DROP COLUMN notify_muted_until; "
+         "UPDATE schema_version SET version = 1", schema=srv.pg_schema)
+    srv.start()
+    assert "schema 1 -> %d" % SCHEMA_VERSION in srv.log_text(), srv.log_text()
+
+    async def after():
+        b = await Client.login(srv, "bob")
+        hits = {}
+        for q in ("creme", "BRULEE", "recip*", "otter", "beaver", "plans"):
+            r = await b.call({"type": "search", "query": q}, "search")
+            hits[q] = [(m["conversation_id"], m["seq"]) for m in r["results"]]
+        assert hits == {"creme": [(g, s1)], "BRULEE": [(g, s1)], "recip*": [(g, s1)],
+                        "otter": [(g, s2)], "beaver": [], "plans": []}, hits
+        r = await b.call({"type": "search", "query": "creme"}, "search")
+        assert r["results"][0]["snippet"] == "\u0002Crème\u0003 brûlée recipe", r
+    run(after())
 
 
 # ---- connection loss ------------------------------------------------------
@@ -581,7 +738,8 @@ def test_two_nodes_append_to_one_conversation(chatd):
         for t in ts:
             t.join()
         assert all(n.running for n in nodes), [n.log_text() for n in nodes]
-        assert psql("SELECT version FROM schema_version", schema=schema).split() == ["1"]
+        assert psql("SELECT version FROM schema_version", schema=schema).split() == [
+            str(SCHEMA_VERSION)]
         senders = [("alice", 0), ("bob", 1), ("carol", 0), ("dave", 1)]
         acks = {u: {} for u, _ in senders}
 

@@ -44,6 +44,7 @@ int main(int argc, char **argv)
 	unit_register_admin_parse();
 	unit_register_media_parse();
 	unit_register_pg_shard();
+	unit_register_pg_search();
 	unit_register_search();
 	unit_register_notify();
 	CU_basic_set_mode(CU_BRM_VERBOSE);

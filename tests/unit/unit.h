@@ -39,6 +39,7 @@ void unit_register_web(void);
 void unit_register_admin_parse(void);
 void unit_register_media_parse(void);
 void unit_register_pg_shard(void);
+void unit_register_pg_search(void);
 void unit_register_search(void);
 void unit_register_notify(void);
 
