@@ -86,10 +86,11 @@ auth                 ok        ok        ok        ok        ok        ok       
 """
 
 
-# Commands a storage plugin does not implement (ABI 1.4 ops storage_pg
-# lacks) answer `unavailable` to everyone who gets that far, whatever the
+# Commands a storage plugin does not implement (optional ABI ops) would
+# answer `unavailable` to everyone who gets that far, whatever the
 # relationship (closed sessions and expired tokens are refused before).
-UNAVAILABLE_ON = {"pg": {"search", "conv.notify"}}
+# Both storage plugins implement every op today.
+UNAVAILABLE_ON = {}
 
 
 def expected(name, rel):
