@@ -99,6 +99,18 @@ static void pending_unref(struct pending_notify *p)
 		free(p);
 }
 
+/* Listed on another node.  This node's own entry does not count: its
+ * sessions are known here (none, or the user was not located), and the
+ * entry of a session that just closed may still be in presence. */
+static bool online_elsewhere(struct core *c, const struct chatd_presence_loc *loc)
+{
+	const char *self = c->cfg->node_id ? c->cfg->node_id : "";
+	for (size_t k = 0; k < loc->n_nodes; k++)
+		if (loc->nodes[k] && strcmp(loc->nodes[k], self) != 0)
+			return true;
+	return false;
+}
+
 static void on_located(void *arg, int status, const struct chatd_presence_loc *locs, size_t n)
 {
 	struct notify_locate *l = arg;
@@ -110,7 +122,7 @@ static void on_located(void *arg, int status, const struct chatd_presence_loc *l
 			 l->p->m.conversation_id, (long long)l->p->m.seq,
 			 chatd_strerror(status != CHATD_OK ? status : CHATD_ERR_INVALID));
 	for (size_t i = 0; c->notify && i < l->n; i++)
-		if (!ok || locs[i].n_nodes == 0)
+		if (!ok || !online_elsewhere(c, &locs[i]))
 			notify_one(c, l->p, l->users[i]);
 	for (size_t i = 0; i < l->n; i++)
 		free(l->users[i]);
