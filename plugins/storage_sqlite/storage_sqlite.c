@@ -8,6 +8,8 @@
  * thread through the outbox (sqlite_worker.c). */
 #include <assert.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "chatd/host.h"
@@ -42,6 +44,10 @@ static const struct chatd_option sqlite_options[] = {
 	  .help = "most writes committed in one transaction" },
 	{ .key = "busy_timeout_ms", .type = CHATD_OPT_INT, .def = "5000", .min = 0, .max = 600000,
 	  .help = "how long a connection waits for a lock" },
+	{ .key = "max_db_bytes", .type = CHATD_OPT_INT, .def = "0", .min = 0,
+	  .max = INT64_MAX / 2,
+	  .help = "cap on the database file's size (0: none); writes beyond it are "
+		  "refused as unavailable, as on a full disk" },
 	{ .key = NULL },
 };
 
@@ -83,7 +89,7 @@ static int pragma(struct sqlite_storage *s, sqlite3 *db, const char *sql)
 }
 
 static int open_db(struct sqlite_storage *s, const char *path, bool writer, bool sync_full,
-		   int64_t busy_ms, sqlite3 **out)
+		   int64_t busy_ms, int64_t max_bytes, sqlite3 **out)
 {
 	sqlite3 *db = NULL;
 	/* NOMUTEX: each connection is used by one thread at a time (here,
@@ -126,6 +132,21 @@ static int open_db(struct sqlite_storage *s, const char *path, bool writer, bool
 		st = pragma(s, db, "PRAGMA secure_delete=ON");
 	if (st == CHATD_OK && !writer)
 		st = pragma(s, db, "PRAGMA query_only=1");
+	/* A per-connection cap: past it SQLite answers SQLITE_FULL, exactly
+	 * as on a full disk (the writer then refuses the batch; nothing of
+	 * it is acknowledged). */
+	if (st == CHATD_OK && writer && max_bytes > 0) {
+		char sql[64];
+		int64_t page = 4096;
+		sqlite3_stmt *q = NULL;
+		if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0)
+			page = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+		int64_t pages = max_bytes / page > 0 ? max_bytes / page : 1;
+		snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", (long long)pages);
+		st = pragma(s, db, sql);
+	}
 	if (st < 0) {
 		sqlite3_close_v2(db);
 		return st;
@@ -141,7 +162,7 @@ static void sqlite_fini(void *inst);
 static int sqlite_init(const struct chatd_host *host, chatd_plugin_handle *h, void **instance)
 {
 	const char *path = NULL, *sync = NULL;
-	int64_t batch_max = 0, busy_ms = 0;
+	int64_t batch_max = 0, busy_ms = 0, max_bytes = 0;
 	if (host->config_string(h, "path", &path) < 0 || !path || !*path) {
 		host->log(h, CHATD_LOG_ERROR, "sqlite.bad_option", "path is not set");
 		return CHATD_ERR_INVALID;
@@ -160,6 +181,10 @@ static int sqlite_init(const struct chatd_host *host, chatd_plugin_handle *h, vo
 		host->log(h, CHATD_LOG_ERROR, "sqlite.bad_option", "busy_timeout_ms out of range");
 		return CHATD_ERR_INVALID;
 	}
+	if (host->config_int(h, "max_db_bytes", &max_bytes) < 0 || max_bytes < 0) {
+		host->log(h, CHATD_LOG_ERROR, "sqlite.bad_option", "max_db_bytes out of range");
+		return CHATD_ERR_INVALID;
+	}
 	bool sync_full = strcmp(sync, "full") == 0;
 
 	struct sqlite_storage *s = calloc(1, sizeof(*s));
@@ -170,7 +195,7 @@ static int sqlite_init(const struct chatd_host *host, chatd_plugin_handle *h, vo
 	s->h = h;
 
 	sqlite3 *wdb = NULL, *rdb = NULL;
-	int st = open_db(s, path, true, sync_full, busy_ms, &wdb);
+	int st = open_db(s, path, true, sync_full, busy_ms, max_bytes, &wdb);
 	if (st < 0)
 		goto fail;
 	int found = 0;
@@ -186,11 +211,11 @@ static int sqlite_init(const struct chatd_host *host, chatd_plugin_handle *h, vo
 	if (found != SQLITE_SCHEMA_VERSION)
 		host->log(h, CHATD_LOG_INFO, "sqlite.migrated", "%s: schema %d -> %d", path,
 			  found, SQLITE_SCHEMA_VERSION);
-	if ((st = open_db(s, path, false, sync_full, busy_ms, &rdb)) < 0)
+	if ((st = open_db(s, path, false, sync_full, busy_ms, 0, &rdb)) < 0)
 		goto fail;
 	/* Before the writer thread owns wdb: the hook is set on it here. */
 	sqlite3 *cdb = NULL;
-	if ((st = open_db(s, path, true, sync_full, busy_ms, &cdb)) < 0 ||
+	if ((st = open_db(s, path, true, sync_full, busy_ms, max_bytes, &cdb)) < 0 ||
 	    (st = sqlite_ckpt_start(&s->ckpt, cdb, wdb)) < 0)
 		goto fail;
 
