@@ -161,7 +161,7 @@ void cfg_free(struct chatd_config *cfg)
 			  &cfg->auth_public_key_file, &cfg->auth_private_key_file, &cfg->log_level,
 			  &cfg->log_file, &cfg->log_user_hash_key, &cfg->mod_fail_mode,
 			  &cfg->mod_rules_dir, &cfg->admin_host, &cfg->admin_socket,
-			  &cfg->conv_new_member_history };
+			  &cfg->conv_new_member_history, &cfg->enc_active };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(*strs[i]);
 	for (int i = 0; i < CFG_N_KINDS; i++)
@@ -170,6 +170,7 @@ void cfg_free(struct chatd_config *cfg)
 		section_free(&cfg->sections[i]);
 	free(cfg->sections);
 	cfg_rules_free(cfg->mod_rules, cfg->n_mod_rules);
+	cfg_enc_free(&cfg->enc);
 	free(cfg);
 }
 
@@ -475,6 +476,9 @@ static void read_table(lua_State *L, struct reader *rd, int tidx, const char *pa
 			/* A list of tables: its own reader (config_rules.c). */
 			cfg_read_rules(L, lua_gettop(L), rd->cfg, rd->c,
 				       cfg_lines_find(rd->lines, parent, k, klen));
+		} else if (strcmp(parent, "encryption") == 0 && strcmp(k, "keys") == 0) {
+			cfg_read_enc_keys(L, lua_gettop(L), rd->cfg, rd->c,
+					  cfg_lines_find(rd->lines, parent, k, klen));
 		} else {
 			add_value(L, rd, vals, n, cap, parent, k, klen, lua_gettop(L));
 		}
