@@ -11,6 +11,7 @@
 #include "log.h"
 #include "moderation.h"
 #include "pipeline.h"
+#include "enc.h"
 #include "proto_decode.h"
 #include "roles.h"
 #include "utf8.h"
@@ -247,6 +248,11 @@ void cmd_edit(struct cmd *c)
 	if (utf8_codepoints(json_string_value(text), json_string_length(text)) >
 	    (size_t)c->core->cfg->max_text) {
 		cmd_error(c, "too_large", "text is longer than max_text characters");
+		return;
+	}
+	/* U+0001 first marks a sealed stored text (enc.h). */
+	if (json_string_value(text)[0] == ENC_MARK) {
+		cmd_error(c, "bad_request", "text must not begin with U+0001");
 		return;
 	}
 	v.text = json_string_value(text);

@@ -8,6 +8,7 @@
 #include "proto_decode.h"
 #include "proto_encode.h"
 #include "search_query.h"
+#include "storage_crypt.h"
 
 #define SEARCH_DEFAULT 20
 
@@ -40,6 +41,11 @@ void cmd_search(struct cmd *c)
 	struct core *core = c->core;
 	if (!CORE_HAS_OP(core->storage, struct chatd_storage_ops, search)) {
 		cmd_error(c, "unavailable", "the storage plugin cannot search");
+		return;
+	}
+	/* The index would hold ciphertext: search is off while text is sealed. */
+	if (storage_crypt_sealing()) {
+		cmd_error(c, "unavailable", "search is off: messages are encrypted at rest");
 		return;
 	}
 	const char *text = NULL, *conv = NULL;

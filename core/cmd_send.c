@@ -12,6 +12,7 @@
 #include "log.h"
 #include "moderation.h"
 #include "pipeline.h"
+#include "enc.h"
 #include "proto_decode.h"
 #include "proto_encode.h"
 #include "roles.h"
@@ -378,6 +379,11 @@ void cmd_send(struct cmd *c)
 		if (utf8_codepoints(json_string_value(text), json_string_length(text)) >
 		    (size_t)core->cfg->max_text) {
 			cmd_error(c, "too_large", "text is longer than max_text characters");
+			return;
+		}
+		/* U+0001 first marks a sealed stored text (enc.h). */
+		if (json_string_value(text)[0] == ENC_MARK) {
+			cmd_error(c, "bad_request", "text must not begin with U+0001");
 			return;
 		}
 		if (json_string_length(text) > 0)

@@ -179,7 +179,7 @@ void cfg_free(struct chatd_config *cfg)
 			  &cfg->mod_rules_dir, &cfg->admin_host, &cfg->admin_socket,
 			  &cfg->conv_new_member_history, &cfg->tls_cert, &cfg->tls_key,
 			  &cfg->tls_min_version, &cfg->admin_tls_cert, &cfg->admin_tls_key,
-			  &cfg->admin_tls_min_version };
+			  &cfg->admin_tls_min_version, &cfg->enc_active };
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(*strs[i]);
 	for (int i = 0; i < CFG_N_KINDS; i++)
@@ -188,6 +188,7 @@ void cfg_free(struct chatd_config *cfg)
 		section_free(&cfg->sections[i]);
 	free(cfg->sections);
 	cfg_rules_free(cfg->mod_rules, cfg->n_mod_rules);
+	cfg_enc_free(&cfg->enc);
 	free(cfg);
 }
 
@@ -493,6 +494,9 @@ static void read_table(lua_State *L, struct reader *rd, int tidx, const char *pa
 			/* A list of tables: its own reader (config_rules.c). */
 			cfg_read_rules(L, lua_gettop(L), rd->cfg, rd->c,
 				       cfg_lines_find(rd->lines, parent, k, klen));
+		} else if (strcmp(parent, "encryption") == 0 && strcmp(k, "keys") == 0) {
+			cfg_read_enc_keys(L, lua_gettop(L), rd->cfg, rd->c,
+					  cfg_lines_find(rd->lines, parent, k, klen));
 		} else {
 			add_value(L, rd, vals, n, cap, parent, k, klen, lua_gettop(L));
 		}

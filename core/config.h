@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "chatd/plugin.h"
+#include "enc.h"
 
 #define CFG_N_KINDS 7   /* storage presence bus fanout media receipts notify */
 
@@ -111,6 +112,10 @@ struct chatd_config {
 	/* retention = { … } */
 	int64_t retention_purge_after_s; /* default 2592000 (30 days) */
 	int64_t retention_interval_s;    /* default 3600 */
+
+	/* encryption = { keys = { ID = KEY, … }, active = "ID" } (enc.h) */
+	struct enc_keyring enc;  /* enc.keys owned; enc.active set when encryption.active is */
+	char *enc_active;        /* encryption.active, default "": new rows stay plaintext */
 
 	/* admin = { … } */
 	bool admin_enabled;      /* admin.enabled, default true */

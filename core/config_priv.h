@@ -59,6 +59,13 @@ void cfg_read_rules(struct lua_State *L, int idx, struct chatd_config *cfg, stru
 		    int line);
 void cfg_rules_free(struct cfg_rule *r, size_t n);
 
+/* Reads encryption.keys (the Lua table at idx: key id = key material, see
+ * enc_key_parse) into cfg->enc; errors never show a key (config_enc.c). */
+void cfg_read_enc_keys(struct lua_State *L, int idx, struct chatd_config *cfg,
+		       struct cfg_ctx *c, int line);
+/* Frees the key ring, wiping the keys. */
+void cfg_enc_free(struct enc_keyring *kr);
+
 /* Kind of a section name "<kind>_<name>" with name [a-z0-9]+, else 0; *name
  * points into `section`. */
 chatd_plugin_kind cfg_section_kind(const char *section, const char **name);

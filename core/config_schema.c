@@ -133,6 +133,10 @@ static const struct cfg_row rows[] = {
 	    "with a cluster bus (bus_redis): share rule limiters and counters with the other "
 	    "nodes every N ms; 0 = each node limits on its own"),
 
+	STR("encryption.active", "", false, false, enc_active, NULL, 0,
+	    "id of the encryption.keys entry that seals new message text; empty = new "
+	    "rows stay plaintext (stored sealed rows still open with their keys)"),
+
 	INT("conversations.max_members", "10000", 2, 1000000, conv_max_members, F_I64,
 	    "largest group, members (conv.add past it: too_large)"),
 	STR("conversations.new_member_history", "all", false, false, conv_new_member_history,
@@ -384,6 +388,13 @@ static void cross_checks(struct chatd_config *cfg, const struct cfg_value *vals,
 	if (cfg->max_text > cfg->max_frame)
 		cfg_ctx_err(c, val_line(vals, n, "server.max_text"), "server.max_text",
 			    "must not exceed server.max_frame (%lld)", (long long)cfg->max_frame);
+	cfg->enc.active = NULL;
+	if (cfg->enc_active && *cfg->enc_active) {
+		cfg->enc.active = enc_key_find(&cfg->enc, cfg->enc_active, strlen(cfg->enc_active));
+		if (!cfg->enc.active)
+			cfg_ctx_err(c, val_line(vals, n, "encryption.active"), "encryption.active",
+				    "names no key of encryption.keys");
+	}
 	if (cfg->idle_timeout_s <= cfg->ping_interval_s)
 		cfg_ctx_err(c, val_line(vals, n, "server.idle_timeout_s"), "server.idle_timeout_s",
 			    "must be greater than server.ping_interval_s (%lld)",

@@ -6,6 +6,7 @@
  * — storage last, and its fini commits every queued write — and returns 0.
  * SIGHUP reopens log.file (logrotate) and changes nothing else. */
 #include "core_loop.h"
+#include "storage_crypt.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -405,8 +406,14 @@ int core_load_plugins(struct core *c)
 			 p->lp->desc->name, p->lp->desc->version, p->lp->path);
 		switch (k) {
 		case CHATD_KIND_STORAGE:
-			c->storage = p->lp->desc->ops;
+			/* Encryption at rest sits between the core and storage, so
+			 * every reader (plugins too) sees plaintext. */
+			c->storage = storage_crypt_wrap(p->lp->desc->ops, &c->cfg->enc);
 			c->storage_inst = p->instance;
+			if (c->storage != p->lp->desc->ops)
+				log_info("storage", "enc.enabled", "encryption at rest: %zu key(s), %s",
+					 c->cfg->enc.n, c->cfg->enc.active ? "sealing new text"
+					 : "no active key (new text stays plaintext)");
 			break;
 		case CHATD_KIND_PRESENCE:
 			c->presence = p->lp->desc->ops;

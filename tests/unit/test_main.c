@@ -47,6 +47,7 @@ int main(int argc, char **argv)
 	unit_register_pg_search();
 	unit_register_search();
 	unit_register_notify();
+	unit_register_enc();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

@@ -42,5 +42,6 @@ void unit_register_pg_shard(void);
 void unit_register_pg_search(void);
 void unit_register_search(void);
 void unit_register_notify(void);
+void unit_register_enc(void);
 
 #endif
