@@ -35,6 +35,7 @@ import struct
 import subprocess
 import threading
 import time
+import warnings
 import urllib.parse
 
 import websockets
@@ -515,11 +516,29 @@ class ChatdServer:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=timeout)
+            rc = self.proc.wait(timeout=timeout)
+            if rc == -signal.SIGABRT and self._lsan_tool_failed():
+                # LeakSanitizer's own tracer crashed in the exit-time leak
+                # scan (seen once in ~1,000 ASan server stops here): a tool
+                # failure, not a finding; no leak was checked for this
+                # server, and the run's summary says so as a warning.
+                warnings.warn("chatd on port %d: LeakSanitizer's tracer crashed at exit "
+                              "(\"LeakSanitizer has encountered a fatal error\"); no leak "
+                              "check for this server" % self.port)
+                return 0
+            return rc
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
             return None
+
+    def _lsan_tool_failed(self):
+        """The log ends in LSan's own fatal error, with no sanitizer
+        finding (a leak report or an ASan/UBSan error) anywhere in it."""
+        text = self.log_text()
+        return ("LeakSanitizer has encountered a fatal error" in text and
+                "detected memory leaks" not in text and
+                "ERROR: AddressSanitizer" not in text and "runtime error:" not in text)
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
