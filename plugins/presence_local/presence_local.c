@@ -2,7 +2,7 @@
  *
  * A user is online while at least one of their sessions lives on this
  * node; last_seen is the time their last session closed.  Entries of
- * offline users are kept (for last_seen) in a small chained hash table.
+ * offline users are kept (for last_seen) in a user_table.
  *
  * Debounce: when the last session closes the user stays online for
  * offline_delay_ms; a session that comes back within it (a reconnect, a
@@ -12,11 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "chatd/chatd.h"
+#include "../common/user_table.h"
 
 struct presence;
 
 struct user_entry {
-	struct user_entry *next;
+	struct ut_entry link;         /* first: the table's view of it */
 	struct presence *p;
 	unsigned sessions;
 	bool online;                 /* the status as published */
@@ -28,47 +29,16 @@ struct user_entry {
 struct presence {
 	const struct chatd_host *host;
 	chatd_plugin_handle *h;
-	struct user_entry **buckets;
-	size_t n_buckets;
-	size_t count;
+	struct user_table users;
 	int64_t offline_delay_ms;
 	chatd_presence_change_fn watch_fn;
 	void *watch_arg;
 	chatd_metric_id m_changes;
 };
 
-static uint64_t hash(const char *s)
+static struct user_entry *find(struct presence *p, const char *user)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static struct user_entry **slot(struct presence *p, const char *user)
-{
-	struct user_entry **pp = &p->buckets[hash(user) & (p->n_buckets - 1)];
-	while (*pp && strcmp((*pp)->user, user) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void grow(struct presence *p)
-{
-	size_t nb = p->n_buckets * 2;
-	struct user_entry **b = calloc(nb, sizeof *b);
-	if (!b)
-		return;
-	for (size_t i = 0; i < p->n_buckets; i++)
-		for (struct user_entry *e = p->buckets[i], *next; e; e = next) {
-			next = e->next;
-			size_t k = hash(e->user) & (nb - 1);
-			e->next = b[k];
-			b[k] = e;
-		}
-	free(p->buckets);
-	p->buckets = b;
-	p->n_buckets = nb;
+	return (struct user_entry *)ut_find(&p->users, user);
 }
 
 static void publish(struct presence *p, const struct user_entry *e)
@@ -92,20 +62,17 @@ static int session_up(void *inst, const char *user_id, uint64_t session_id)
 {
 	(void)session_id;
 	struct presence *p = inst;
-	struct user_entry **pp = slot(p, user_id);
-	if (!*pp) {
+	struct user_entry *e = find(p, user_id);
+	if (!e) {
 		size_t n = strlen(user_id);
-		struct user_entry *e = calloc(1, sizeof *e + n + 1);
+		e = calloc(1, sizeof *e + n + 1);
 		if (!e)
 			return CHATD_ERR_NOMEM;
 		memcpy(e->user, user_id, n + 1);
+		e->link.user = e->user;
 		e->p = p;
-		*pp = e;
-		if (++p->count > p->n_buckets)
-			grow(p);
-		pp = slot(p, user_id);
+		ut_add(&p->users, &e->link);
 	}
-	struct user_entry *e = *pp;
 	if (e->sessions++ == 0) {
 		if (e->offline_timer) {
 			/* Back within the debounce: nobody was told it left. */
@@ -123,7 +90,7 @@ static int session_down(void *inst, const char *user_id, uint64_t session_id)
 {
 	(void)session_id;
 	struct presence *p = inst;
-	struct user_entry *e = *slot(p, user_id);
+	struct user_entry *e = find(p, user_id);
 	if (!e || e->sessions == 0)
 		return CHATD_ERR_NOT_FOUND;
 	if (--e->sessions > 0)
@@ -142,7 +109,7 @@ static int session_down(void *inst, const char *user_id, uint64_t session_id)
 static int query(void *inst, const char *user_id, chatd_presence_cb cb, void *arg)
 {
 	struct presence *p = inst;
-	struct user_entry *e = *slot(p, user_id);
+	struct user_entry *e = find(p, user_id);
 	cb(arg, CHATD_OK, e && e->online, e ? e->last_seen : 0);
 	return CHATD_OK;
 }
@@ -166,9 +133,7 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 		p->offline_delay_ms = 1000;
 	p->m_changes = host->metric_counter(h, "status_changes",
 					    "online/offline changes published");
-	p->n_buckets = 256;
-	p->buckets = calloc(p->n_buckets, sizeof *p->buckets);
-	if (!p->buckets) {
+	if (ut_init(&p->users) != CHATD_OK) {
 		free(p);
 		return CHATD_ERR_NOMEM;
 	}
@@ -176,17 +141,20 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 	return CHATD_OK;
 }
 
+static void free_entry(void *arg, struct ut_entry *link)
+{
+	struct presence *p = arg;
+	struct user_entry *e = (struct user_entry *)link;
+	if (e->offline_timer)
+		p->host->timer_cancel(p->h, e->offline_timer);
+	free(e);
+}
+
 static void fini(void *instance)
 {
 	struct presence *p = instance;
-	for (size_t i = 0; i < p->n_buckets; i++)
-		for (struct user_entry *e = p->buckets[i], *next; e; e = next) {
-			next = e->next;
-			if (e->offline_timer)
-				p->host->timer_cancel(p->h, e->offline_timer);
-			free(e);
-		}
-	free(p->buckets);
+	ut_each(&p->users, free_entry, p);
+	ut_fini(&p->users);
 	free(p);
 }
 

@@ -26,6 +26,7 @@
 #include <string.h>
 #include "chatd/chatd.h"
 #include "presence_scripts.h"
+#include "../common/user_table.h"
 #include "../redis_common/rconn.h"
 
 #define USER_MAX 64
@@ -34,7 +35,7 @@
 struct presence;
 
 struct local_user {
-	struct local_user *next;
+	struct ut_entry link;         /* first: the table's view of it */
 	struct presence *p;
 	unsigned sessions;
 	chatd_timer_id offline_timer; /* entry removal pending, 0: none */
@@ -51,8 +52,7 @@ struct presence {
 	char channel[256];
 	int64_t ttl_ms, offline_delay_ms;
 	struct rconn *cmd, *sub;
-	struct local_user **buckets;
-	size_t n_buckets, count;
+	struct user_table users;
 	chatd_timer_id heartbeat;
 	chatd_presence_change_fn watch_fn;
 	void *watch_arg;
@@ -62,47 +62,14 @@ struct presence {
 
 /* ---- the local table ---- */
 
-static uint64_t hash(const char *s)
+static struct local_user *find(struct presence *p, const char *user)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static struct local_user **slot(struct presence *p, const char *user)
-{
-	struct local_user **pp = &p->buckets[hash(user) & (p->n_buckets - 1)];
-	while (*pp && strcmp((*pp)->user, user) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void grow(struct presence *p)
-{
-	size_t nb = p->n_buckets * 2;
-	struct local_user **b = calloc(nb, sizeof *b);
-	if (!b)
-		return;
-	for (size_t i = 0; i < p->n_buckets; i++)
-		for (struct local_user *e = p->buckets[i], *next; e; e = next) {
-			next = e->next;
-			size_t k = hash(e->user) & (nb - 1);
-			e->next = b[k];
-			b[k] = e;
-		}
-	free(p->buckets);
-	p->buckets = b;
-	p->n_buckets = nb;
+	return (struct local_user *)ut_find(&p->users, user);
 }
 
 static void forget(struct presence *p, struct local_user *e)
 {
-	struct local_user **pp = slot(p, e->user);
-	if (*pp == e) {
-		*pp = e->next;
-		p->count--;
-	}
+	ut_remove(&p->users, &e->link);
 	free(e);
 }
 
@@ -186,7 +153,7 @@ static void on_down(void *arg, redisReply *r)
 {
 	struct down_req *q = arg;
 	struct presence *p = q->p;
-	struct local_user *e = p->stopping ? NULL : *slot(p, q->user);
+	struct local_user *e = p->stopping ? NULL : find(p, q->user);
 	if (!reply_ok(r)) {
 		count_error(p, r, "session_down");
 	} else if (e && e->down_pending && e->sessions == 0 && !e->offline_timer) {
@@ -217,27 +184,35 @@ static void send_down(struct presence *p, struct local_user *e)
 
 /* Every local user's entry (and the liveness), in chunks; then the sweep
  * of dead nodes. */
+struct register_pass {
+	struct presence *p;
+	const char *chunk[CHUNK];
+	size_t n;
+	bool sent;
+};
+
+static void register_one(void *arg, struct ut_entry *link)
+{
+	struct register_pass *r = arg;
+	struct local_user *e = (struct local_user *)link;
+	if (e->down_pending && e->sessions == 0 && !e->offline_timer) {
+		send_down(r->p, e); /* a removal that failed */
+		return;
+	}
+	r->chunk[r->n++] = e->user;
+	if (r->n == CHUNK) {
+		(void)send_up(r->p, r->chunk, r->n, NULL, NULL);
+		r->n = 0;
+		r->sent = true;
+	}
+}
+
 static void register_all(struct presence *p)
 {
-	const char *chunk[CHUNK];
-	size_t n = 0;
-	bool sent = false;
-	for (size_t i = 0; i < p->n_buckets; i++)
-		for (struct local_user *e = p->buckets[i], *next; e; e = next) {
-			next = e->next;
-			if (e->down_pending && e->sessions == 0 && !e->offline_timer) {
-				send_down(p, e); /* a removal that failed */
-				continue;
-			}
-			chunk[n++] = e->user;
-			if (n == CHUNK) {
-				(void)send_up(p, chunk, n, NULL, NULL);
-				n = 0;
-				sent = true;
-			}
-		}
-	if (n || !sent)
-		(void)send_up(p, chunk, n, NULL, NULL);
+	struct register_pass r = { .p = p };
+	ut_each(&p->users, register_one, &r);
+	if (r.n || !r.sent)
+		(void)send_up(p, r.chunk, r.n, NULL, NULL);
 	char now[24];
 	snprintf(now, sizeof now, "%lld", (long long)p->host->now_ms());
 	const char *args[] = { p->prefix, now, "" };
@@ -255,7 +230,7 @@ static void on_cmd_state(void *arg, bool up)
 {
 	struct presence *p = arg;
 	if (up && !p->stopping) {
-		p->host->metric_add(p->h, p->m_reregistered, (int64_t)p->count);
+		p->host->metric_add(p->h, p->m_reregistered, (int64_t)p->users.count);
 		register_all(p);
 	}
 }
@@ -332,19 +307,16 @@ static int up(struct presence *p, const char *user_id, chatd_presence_ready_fn r
 {
 	if (strlen(user_id) > USER_MAX)
 		return CHATD_ERR_INVALID;
-	struct local_user **pp = slot(p, user_id);
-	if (!*pp) {
-		struct local_user *e = calloc(1, sizeof *e);
+	struct local_user *e = find(p, user_id);
+	if (!e) {
+		e = calloc(1, sizeof *e);
 		if (!e)
 			return CHATD_ERR_NOMEM;
 		strcpy(e->user, user_id);
+		e->link.user = e->user;
 		e->p = p;
-		*pp = e;
-		if (++p->count > p->n_buckets)
-			grow(p);
-		pp = slot(p, user_id);
+		ut_add(&p->users, &e->link);
 	}
-	struct local_user *e = *pp;
 	e->sessions++;
 	e->down_pending = false;
 	if (e->offline_timer) {
@@ -397,7 +369,7 @@ static int session_down(void *inst, const char *user_id, uint64_t session_id)
 {
 	(void)session_id;
 	struct presence *p = inst;
-	struct local_user *e = strlen(user_id) <= USER_MAX ? *slot(p, user_id) : NULL;
+	struct local_user *e = strlen(user_id) <= USER_MAX ? find(p, user_id) : NULL;
 	if (!e || e->sessions == 0)
 		return CHATD_ERR_NOT_FOUND;
 	if (--e->sessions > 0)
@@ -456,7 +428,7 @@ static int query(void *inst, const char *user_id, chatd_presence_cb cb, void *ar
 		free(q);
 	}
 	/* Redis unreachable: what this node knows. */
-	struct local_user *e = *slot(p, user_id);
+	struct local_user *e = find(p, user_id);
 	cb(arg, CHATD_OK, e && (e->sessions > 0 || e->offline_timer), 0);
 	return CHATD_OK;
 }
@@ -572,8 +544,7 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 	snprintf(p->node, sizeof p->node, "%s", host->node_id(h));
 	p->prefix = strdup(prefix);
 	snprintf(p->channel, sizeof p->channel, "%spresence", prefix);
-	p->n_buckets = 256;
-	p->buckets = calloc(p->n_buckets, sizeof *p->buckets);
+	bool table = ut_init(&p->users) == CHATD_OK;
 	p->m_changes = host->metric_counter(h, "status_changes_total",
 					    "online/offline changes received from the cluster");
 	p->m_errors = host->metric_counter(h, "redis_errors_total",
@@ -585,7 +556,7 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 	struct rconn_opts o = { .name = "presence", .host = rhost, .port = (int)port,
 				.password = password,
 				.timeout_ms = timeout, .on_state = on_cmd_state, .arg = p };
-	if (p->prefix && p->buckets)
+	if (p->prefix && table)
 		p->cmd = rconn_new(host, h, &o);
 	o.name = "presence-sub";
 	o.on_state = on_sub_state;
@@ -597,7 +568,7 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 	if (!p->heartbeat) {
 		rconn_free(p->sub);
 		rconn_free(p->cmd);
-		free(p->buckets);
+		ut_fini(&p->users);
 		free(p->prefix);
 		free(p);
 		return CHATD_ERR_NOMEM;
@@ -648,6 +619,15 @@ static void leave(struct presence *p)
 	redisFree(rc);
 }
 
+static void free_entry(void *arg, struct ut_entry *link)
+{
+	struct presence *p = arg;
+	struct local_user *e = (struct local_user *)link;
+	if (e->offline_timer)
+		p->host->timer_cancel(p->h, e->offline_timer);
+	free(e);
+}
+
 static void fini(void *instance)
 {
 	struct presence *p = instance;
@@ -658,14 +638,8 @@ static void fini(void *instance)
 	rconn_free(p->sub);
 	rconn_free(p->cmd);
 	leave(p);
-	for (size_t i = 0; i < p->n_buckets; i++)
-		for (struct local_user *e = p->buckets[i], *next; e; e = next) {
-			next = e->next;
-			if (e->offline_timer)
-				p->host->timer_cancel(p->h, e->offline_timer);
-			free(e);
-		}
-	free(p->buckets);
+	ut_each(&p->users, free_entry, p);
+	ut_fini(&p->users);
 	free(p->prefix);
 	free(p);
 }
