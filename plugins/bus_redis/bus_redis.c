@@ -253,15 +253,12 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 		return CHATD_ERR_NOMEM;
 	b->host = host;
 	b->h = h;
-	const char *rhost = "127.0.0.1", *prefix = "chatd:", *stream = "events", *password = NULL;
-	(void)host->config_string(h, "password", &password);
-	int64_t port = 6379, timeout = 1000, maxlen = 100000;
-	(void)host->config_string(h, "host", &rhost);
-	(void)host->config_int(h, "port", &port);
-	(void)host->config_string(h, "prefix", &prefix);
+	struct rconn_opts o = { .name = "bus", .arg = b };
+	const char *prefix, *stream = "events";
+	int64_t maxlen = 100000;
+	rconn_opts_from_config(host, h, &o, &prefix);
 	(void)host->config_string(h, "stream", &stream);
 	(void)host->config_int(h, "stream_maxlen", &maxlen);
-	(void)host->config_int(h, "timeout_ms", &timeout);
 	snprintf(b->node, sizeof b->node, "%s", host->node_id(h));
 	snprintf(b->maxlen, sizeof b->maxlen, "%lld", (long long)maxlen);
 	b->prefix = strdup(prefix);
@@ -277,9 +274,6 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 						   "events dropped while Redis was unreachable");
 	b->m_received = host->metric_counter(h, "received_total",
 					     "messages received from subscriptions");
-	struct rconn_opts o = { .name = "bus", .host = rhost, .port = (int)port,
-				.password = password,
-				.timeout_ms = timeout, .arg = b };
 	if (b->prefix && b->stream_key)
 		b->cmd = rconn_new(host, h, &o);
 	o.name = "bus-sub";
@@ -322,21 +316,11 @@ static const struct chatd_bus_ops ops = {
 };
 
 static const struct chatd_option options[] = {
-	{ .key = "host", .type = CHATD_OPT_STRING, .def = "127.0.0.1",
-	  .help = "Redis host (no TLS: loopback, a private network or a tunnel)" },
-	{ .key = "port", .type = CHATD_OPT_INT, .def = "6379", .min = 1, .max = 65535,
-	  .help = "Redis port" },
-	{ .key = "password", .type = CHATD_OPT_STRING, .def = NULL, .secret = true,
-	  .help = "sent with AUTH on connect (requirepass); unset: none" },
-	{ .key = "prefix", .type = CHATD_OPT_STRING, .def = "chatd:",
-	  .help = "prefix of every channel and key (one per cluster sharing a Redis)" },
+	RCONN_OPTIONS,
 	{ .key = "stream", .type = CHATD_OPT_STRING, .def = "events",
 	  .help = "the events stream's key (after the prefix)" },
 	{ .key = "stream_maxlen", .type = CHATD_OPT_INT, .def = "100000", .min = 1,
 	  .max = INT64_MAX, .help = "the stream is trimmed to about this many entries" },
-	{ .key = "timeout_ms", .type = CHATD_OPT_INT, .def = "1000", .min = 50, .max = 60000,
-	  .help = "a Redis command unanswered this long drops the connection (reconnect with "
-		  "backoff)" },
 	{ .key = NULL },
 };
 

@@ -530,13 +530,9 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 		return CHATD_ERR_NOMEM;
 	p->host = host;
 	p->h = h;
-	const char *rhost = "127.0.0.1", *prefix = "chatd:", *password = NULL;
-	int64_t port = 6379, timeout = 1000;
-	(void)host->config_string(h, "password", &password);
-	(void)host->config_string(h, "host", &rhost);
-	(void)host->config_int(h, "port", &port);
-	(void)host->config_string(h, "prefix", &prefix);
-	(void)host->config_int(h, "timeout_ms", &timeout);
+	struct rconn_opts o = { .name = "presence", .on_state = on_cmd_state, .arg = p };
+	const char *prefix;
+	rconn_opts_from_config(host, h, &o, &prefix);
 	p->ttl_ms = 15000;
 	p->offline_delay_ms = 1000;
 	(void)host->config_int(h, "ttl_ms", &p->ttl_ms);
@@ -553,9 +549,6 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
 	p->m_locates = host->metric_counter(h, "locates_total", "batched locate calls sent");
 	p->m_reregistered = host->metric_counter(h, "reregistered_users_total",
 						 "local users registered again after Redis came back");
-	struct rconn_opts o = { .name = "presence", .host = rhost, .port = (int)port,
-				.password = password,
-				.timeout_ms = timeout, .on_state = on_cmd_state, .arg = p };
 	if (p->prefix && table)
 		p->cmd = rconn_new(host, h, &o);
 	o.name = "presence-sub";
@@ -581,13 +574,12 @@ static int init(const struct chatd_host *host, chatd_plugin_handle *h, void **in
  * its own (the async one cannot be waited for here). */
 static void leave(struct presence *p)
 {
-	const char *rhost = "127.0.0.1";
-	int64_t port = 6379, timeout = 1000;
-	(void)p->host->config_string(p->h, "host", &rhost);
-	(void)p->host->config_int(p->h, "port", &port);
-	(void)p->host->config_int(p->h, "timeout_ms", &timeout);
-	struct timeval tv = { .tv_sec = timeout / 1000, .tv_usec = (timeout % 1000) * 1000 };
-	redisContext *rc = redisConnectWithTimeout(rhost, (int)port, tv);
+	struct rconn_opts o;
+	const char *prefix;
+	rconn_opts_from_config(p->host, p->h, &o, &prefix);
+	struct timeval tv = { .tv_sec = o.timeout_ms / 1000,
+			      .tv_usec = (o.timeout_ms % 1000) * 1000 };
+	redisContext *rc = redisConnectWithTimeout(o.host, o.port, tv);
 	if (!rc || rc->err) {
 		p->host->log(p->h, CHATD_LOG_WARN, "presence.leave_failed",
 			     "cannot reach Redis: this node's entries expire within ttl_ms");
@@ -596,10 +588,8 @@ static void leave(struct presence *p)
 		return;
 	}
 	(void)redisSetTimeout(rc, tv);
-	const char *password = NULL;
-	if (p->host->config_string(p->h, "password", &password) == CHATD_OK && password &&
-	    *password) {
-		redisReply *a = redisCommand(rc, "AUTH %s", password);
+	if (o.password && *o.password) {
+		redisReply *a = redisCommand(rc, "AUTH %s", o.password);
 		if (a)
 			freeReplyObject(a);
 	}
@@ -655,23 +645,13 @@ static const struct chatd_presence_ops ops = {
 };
 
 static const struct chatd_option options[] = {
-	{ .key = "host", .type = CHATD_OPT_STRING, .def = "127.0.0.1",
-	  .help = "Redis host (no TLS: loopback, a private network or a tunnel)" },
-	{ .key = "port", .type = CHATD_OPT_INT, .def = "6379", .min = 1, .max = 65535,
-	  .help = "Redis port" },
-	{ .key = "password", .type = CHATD_OPT_STRING, .def = NULL, .secret = true,
-	  .help = "sent with AUTH on connect (requirepass); unset: none" },
-	{ .key = "prefix", .type = CHATD_OPT_STRING, .def = "chatd:",
-	  .help = "prefix of every key and channel (one per cluster sharing a Redis)" },
+	RCONN_OPTIONS,
 	{ .key = "ttl_ms", .type = CHATD_OPT_INT, .def = "15000", .min = 300, .max = 600000,
 	  .help = "a node's entries live this long without a heartbeat (sent every ttl_ms/3): "
 		  "a dead node's users stop being located within it" },
 	{ .key = "offline_delay_ms", .type = CHATD_OPT_INT, .def = "1000", .min = 0, .max = 1900,
 	  .help = "a user whose last session here closed leaves this node's entry this much "
 		  "later, unless a session comes back (nobody is told anything then)" },
-	{ .key = "timeout_ms", .type = CHATD_OPT_INT, .def = "1000", .min = 50, .max = 60000,
-	  .help = "a Redis command unanswered this long drops the connection (reconnect with "
-		  "backoff)" },
 	{ .key = NULL },
 };
 

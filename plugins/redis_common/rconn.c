@@ -349,3 +349,19 @@ void rconn_free(struct rconn *rc)
 	free(rc->password);
 	free(rc);
 }
+
+void rconn_opts_from_config(const struct chatd_host *host, chatd_plugin_handle *h,
+			    struct rconn_opts *o, const char **prefix)
+{
+	int64_t port = 6379, timeout = 1000;
+	o->host = "127.0.0.1";
+	o->password = NULL;
+	*prefix = "chatd:";
+	(void)host->config_string(h, "host", &o->host);
+	(void)host->config_string(h, "password", &o->password);
+	(void)host->config_string(h, "prefix", prefix);
+	(void)host->config_int(h, "port", &port);
+	(void)host->config_int(h, "timeout_ms", &timeout);
+	o->port = (int)port;
+	o->timeout_ms = timeout;
+}

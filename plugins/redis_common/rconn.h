@@ -33,6 +33,26 @@ struct rconn_opts {
 	void *arg;
 };
 
+/* The options every Redis plugin takes, first in its option table. */
+#define RCONN_OPTIONS                                                                         \
+	{ .key = "host", .type = CHATD_OPT_STRING, .def = "127.0.0.1",                        \
+	  .help = "Redis host (no TLS: loopback, a private network or a tunnel)" },           \
+	{ .key = "port", .type = CHATD_OPT_INT, .def = "6379", .min = 1, .max = 65535,        \
+	  .help = "Redis port" },                                                             \
+	{ .key = "password", .type = CHATD_OPT_STRING, .def = NULL, .secret = true,           \
+	  .help = "sent with AUTH on connect (requirepass); unset: none" },                   \
+	{ .key = "prefix", .type = CHATD_OPT_STRING, .def = "chatd:",                         \
+	  .help = "prefix of every key and channel (one per cluster sharing a Redis)" },      \
+	{ .key = "timeout_ms", .type = CHATD_OPT_INT, .def = "1000", .min = 50, .max = 60000, \
+	  .help = "a Redis command unanswered this long drops the connection (reconnect with " \
+		  "backoff)" }
+
+/* Fills o's host, port, password and timeout_ms, and *prefix, from the
+ * plugin's config (RCONN_OPTIONS' defaults when unset); the strings are
+ * the config's (valid until fini). */
+void rconn_opts_from_config(const struct chatd_host *host, chatd_plugin_handle *h,
+			    struct rconn_opts *o, const char **prefix);
+
 /* Starts connecting at once.  NULL on ENOMEM.  Strings are copied. */
 struct rconn *rconn_new(const struct chatd_host *host, chatd_plugin_handle *h,
 			const struct rconn_opts *o);
