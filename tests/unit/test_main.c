@@ -61,7 +61,8 @@ int main(int argc, char **argv)
 	} else {
 		CU_basic_run_tests();
 	}
-	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+			  CU_get_number_of_suites_failed();
 	unsigned run = CU_get_number_of_tests_run();
 	CU_cleanup_registry();
 	return (failed || run == 0) ? 1 : 0;
