@@ -48,6 +48,9 @@ static void usage(FILE *out)
 		"\n"
 		"Rule authors: `chatd rules test --help` runs rules over sample messages.\n"
 		"Get a token for a user with: chatctl token mint alice -c FILE\n"
+		"Environment: CHATD_CONF (see -c); CHATD_CONFIG_DEADLINE_MS raises the\n"
+		"config file's 250 ms wall-clock limit (for valgrind and other slow\n"
+		"wrappers; docs/configuration.md, The sandbox).\n"
 		"Docs: README.md, docs/operations.md, docs/configuration.md, docs/protocol.md\n");
 }
 
