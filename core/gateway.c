@@ -52,6 +52,7 @@ struct gateway {
 	struct gw_static *web;           /* the web client's files */
 	size_t n_ws;                     /* WebSocket connections open */
 	struct gw_conncap cap;           /* per-address connection counts */
+	struct hmap handshaking;         /* wsi key → (void *)1 until its request is read */
 	bool cap_ready;
 	bool cap_pending;                /* accepted; its wsi comes next (WSI_CREATE) */
 	struct netaddr cap_pending_addr;
@@ -443,6 +444,33 @@ static void cap_on_create(struct gateway *gw, struct lws *wsi)
 		log_warn("gateway", "conncap.nomem", "connection not counted: out of memory");
 }
 
+/* SERVER_NEW_CLIENT_INSTANTIATED: the connection has
+ * server.handshake_timeout_s to finish TLS and send a whole request.  lws
+ * re-arms its own header timeout on every byte, so a client trickling one
+ * byte at a time (slowloris) would hold its slot for ever without this. */
+static void handshake_begin(struct gateway *gw, struct lws *wsi)
+{
+	if (hmap_put64(&gw->handshaking, wsi_key(wsi), (void *)1) == 0)
+		lws_set_timer_usecs(wsi, (lws_usec_t)gw->cfg->handshake_timeout_s * 1000000);
+}
+
+/* The request's headers are in (HTTP request or upgrade). */
+static void handshake_done(struct gateway *gw, struct lws *wsi)
+{
+	hmap_del64(&gw->handshaking, wsi_key(wsi));
+}
+
+/* LWS_CALLBACK_TIMER of a connection still in its handshake: close it. */
+static bool handshake_expired(struct gateway *gw, struct lws *wsi)
+{
+	if (!hmap_del64(&gw->handshaking, wsi_key(wsi)))
+		return false;
+	log_debug("gateway", "handshake.timeout", "no complete request within %lld s",
+		  (long long)gw->cfg->handshake_timeout_s);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	return true;
+}
+
 /* True (and counted as a refusal, logged) when wsi's address holds more
  * than server.max_connections_per_ip connections. */
 static bool cap_refuses(struct gateway *gw, struct lws *wsi, const char *what)
@@ -451,12 +479,9 @@ static bool cap_refuses(struct gateway *gw, struct lws *wsi, const char *what)
 		return false;
 	cm_conn_refused_ip(gw->core->metrics);
 	char addr[INET6_ADDRSTRLEN] = "";
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	struct netaddr a;
-	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &sl) == 0 &&
-	    netaddr_from_sockaddr((struct sockaddr *)&ss, sl, &a) == 0)
-		netaddr_format(&a, addr, sizeof addr);
+	const struct netaddr *a = gw_conncap_addr(&gw->cap, wsi_key(wsi));
+	if (a)
+		netaddr_format(a, addr, sizeof addr);
 	log_info("gateway", "conn.refused_ip", "%s from %s: over server.max_connections_per_ip "
 		 "(%lld)", what, addr[0] ? addr : "?", (long long)gw->cfg->max_connections_per_ip);
 	return true;
@@ -535,10 +560,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_WSI_CREATE:
 		cap_on_create(gw, wsi);
 		return 0;
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		handshake_begin(gw, wsi);
+		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
+		handshake_done(gw, wsi);
 		if (gw->cap_ready)
 			gw_conncap_remove(&gw->cap, wsi_key(wsi));
 		return 0;
+	case LWS_CALLBACK_HTTP:
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		handshake_done(gw, wsi);
+		break;
+	case LWS_CALLBACK_TIMER:
+		if (handshake_expired(gw, wsi))
+			return 0;
+		break;
 	default:
 		break;
 	}
@@ -696,11 +733,17 @@ struct gateway *gateway_new(struct core *core)
 		free(gw);
 		return NULL;
 	}
+	if (hmap_init(&gw->handshaking) < 0) {
+		hmap_destroy(&gw->sessions);
+		free(gw);
+		return NULL;
+	}
 	gw->core = core;
 	gw->cfg = cfg;
 	gw->media = gw_media_new(&core->in);
 	if (!gw->media) {
 		hmap_destroy(&gw->sessions);
+		hmap_destroy(&gw->handshaking);
 		free(gw);
 		return NULL;
 	}
@@ -859,5 +902,6 @@ void gateway_free(struct gateway *gw)
 		gw_conncap_destroy(&gw->cap);
 	auth_verifier_free(gw->verifier);
 	hmap_destroy(&gw->sessions);
+	hmap_destroy(&gw->handshaking);
 	free(gw);
 }

@@ -88,6 +88,12 @@ bool gw_conncap_remove(struct gw_conncap *cc, uint64_t conn)
 	return true;
 }
 
+const struct netaddr *gw_conncap_addr(const struct gw_conncap *cc, uint64_t conn)
+{
+	const struct gw_cap_addr *rec = hmap_get64(&cc->conns, conn);
+	return rec ? &rec->a : NULL;
+}
+
 size_t gw_conncap_count(const struct gw_conncap *cc, const struct netaddr *a)
 {
 	const struct gw_cap_addr *rec = hmap_get(&cc->addrs, a->b, sizeof a->b);

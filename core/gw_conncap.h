@@ -53,6 +53,9 @@ bool gw_conncap_over(const struct gw_conncap *cc, uint64_t conn);
 /* Stops counting conn; returns true when it was counted. */
 bool gw_conncap_remove(struct gw_conncap *cc, uint64_t conn);
 
+/* The address conn is counted under, or NULL. */
+const struct netaddr *gw_conncap_addr(const struct gw_conncap *cc, uint64_t conn);
+
 /* Connections counted for a; connections counted in all. */
 size_t gw_conncap_count(const struct gw_conncap *cc, const struct netaddr *a);
 size_t gw_conncap_total(const struct gw_conncap *cc);

@@ -127,6 +127,8 @@ static void test_counting(void)
 	CU_ASSERT_EQUAL(gw_conncap_add(&cc, 10, &b), 0);
 	CU_ASSERT_FALSE(gw_conncap_over(&cc, 10));
 	CU_ASSERT_EQUAL(gw_conncap_count(&cc, &b), 1);
+	CU_ASSERT_EQUAL(memcmp(gw_conncap_addr(&cc, 10)->b, b.b, 16), 0);
+	CU_ASSERT_PTR_NULL(gw_conncap_addr(&cc, 99));
 	/* Closing the refused one frees its slot. */
 	CU_ASSERT_TRUE(gw_conncap_remove(&cc, 4));
 	CU_ASSERT_FALSE(gw_conncap_remove(&cc, 4));   /* exactly once */
