@@ -15,8 +15,8 @@ import struct
 import threading
 import time
 
-from chatclient import (OP_CLOSE, OP_TEXT, Client, RawWS, _close_code, in_thread, mint, run,
-                        served)
+from chatclient import (OP_CLOSE, OP_TEXT, Client, RawWS, _close_code, in_thread, mint,
+                        new_cmid, run, served)
 
 OP_PING, OP_PONG = 0x9, 0xA
 CAP_REASON = b"too many connections from your address"
@@ -345,3 +345,127 @@ def test_slowloris_handshakes_are_closed_and_count_toward_the_cap(chatd):
         for c in cs + [a, b]:
             await c.close()
     run(body())
+
+
+# ---- clients that never read ----------------------------------------------------
+
+QUEUE_CAP = 256 * 1024
+# RSS the server may gain besides the queues: malloc arenas and SQLite's
+# page cache settling under a new burst (measured 0.1-0.6 MiB with no
+# reader at all behind, see the warm-up), rounded up.
+RSS_MARGIN_KIB = 1536
+
+
+def deaf_client(srv, user):
+    """A session with a 4 KiB receive buffer that never reads after ready."""
+    r = RawWS.__new__(RawWS)
+    r.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    r.sock.settimeout(5)
+    r.sock.connect(("127.0.0.1", srv.port))
+    r.port, r.rbuf, r.frames, r.status = srv.port, b"", [], None
+    r.handshake(mint(user, secret=srv.secret))
+    assert r.recv_json()["type"] == "ready"
+    return r
+
+
+def drain_to_close(r, timeout=10.0):
+    """Reads everything the server queued until its close frame; the code."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fin, op, payload = r.recv_frame(timeout=max(0.1, deadline - time.monotonic()))
+        except (EOFError, ConnectionResetError):
+            return None
+        if op == OP_CLOSE:
+            return _close_code(payload)
+
+
+async def consume(b, n, timeout=30.0):
+    """Reads until n messages arrived (a member who keeps up)."""
+    got, deadline, types = 0, time.monotonic() + timeout, {}
+    while got < n:
+        try:
+            f = await b.recv_json(timeout=max(0.1, deadline - time.monotonic()))
+        except AssertionError:
+            raise AssertionError("%d of %d messages; other frames %r" % (got, n, types))
+        if f.get("type") == "message":
+            got += 1
+        else:
+            types[f.get("type")] = types.get(f.get("type"), 0) + 1
+    return got
+
+
+async def blast(a, conv, n, size):
+    """n sends of `size` bytes, 20 in flight; waits for every ack."""
+    text = "x" * (size - 8)
+    pending = set()
+    for i in range(n):
+        await a.send_json({"type": "send", "conversation_id": conv,
+                           "client_message_id": new_cmid(),
+                           "text": "%07d " % i + text, "id": "s%d" % i})
+        pending.add("s%d" % i)
+        while len(pending) >= 20 or (i == n - 1 and pending):
+            f = await a.recv_json(timeout=10)
+            if f.get("id") in pending:
+                assert f["type"] == "ack", f
+                pending.discard(f["id"])
+
+
+def never_reading(chatd, n_deaf, n_msgs):
+    srv = chatd(server={"outbound_queue_bytes": QUEUE_CAP, "frame_rate": 100000,
+                        "frame_burst": 100000})
+    deaf_users = ["deaf%d" % i for i in range(n_deaf)]
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        b = await Client.login(srv, "bob")
+        conv = await a.group(["bob"] + deaf_users, title="busy")
+        # warm-up with the same traffic and nobody deaf: what the server
+        # grows by anyway (SQLite cache, arenas) is out of the measurement
+        await asyncio.gather(blast(a, conv, 1000, 4000), consume(b, 1000))
+        await asyncio.sleep(0.3)
+        base = rss_kib(srv)
+        deaf = [deaf_client(srv, u) for u in deaf_users]
+        overflows0 = metric(srv, "chatd_outbound_overflows_total")
+        peak = RssPeak(srv)
+        try:
+            # 4 or 8 MB to each deaf member: 16 or 32 x its queue cap, and
+            # more than the bound below even if all of them shared one copy
+            await asyncio.gather(blast(a, conv, n_msgs, 4000), consume(b, n_msgs))
+            await b.ping()
+            deadline = time.monotonic() + 10
+            while metric(srv, "chatd_outbound_overflows_total") - overflows0 < n_deaf:
+                assert time.monotonic() < deadline, "deaf clients not dropped"
+                await asyncio.sleep(0.05)
+        finally:
+            top = peak.stop()
+        codes = [drain_to_close(r) for r in deaf]
+        for r in deaf:
+            r.close()
+        growth = top - base
+        print("never-reading x%d: RSS %d KiB before, peak %d KiB, growth %d KiB "
+              "(queue cap %d KiB)" % (n_deaf, base, top, growth, QUEUE_CAP // 1024))
+        assert codes == [4409] * n_deaf, codes
+        assert growth < n_deaf * QUEUE_CAP // 1024 + RSS_MARGIN_KIB, \
+            "RSS grew %d KiB with %d never-reading clients" % (growth, n_deaf)
+        # bob got every message, in order, while it happened
+        await a.send_text(conv, "after")
+        await b.expect("message", text="after", timeout=10)
+        await a.close()
+        await b.close()
+    run(body(), timeout=120)
+
+
+def test_a_never_reading_member_is_dropped_and_costs_at_most_its_queue(chatd):
+    """A member of a busy group with a 4 KiB receive buffer that never reads:
+    4 MB sent to the group; it is closed 4409 and the server's RSS grows by
+    less than outbound_queue_bytes (256 KiB) plus the margin."""
+    never_reading(chatd, 1, 1000)
+
+
+def test_ten_never_reading_members_cost_at_most_ten_queues(chatd):
+    """The same with ten of them at once and 8 MB sent: RSS grows by less
+    than 10 x outbound_queue_bytes plus the margin (their queues share the
+    frames, so it is far less)."""
+    never_reading(chatd, 10, 2000)
