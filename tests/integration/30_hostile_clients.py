@@ -469,3 +469,205 @@ def test_ten_never_reading_members_cost_at_most_ten_queues(chatd):
     than 10 x outbound_queue_bytes plus the margin (their queues share the
     frames, so it is far less)."""
     never_reading(chatd, 10, 2000)
+
+
+# ---- floods -----------------------------------------------------------------------
+
+def masked_frames(opcode, payload, n):
+    """n masked client frames (one fixed mask: the server unmasks each)."""
+    key = b"\x11\x22\x33\x44"
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    one = struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + key + body
+    return one * n
+
+
+def ping_flood(srv, user, n, read_pongs):
+    """n pings as fast as the socket takes them.  Returns (pongs read,
+    how it ended: "open", a close code, or None for a drop)."""
+    if read_pongs:
+        r = RawWS.login(srv, user, timeout=10)
+    else:
+        r = deaf_client(srv, user)
+    pongs, end = [0], ["open"]
+    done = threading.Event()
+
+    def reader():
+        while not done.is_set():
+            try:
+                fin, op, payload = r.recv_frame(timeout=0.2)
+            except socket.timeout:
+                continue
+            except (EOFError, OSError):
+                end[0] = None
+                return
+            if op == OP_PONG:
+                pongs[0] += 1
+            elif op == OP_CLOSE:
+                end[0] = _close_code(payload)
+                return
+    t = threading.Thread(target=reader, daemon=True)
+    if read_pongs:
+        t.start()
+    data = masked_frames(OP_PING, b"12345678", n)
+    r.sock.settimeout(10)
+    try:
+        r.sock.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        end[0] = None
+    except socket.timeout:
+        end[0] = "stalled"     # the server stopped reading from us
+    time.sleep(0.5)
+    done.set()
+    if read_pongs:
+        t.join()
+    r.close()
+    return pongs[0], end[0]
+
+
+def test_ping_floods_stay_bounded_and_others_are_served(chatd):
+    """Two clients send 30,000 WebSocket pings each as fast as they can, one
+    reading its pongs and one that never reads (4 KiB receive buffer).
+    lws keeps at most one pong pending per connection (a ping arriving
+    while one is pending is dropped), so RSS stays flat; another client
+    keeps chatting; chatd is idle again right after."""
+    srv = chatd()
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        b = await Client.login(srv, "bob")
+        conv = await a.direct("bob")
+        await a.send_text(conv, "warm")
+        await b.expect("message")
+        base = rss_kib(srv)
+        peak = RssPeak(srv)
+        t1, r1 = in_thread(ping_flood, srv, "flood1", 30000, True)
+        t2, r2 = in_thread(ping_flood, srv, "flood2", 30000, False)
+        n, worst = 0, 0.0
+        while t1.is_alive() or t2.is_alive():
+            t0 = time.monotonic()
+            await a.send_text(conv, "m%d" % n)
+            await b.expect("message", text="m%d" % n)
+            worst = max(worst, time.monotonic() - t0)
+            n += 1
+            await asyncio.sleep(0.02)
+        top = peak.stop()
+        for res in (r1, r2):
+            if "error" in res:
+                raise res["error"]
+        (pongs1, end1), (pongs2, end2) = r1["value"], r2["value"]
+        idle_after = wait_cpu_idle(srv)
+        print("ping flood: reader got %d pongs (%s), non-reader %s; RSS growth %d KiB; "
+              "%d messages meanwhile, worst round trip %.0f ms; idle %.1f s after"
+              % (pongs1, end1, end2, top - base, n, worst * 1000, idle_after))
+        assert pongs1 > 0
+        assert top - base < 1024, "RSS grew %d KiB under a ping flood" % (top - base)
+        assert worst < 1.0, "chatting stalled %.1f s under the flood" % worst
+        await served(srv)
+        await a.close()
+        await b.close()
+    run(body(), timeout=90)
+
+
+def tiny_frame_connection(srv, user, chunk, n_chunk, until):
+    """One session sending minimal frames until the server closes it or
+    time is up.  Returns (frames written, error codes seen, close code)."""
+    r = RawWS.login(srv, user, timeout=10)
+    errors, end = {}, ["open"]
+    done = threading.Event()
+
+    def reader():
+        while not done.is_set():
+            try:
+                fin, op, payload = r.recv_frame(timeout=0.2)
+            except socket.timeout:
+                continue
+            except (EOFError, OSError):
+                if end[0] == "open":
+                    end[0] = None
+                return
+            if op == OP_TEXT:
+                f = json.loads(payload)
+                if f.get("type") == "error":
+                    errors[f["code"]] = errors.get(f["code"], 0) + 1
+            elif op == OP_CLOSE:
+                end[0] = _close_code(payload)
+                return
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    sent = 0
+    r.sock.settimeout(2)
+    while end[0] == "open" and (sent == 0 or time.monotonic() < until):
+        try:
+            r.sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            break
+        sent += n_chunk
+    deadline = time.monotonic() + 5
+    while end[0] == "open" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    done.set()
+    t.join()
+    r.close()
+    return sent, errors, end[0]
+
+
+def tiny_frame_flood(srv, user, seconds):
+    """Minimal frames ("{}", 8 bytes on the wire) as fast as the server
+    takes them for `seconds`, reconnecting whenever it closes the session.
+    Returns (frames written, frames/s, per-session results)."""
+    chunk = masked_frames(OP_TEXT, b"{}", 5000)
+    t0 = time.monotonic()
+    until = t0 + seconds
+    sessions, sent = [], 0
+    while time.monotonic() < until:
+        n, errors, end = tiny_frame_connection(srv, user, chunk, 5000, until)
+        sent += n
+        sessions.append((n, errors, end))
+    return sent, sent / (time.monotonic() - t0), sessions
+
+
+def test_a_hundred_thousand_tiny_frames_a_second(chatd):
+    """One user sends minimal frames as fast as it can for 1.5 s (far over
+    100k/s on the wire), reconnecting each time it is closed: every session
+    gets at most server.frame_burst answers (here bad_request), then close
+    1008; another client's messages keep going through; chatd does not
+    crash and is idle again at once."""
+    srv = chatd()
+
+    async def body():
+        a = await Client.login(srv, "alice")
+        b = await Client.login(srv, "bob")
+        conv = await a.direct("bob")
+        t1, r1 = in_thread(tiny_frame_flood, srv, "flood", 1.5)
+        n, worst = 0, 0.0
+        while t1.is_alive():
+            t0 = time.monotonic()
+            await a.send_text(conv, "m%d" % n)
+            await b.expect("message", text="m%d" % n)
+            worst = max(worst, time.monotonic() - t0)
+            n += 1
+            await asyncio.sleep(0.02)
+        if "error" in r1:
+            raise r1["error"]
+        sent, rate, sessions = r1["value"]
+        idle_after = wait_cpu_idle(srv)
+        answered = [sum(e.values()) for _, e, _ in sessions]
+        print("tiny frames: %d offered to the socket (%.0f/s) over %d sessions, each answered %d-%d "
+              "times, closes %r; %d messages meanwhile, worst round trip %.0f ms; "
+              "idle %.1f s after" % (sent, rate, len(sessions), min(answered),
+                                     max(answered), sorted({e for _, _, e in sessions},
+                                                           key=str),
+                                     n, worst * 1000, idle_after))
+        assert rate > 100000, "the flood offered only %.0f frames/s" % rate
+        for n_sent, errors, end in sessions:
+            assert end == 1008, "a flooding session ended with %r" % (end,)
+            # the burst (frame_burst = 400) and a few refilled tokens
+            assert sum(errors.values()) <= 400 + 50, errors
+            assert set(errors) <= {"bad_request"}, errors
+        assert n >= 10 and worst < 1.0, (n, worst)
+        assert idle_after < 3.0
+        assert srv.running
+        await served(srv)
+        await a.close()
+        await b.close()
+    run(body(), timeout=60)
