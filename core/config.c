@@ -189,6 +189,7 @@ void cfg_free(struct chatd_config *cfg)
 	free(cfg->sections);
 	cfg_rules_free(cfg->mod_rules, cfg->n_mod_rules);
 	cfg_enc_free(&cfg->enc);
+	free(cfg->cap_exempt);
 	free(cfg);
 }
 
@@ -494,6 +495,10 @@ static void read_table(lua_State *L, struct reader *rd, int tidx, const char *pa
 			/* A list of tables: its own reader (config_rules.c). */
 			cfg_read_rules(L, lua_gettop(L), rd->cfg, rd->c,
 				       cfg_lines_find(rd->lines, parent, k, klen));
+		} else if (strcmp(parent, "server") == 0 &&
+			   strcmp(k, "connection_cap_exempt") == 0) {
+			cfg_read_cap_exempt(L, lua_gettop(L), rd->cfg, rd->c,
+					    cfg_lines_find(rd->lines, parent, k, klen));
 		} else if (strcmp(parent, "encryption") == 0 && strcmp(k, "keys") == 0) {
 			cfg_read_enc_keys(L, lua_gettop(L), rd->cfg, rd->c,
 					  cfg_lines_find(rd->lines, parent, k, klen));
@@ -715,6 +720,7 @@ int cfg_load_string(const char *text, size_t len, const char *name,
 		if (cfg->n_sections)
 			qsort(cfg->sections, cfg->n_sections, sizeof *cfg->sections, section_order);
 		cfg_schema_apply(cfg, rd.vals, rd.n_vals, &c);
+		cfg_cap_exempt_default(cfg, &c);
 	}
 	values_free(rd.vals, rd.n_vals);
 	cfg_lines_free(lines);

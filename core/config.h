@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include "chatd/plugin.h"
 #include "enc.h"
+#include "netaddr.h"
 
 #define CFG_N_KINDS 7   /* storage presence bus fanout media receipts notify */
 
@@ -69,6 +70,13 @@ struct chatd_config {
 	int64_t max_connections; /* server.max_connections, default 10000 */
 	int64_t frame_rate;      /* server.frame_rate: hard cap, frames/s per connection, default 100 */
 	int64_t frame_burst;     /* server.frame_burst, default 400 */
+	int64_t max_connections_per_ip; /* server.max_connections_per_ip, default 256 */
+	int64_t handshake_timeout_s;    /* server.handshake_timeout_s: lws timeout_secs, default 10 */
+	/* server.connection_cap_exempt: blocks never counted by the per-address
+	 * cap; default 127.0.0.0/8 and ::1/128 (owned; config_net.c) */
+	struct netaddr_cidr *cap_exempt;
+	size_t n_cap_exempt;
+	bool cap_exempt_given;   /* the file set it (even to {}) */
 	char *tls_cert;          /* server.tls_cert: PEM certificate (chain); NULL = plain */
 	char *tls_key;           /* server.tls_key: PEM private key; set with tls_cert */
 	char *tls_min_version;   /* server.tls_min_version: "1.2" (default) | "1.3" */

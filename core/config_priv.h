@@ -63,6 +63,13 @@ void cfg_rules_free(struct cfg_rule *r, size_t n);
  * enc_key_parse) into cfg->enc; errors never show a key (config_enc.c). */
 void cfg_read_enc_keys(struct lua_State *L, int idx, struct chatd_config *cfg,
 		       struct cfg_ctx *c, int line);
+/* Reads server.connection_cap_exempt (the Lua value at idx: a list of
+ * "address" or "address/prefix" strings) into cfg->cap_exempt
+ * (config_net.c); cfg_cap_exempt_default fills the default when the file
+ * did not set it. */
+void cfg_read_cap_exempt(struct lua_State *L, int idx, struct chatd_config *cfg,
+			 struct cfg_ctx *c, int line);
+void cfg_cap_exempt_default(struct chatd_config *cfg, struct cfg_ctx *c);
 /* Frees the key ring, wiping the keys. */
 void cfg_enc_free(struct enc_keyring *kr);
 

@@ -84,6 +84,11 @@ static const struct cfg_row rows[] = {
 	    "hard cap on frames per second per connection"),
 	INT("server.frame_burst", "400", 1, 1000000, frame_burst, F_I64,
 	    "frames a connection may send in a burst above frame_rate"),
+	INT("server.max_connections_per_ip", "256", 1, 10000000, max_connections_per_ip, F_I64,
+	    "connections one client address may hold (from accept to close) outside "
+	    "server.connection_cap_exempt; over it: HTTP 429, WebSocket close 1008"),
+	INT("server.handshake_timeout_s", "10", 1, 300, handshake_timeout_s, F_I64,
+	    "seconds a new connection has to finish TLS and its HTTP request / upgrade"),
 	STR("server.tls_cert", NULL, false, false, tls_cert, NULL, 0,
 	    "PEM certificate (chain) file: the port serves wss:// and https:// only; "
 	    "set with server.tls_key"),

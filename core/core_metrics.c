@@ -59,6 +59,10 @@ static bool define(struct core_metrics *m)
 	ONE(m->conn_refused, metrics_counter(r, "chatd_connections_refused_total",
 		"WebSocket handshakes refused (server.max_connections reached, or shutting down)",
 		NULL));
+	ONE(m->conn_refused_ip, metrics_counter(r, "chatd_connections_refused_per_ip_total",
+		"connections refused because their address held more than "
+		"server.max_connections_per_ip (HTTP 429, WebSocket close 1008, or dropped at "
+		"accept past twice the cap)", NULL));
 	ONE(m->queue_frames, metrics_gauge(r, "chatd_outbound_queue_frames",
 		"frames waiting in the sessions' outbound queues (gateway)", NULL));
 	ONE(m->queue_bytes, metrics_gauge(r, "chatd_outbound_queue_bytes",
@@ -233,6 +237,12 @@ void cm_conn_refused(struct core_metrics *m)
 {
 	if (m)
 		metric_inc(m->conn_refused);
+}
+
+void cm_conn_refused_ip(struct core_metrics *m)
+{
+	if (m)
+		metric_inc(m->conn_refused_ip);
 }
 
 /* ---- core thread ---- */

@@ -47,6 +47,7 @@ struct core_metrics {
 	int64_t started_at_ms;
 	/* gateway thread */
 	struct metric *connections, *conn_opened, *conn_refused, *overflows;
+	struct metric *conn_refused_ip;
 	struct metric *queue_bytes, *queue_frames;
 	struct metric *closed[CM_CLOSE_CODES + 1];
 	/* core thread */
@@ -75,6 +76,9 @@ void cm_queue(struct core_metrics *m, int64_t frames, int64_t bytes);
 void cm_overflow(struct core_metrics *m);
 /* A WebSocket handshake was refused. */
 void cm_conn_refused(struct core_metrics *m);
+/* A connection was refused by server.max_connections_per_ip (HTTP 429,
+ * WebSocket close 1008, or dropped at accept). */
+void cm_conn_refused_ip(struct core_metrics *m);
 
 /* ---- core thread ---- */
 static inline uint64_t cm_now(void)

@@ -49,7 +49,9 @@ int gw_flush(struct gw_session *s)
 {
 	if (s->q_len == 0) {
 		if (s->close_code) {
-			lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, NULL, 0);
+			const char *why = s->close_reason;
+			lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+					 (unsigned char *)(uintptr_t)why, why ? strlen(why) : 0);
 			return -1;
 		}
 		return 0;

@@ -41,6 +41,7 @@ struct gw_session {
 	size_t wbuf_cap;
 	/* close after the queue drains */
 	int close_code;              /* 0 = none */
+	const char *close_reason;    /* static text sent with close_code, or NULL */
 	int peer_close_code;         /* the client's close frame: 0 none, 1005 no code */
 	struct core_metrics *metrics; /* queue gauges (core_metrics.h); may be NULL */
 	/* flood guard: token bucket of frames */
