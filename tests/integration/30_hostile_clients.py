@@ -14,9 +14,10 @@ import socket
 import struct
 import threading
 import time
+import warnings
 
 from chatclient import (OP_CLOSE, OP_TEXT, Client, RawWS, _close_code, in_thread, mint,
-                        new_cmid, run, served)
+                        new_cmid, run, sanitizer_build, served)
 
 OP_PING, OP_PONG = 0x9, 0xA
 CAP_REASON = b"too many connections from your address"
@@ -30,6 +31,20 @@ def rss_kib(srv):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def check_rss_growth(growth_kib, bound_kib, what):
+    """growth < bound, except in a sanitizer build, whose allocator keeps
+    freed memory in quarantine and adds shadow memory (RSS grows by MiBs
+    whatever chatd does): there the bound is not checked, and a warning in
+    the test summary says so (the default build checks it)."""
+    san = sanitizer_build()
+    if san:
+        warnings.warn("%s: RSS bound not checked under %s (grew %d KiB; bound %d KiB)"
+                      % (what, san, growth_kib, bound_kib))
+        return
+    assert growth_kib < bound_kib, "RSS grew %d KiB %s (bound %d KiB)" % (
+        growth_kib, what, bound_kib)
 
 
 def cpu_ticks(srv):
@@ -447,8 +462,8 @@ def never_reading(chatd, n_deaf, n_msgs):
         print("never-reading x%d: RSS %d KiB before, peak %d KiB, growth %d KiB "
               "(queue cap %d KiB)" % (n_deaf, base, top, growth, QUEUE_CAP // 1024))
         assert codes == [4409] * n_deaf, codes
-        assert growth < n_deaf * QUEUE_CAP // 1024 + RSS_MARGIN_KIB, \
-            "RSS grew %d KiB with %d never-reading clients" % (growth, n_deaf)
+        check_rss_growth(growth, n_deaf * QUEUE_CAP // 1024 + RSS_MARGIN_KIB,
+                         "with %d never-reading clients" % n_deaf)
         # bob got every message, in order, while it happened
         await a.send_text(conv, "after")
         await b.expect("message", text="after", timeout=10)
@@ -560,7 +575,7 @@ def test_ping_floods_stay_bounded_and_others_are_served(chatd):
               "%d messages meanwhile, worst round trip %.0f ms; idle %.1f s after"
               % (pongs1, end1, end2, top - base, n, worst * 1000, idle_after))
         assert pongs1 > 0
-        assert top - base < 1024, "RSS grew %d KiB under a ping flood" % (top - base)
+        check_rss_growth(top - base, 1024, "under a ping flood")
         assert worst < 1.0, "chatting stalled %.1f s under the flood" % worst
         await served(srv)
         await a.close()

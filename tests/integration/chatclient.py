@@ -70,6 +70,20 @@ def chatd_bin():
     return os.path.join(build_dir(), "chatd")
 
 
+def sanitizer_build():
+    """"ASan", "TSan" or None: which sanitizer the chatd under test was built
+    with (its runtime's symbols are in the binary).  Memory bounds (RSS)
+    mean nothing there: the sanitizers' own quarantine and shadow memory
+    grow with every allocation."""
+    with open(chatd_bin(), "rb") as f:
+        data = f.read()
+    if b"__asan_init" in data:
+        return "ASan"
+    if b"__tsan_init" in data:
+        return "TSan"
+    return None
+
+
 def chatctl_bin():
     return os.path.join(build_dir(), "chatctl")
 
