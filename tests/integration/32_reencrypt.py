@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from chatclient import (Client, chatctl_bin, db_file_bytes, db_path, mint, psql, run,
-                        uses_pg)
+from chatclient import (Client, chatctl_bin, db_file_bytes, db_path, mint, pg_admin_dsn,
+                        psql, run, storage_kind, uses_pg)
 
 K1 = "11" * 32
 K2_B64 = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI="   # 32 bytes of 0x22
@@ -334,3 +334,42 @@ def test_concurrent_edits_are_never_lost(chatd):
         want = edited.get(seq, texts[seq - 1])
         assert got[seq] == want, (seq, got[seq], want)
     assert all(t.startswith("\x01ce1:k1:") for t in stored_texts(srv))
+
+
+# ---- storage_pg: two shards ---------------------------------------------
+
+@pytest.fixture
+def two_dbs():
+    names = ["chatd_reenc_%s_%d" % (os.urandom(4).hex(), i) for i in range(2)]
+    for n in names:
+        psql("CREATE DATABASE %s" % n)
+    yield names
+    for n in names:
+        psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % n)
+
+
+@pytest.mark.skipif(storage_kind() != "pg", reason="storage_pg's shards (the PostgreSQL pass)")
+def test_pg_two_shards(two_dbs, chatd):
+    dsns = [pg_admin_dsn() + " dbname=" + n for n in two_dbs]
+    srv = chatd(plugins={"storage": "pg"}, storage_sqlite=None,
+                storage_pg={"shards": "\n".join(dsns)}, **FAST)
+    convs = {}
+    for i in range(12):
+        texts = ["shard-%02d-%d-kestrel" % (i, k) for k in range(2)]
+        convs[run(fill(srv, texts, "g%d" % i))] = texts
+
+    def shard_texts(db):
+        out = psql("SELECT text FROM messages WHERE text IS NOT NULL",
+                   dsn=pg_admin_dsn() + " dbname=" + db)
+        return [t for t in out.split("\n") if t]
+
+    before = [shard_texts(db) for db in two_dbs]
+    assert all(before) and sum(map(len, before)) == 24, before   # both shards hold some
+    restart(srv, **enc())
+    rc, job = reencrypt_wait(srv)
+    assert rc == 0 and (job["scanned"], job["rewritten"]) == (24, 24), job
+    for db in two_dbs:
+        stored = shard_texts(db)
+        assert stored and all(t.startswith("\x01ce1:k1:") for t in stored), stored
+    for cid, texts in convs.items():
+        assert texts_of(run(read_all(srv, cid))) == texts
