@@ -35,7 +35,7 @@ static struct {
 	char error[160];
 	char *next;                    /* the cursor of the next batch; NULL: end */
 	size_t pending;                /* text_replace calls in flight */
-	bool scanning, stopping;
+	bool scanning;
 	struct event *timer;
 } rj;
 
@@ -90,10 +90,6 @@ static void batch_over(void)
 {
 	if (rj.scanning || rj.pending || rj.state != REENC_RUNNING)
 		return;
-	if (rj.stopping) {
-		finish(REENC_FAILED, "the server is shutting down");
-		return;
-	}
 	if (rj.next) {
 		struct timeval tv = { .tv_sec = 0, .tv_usec = REENC_PACE_MS * 1000 };
 		event_add(rj.timer, &tv);
@@ -207,7 +203,7 @@ static void on_scanned(void *arg, int status, const struct chatd_stored_text *ro
 		return;
 	}
 	const struct enc_keyring *kr = &rj.core->cfg->enc;
-	for (size_t i = 0; i < n && !rj.stopping; i++)
+	for (size_t i = 0; i < n; i++)
 		one_row(rj.core->storage, kr, &rows[i]);
 	batch_over();
 }
@@ -233,10 +229,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (rj.state != REENC_RUNNING)
 		return;
-	if (rj.stopping)
-		finish(REENC_FAILED, "the server is shutting down");
-	else
-		scan_next();
+	scan_next();
 }
 
 int reenc_start(struct core *c, char *why, size_t whylen)
@@ -278,7 +271,6 @@ int reenc_start(struct core *c, char *why, size_t whylen)
 	rj.error[0] = '\0';
 	rj.pending = 0;
 	rj.scanning = false;
-	rj.stopping = false;
 	snprintf(rj.key_id, sizeof rj.key_id, "%s", c->cfg->enc.active->id);
 	free(rj.next);
 	rj.next = NULL;
@@ -316,11 +308,19 @@ json_t *reenc_status_json(void)
 void reenc_stop(struct core *c)
 {
 	(void)c;
-	rj.stopping = true;
-	if (rj.state == REENC_RUNNING && !rj.scanning && !rj.pending)
-		finish(REENC_FAILED, "the server is shutting down");
-	/* Completions still in flight compare their gen with a job that is
-	 * over, and return. */
+	if (rj.state == REENC_RUNNING) {
+		/* Interrupted, not broken: a warning, and a rerun after the
+		 * restart finishes it. */
+		rj.state = REENC_FAILED;
+		rj.finished_at = now_ms();
+		rj.jobs_failed++;
+		snprintf(rj.error, sizeof rj.error, "interrupted by shutdown");
+		log_warn("core", "reenc.interrupted", "re-encryption to key %s interrupted by "
+			 "shutdown after %llu rewritten; run it again after the restart", rj.key_id,
+			 (unsigned long long)rj.n.rewritten);
+	}
+	/* Completions still in flight compare their gen with this one's, and
+	 * return. */
 	rj.gen++;
 	if (rj.timer)
 		event_free(rj.timer);
