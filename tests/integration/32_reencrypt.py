@@ -262,6 +262,33 @@ def test_one_job_at_a_time_and_no_active_key_refused(chatd):
     assert sorted(texts_of(run(read_all(srv, cid)))) == texts[-100:]
 
 
+def test_shutdown_mid_job_then_rerun(chatd):
+    """A job is not resumed after a restart; a rerun finishes it."""
+    srv = chatd(**FAST)
+    texts = ["stop-%04d-quetzal" % i for i in range(650)]
+
+    async def bulk():
+        a = await Client.login(srv, "alice")
+        cid = await a.group(["bob"], title="stop")
+        for t in texts:
+            await a.send_text(cid, t)
+        await a.close()
+        return cid
+
+    cid = run(bulk())
+    restart(srv, **enc())
+    srv.admin_ok("POST", "/v1/encryption/reencrypt")
+    srv.stop()                       # a clean exit while the job runs (or just ended)
+    assert srv.log_events("reenc.interrupted") or srv.log_events("reenc.done")
+    srv.start()
+    assert srv.admin_ok("GET", "/v1/encryption")["reencrypt"]["state"] == "idle"
+    rc, job = reencrypt_wait(srv)
+    assert rc == 0, job
+    assert job["rewritten"] + job["already_current"] == 650 and job["failures"] == 0, job
+    assert all(t.startswith("\x01ce1:k1:") for t in stored_texts(srv))
+    assert_no_plaintext(srv, texts[:50])
+    assert sorted(texts_of(run(read_all(srv, cid)))) == texts[-100:]
+
 def test_concurrent_edits_are_never_lost(chatd):
     """Edits racing the job: each either lands before the row is scanned
     (then it is current), or between scan and write-back (the compare and
