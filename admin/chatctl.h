@@ -72,7 +72,8 @@ struct cmd {
 
 /* The command groups (each defined in its cmd_*.c). */
 extern const struct cmd cmds_token[], cmds_reports[], cmds_queue[], cmds_user[],
-	cmds_message[], cmds_conv[], cmds_appeals[], cmds_audit[], cmds_rules[];
+	cmds_message[], cmds_conv[], cmds_appeals[], cmds_audit[], cmds_rules[],
+	cmds_encryption[];
 extern const struct cmd cmd_status_cmd, cmd_plugins_cmd, cmd_backup_cmd, cmd_metrics_cmd;
 
 /* ---- main.c ---- */

@@ -139,6 +139,10 @@ static const struct cmd top_cmds[] = {
 	{ .name = "rules", .args = "", .summary = "moderation rules",
 	  .usage = "The Lua moderation rules (docs/lua-rules.md).", .run = cmd_group,
 	  .subs = cmds_rules },
+	{ .name = "encryption", .args = "", .summary = "encryption at rest: keys, re-encryption",
+	  .usage = "Encryption at rest of message text (docs/operations.md): the keys in use\n"
+		   "and the job that re-seals stored texts with the active key.",
+	  .run = cmd_group, .subs = cmds_encryption },
 	{ .name = "backup", .impl = &cmd_backup_cmd },
 	{ .name = "help", .args = "[COMMAND]", .summary = "show help for a command",
 	  .usage = "Usage: chatctl help [COMMAND [SUBCOMMAND]]\n\nShow help for chatctl or "

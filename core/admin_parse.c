@@ -47,6 +47,8 @@ const struct admin_route_def admin_route_defs[ADMIN_R_COUNT] = {
 	[ADMIN_R_CONV_MESSAGES] = { "GET", "/v1/conversations/*/messages", ADMIN_ROLE_MODERATOR },
 	[ADMIN_R_CONV_DELETE] = { "DELETE", "/v1/conversations/*/messages/#",
 				  ADMIN_ROLE_MODERATOR },
+	[ADMIN_R_ENC] = { "GET", "/v1/encryption", ADMIN_ROLE_ADMIN },
+	[ADMIN_R_ENC_REENCRYPT] = { "POST", "/v1/encryption/reencrypt", ADMIN_ROLE_ADMIN },
 };
 
 /* ---- routes ---- */

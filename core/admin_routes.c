@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "admin.h"
+#include "reencrypt.h"
 #include "rules_dryrun.h"
 
 #define LIST_MAX 1000
@@ -162,6 +163,40 @@ static void post_appeal(struct admin_req *r)
 		admin_status_error(r, rc);
 }
 
+/* ---- encryption at rest (decision 62) ---- */
+
+static json_t *enc_json(struct admin_req *r)
+{
+	const struct enc_keyring *kr = &r->core->cfg->enc;
+	json_t *ids = json_array();
+	for (size_t i = 0; ids && i < kr->n; i++)
+		json_array_append_new(ids, json_string(kr->keys[i].id));
+	return json_pack("{s:o?, s:o, s:o?}", "active_key_id",
+			 kr->active ? json_string(kr->active->id) : json_null(), "key_ids",
+			 ids ? ids : json_array(), "reencrypt", reenc_status_json());
+}
+
+static void get_encryption(struct admin_req *r)
+{
+	admin_reply(r, 200, enc_json(r));
+}
+
+static void post_reencrypt(struct admin_req *r)
+{
+	char why[160];
+	int st = reenc_start(r->core, why, sizeof why);
+	if (st == CHATD_OK) {
+		audit_record(r->core, r->claims.sub, "encryption.reencrypt", "",
+			     json_pack("{s:s}", "key_id", r->core->cfg->enc.active->id));
+		admin_reply(r, 202, enc_json(r));
+		return;
+	}
+	const char *code = st == CHATD_ERR_EXISTS ? "already_running"
+			   : st == CHATD_ERR_UNAVAILABLE && !r->core->cfg->enc.active
+			   ? "no_active_key" : st == CHATD_ERR_ABI ? "unsupported" : "unavailable";
+	admin_error(r, st == CHATD_ERR_NOMEM || st == CHATD_ERR_SHUTDOWN ? 503 : 409, code, why);
+}
+
 /* ---- routing: admin_parse.c matches, this table calls ---- */
 
 typedef void (*admin_handler)(struct admin_req *r);
@@ -199,6 +234,8 @@ static const admin_handler handlers[ADMIN_R_COUNT] = {
 	[ADMIN_R_CONV_UNLOCK] = admin_post_unlock,
 	[ADMIN_R_CONV_MESSAGES] = admin_get_messages,
 	[ADMIN_R_CONV_DELETE] = admin_delete_message,
+	[ADMIN_R_ENC] = get_encryption,
+	[ADMIN_R_ENC_REENCRYPT] = post_reencrypt,
 };
 
 bool admin_routes_complete(void)

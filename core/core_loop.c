@@ -27,6 +27,7 @@
 #include "moderation.h"
 #include "pipeline.h"
 #include "proto_encode.h"
+#include "reencrypt.h"
 
 static void flush_out(struct core *c)
 {
@@ -158,6 +159,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("core", "shutdown.start", "signal %d: closing sessions, finishing writes", (int)sig);
 	c->shutting_down = true;
 	retention_stop(c);
+	reenc_stop(c);
 	struct bridge_out *o = bridge_out_new(BOUT_SHUTDOWN, NULL, NULL, 0, 1001);
 	if (o)
 		core_push_out(c, o);
@@ -500,6 +502,7 @@ int core_run(struct core *c)
 	moderation_start(c);
 	event_base_dispatch(c->base);
 	retention_stop(c);
+	reenc_stop(c);
 	signals_stop(c);
 	/* The gateway is done: no session is left.  Stop plugins; storage's
 	 * fini commits every queued write before it returns.  Moderation goes
@@ -516,6 +519,7 @@ int core_run(struct core *c)
 void core_destroy(struct core *c)
 {
 	retention_stop(c);
+	reenc_stop(c);
 	signals_stop(c);
 	admin_free(c->admin);
 	c->admin = NULL;

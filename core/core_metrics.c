@@ -8,6 +8,7 @@
 #include "core_loop.h"
 #include "host_api.h"
 #include "pipeline.h"
+#include "reencrypt.h"
 #include "sessions.h"
 
 /* Seconds: 100 µs (a rule, a cached read) to 10 s (a stuck backend). */
@@ -195,6 +196,7 @@ static void collect_core(void *arg, struct metrics_buf *b)
 		metrics_write_sample(b, "chatd_bridge_queue_items", q_l, &q_names[i], 1,
 				     (double)bq_len(qs[i]));
 	mod_metrics_collect(c, b);
+	reenc_metrics_collect(b);
 	collect_plugins(c, b);
 }
 

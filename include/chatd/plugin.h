@@ -25,6 +25,9 @@
  *                    (full-text, chatd_search_req/term/hit),
  *                    notify_mute_set, notify_targets; notify kind
  *                    (chatd/notify.h).
+ *   1.5  2026-11-28  storage: texts_scan, text_replace (compare and swap),
+ *                    texts_compact (rewriting stored message texts: the
+ *                    re-encryption job).
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
@@ -47,7 +50,7 @@
 #include "chatd/status.h"
 
 #define CHATD_ABI_MAJOR 1
-#define CHATD_ABI_MINOR 4
+#define CHATD_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define CHATD_EXPORT __attribute__((visibility("default")))

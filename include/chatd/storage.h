@@ -380,6 +380,23 @@ typedef void (*chatd_search_cb)(void *arg, int status, const struct chatd_search
 /* A list of user ids (notify_targets, ABI 1.4). */
 typedef void (*chatd_users_cb)(void *arg, int status, const char *const *users, size_t n);
 
+/* ---- ABI 1.5: rewriting stored texts (re-encryption) ------------- */
+
+/* One stored copy of a message's text, exactly as stored (the core's
+ * encryption wrapper may have sealed it: storage never interprets it). */
+struct chatd_stored_text {
+	const char *conversation_id;
+	int64_t seq;
+	const char *sender_id;
+	const char *text;              /* never NULL */
+};
+/* A texts_scan cursor is an opaque string of at most this many bytes. */
+#define CHATD_TEXTS_CURSOR_MAX 200
+#define CHATD_TEXTS_SCAN_MAX 1000
+/* next: NULL when the scan is complete, else the `after` of the next call. */
+typedef void (*chatd_texts_cb)(void *arg, int status, const struct chatd_stored_text *rows,
+			       size_t n, const char *next);
+
 struct chatd_storage_ops {
 	uint32_t struct_size;
 
@@ -546,6 +563,33 @@ struct chatd_storage_ops {
 	 * and none (large groups are not notified message by message). */
 	int (*notify_targets)(void *inst, const char *conversation_id, const char *exclude,
 			      int64_t now, size_t max, chatd_users_cb cb, void *arg);
+
+	/* ---- ABI 1.5: rewriting stored texts.  The core checks struct_size
+	 * (and a NULL field: the plugin does not offer it). */
+
+	/* Up to `limit` (1..CHATD_TEXTS_SCAN_MAX) stored texts after the
+	 * cursor `after` (NULL or "": from the start), every stored copy of
+	 * message text (deleted messages not yet purged included), in an
+	 * order of the plugin's choosing that visits each row once per scan
+	 * (rows added during the scan may or may not be visited).  A batch may
+	 * hold fewer than `limit` rows and still not be the last; cb's next is
+	 * NULL only at the end.  INVALID: a cursor this plugin did not give. */
+	int (*texts_scan)(void *inst, const char *after, int limit, chatd_texts_cb cb,
+			  void *arg);
+	/* Compare and swap of one stored text: when the row's text is still
+	 * exactly `expected` it becomes `text` (neither NULL), and nothing
+	 * else changes (not edited_at: this is no edit; the search index
+	 * follows the text).  CONFLICT: the text is no longer `expected`
+	 * (edited, deleted and purged meanwhile); NOT_FOUND: no such row. */
+	int (*text_replace)(void *inst, const char *conversation_id, int64_t seq,
+			    const char *expected, const char *text, chatd_status_cb cb,
+			    void *arg);
+	/* Erase for real the old texts text_replace replaced: afterwards no
+	 * store file (index segments, journal, freed pages) may hold them.
+	 * May take time in the store's size; the core runs it once after a
+	 * complete rewrite.  NULL: the store has nothing to do (or cannot:
+	 * say so in its documentation). */
+	int (*texts_compact)(void *inst, chatd_status_cb cb, void *arg);
 };
 
 #endif

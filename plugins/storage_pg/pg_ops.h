@@ -118,6 +118,11 @@ int pg_notify_mute_set(void *inst, const char *conversation_id, const char *user
 int pg_notify_targets(void *inst, const char *conversation_id, const char *exclude, int64_t now,
 		      size_t max, chatd_users_cb cb, void *arg);
 
+/* pg_ops_texts.c (ABI 1.5; no texts_compact: see there) */
+int pg_texts_scan(void *inst, const char *after, int limit, chatd_texts_cb cb, void *arg);
+int pg_text_replace(void *inst, const char *conversation_id, int64_t seq, const char *expected,
+		    const char *text, chatd_status_cb cb, void *arg);
+
 /* Shared completions (pg_ops_mod.c): ops that answer with a status or an
  * id start with these. */
 struct pg_op_status {

@@ -194,6 +194,18 @@ static const char *const stmts[PG_STMT_COUNT] = {
 	[PG_NOTIFY_TARGETS] =
 		"SELECT user_id FROM members WHERE conversation_id = $1 AND user_id <> $2 "
 		"AND notify_muted_until <= $3 ORDER BY user_id COLLATE \"C\" LIMIT $4",
+	/* Along the primary key; deleted messages not purged yet included. */
+	[PG_TEXTS_SCAN] =
+		"SELECT conversation_id, seq, sender_id, text FROM messages "
+		"WHERE (conversation_id, seq) > ($1, $2) AND text IS NOT NULL "
+		"ORDER BY conversation_id, seq LIMIT $3",
+	/* Compare and swap: under READ COMMITTED a concurrent edit makes the
+	 * UPDATE re-check its WHERE on the edited row, which then fails.  Not
+	 * an edit: edited_at stays; the search trigger follows the text. */
+	[PG_TEXT_REPLACE] =
+		"WITH u AS (UPDATE messages SET text = $4 WHERE conversation_id = $1 AND seq = $2 "
+		"AND text = $3 RETURNING 1) SELECT (SELECT count(*) FROM u), "
+		"(SELECT count(*) FROM messages WHERE conversation_id = $1 AND seq = $2)",
 
 	[PG_SCHEMA_CHECK] = "SELECT COALESCE(max(version), 0) FROM schema_version",
 };

@@ -67,6 +67,9 @@ enum pg_stmt {
 	PG_MSGS_LATEST,      /* $1 limit: the shard's latest messages, newest first */
 	PG_NOTIFY_MUTE,      /* $1 cid, $2 user, $3 muted_until */
 	PG_NOTIFY_TARGETS,   /* $1 cid, $2 exclude, $3 now, $4 limit */
+	/* ABI 1.5 (pg_ops_texts.c) */
+	PG_TEXTS_SCAN,       /* $1 after cid ("": first), $2 after seq, $3 limit */
+	PG_TEXT_REPLACE,     /* $1 cid, $2 seq, $3 expected, $4 text: (replaced, exists) */
 	/* connection set-up */
 	PG_SCHEMA_CHECK,     /* the version a new connection finds */
 	PG_STMT_COUNT

@@ -205,6 +205,8 @@ static const struct chatd_storage_ops pg_ops = {
 	.search = pg_search,
 	.notify_mute_set = pg_notify_mute_set,
 	.notify_targets = pg_notify_targets,
+	.texts_scan = pg_texts_scan,
+	.text_replace = pg_text_replace,
 };
 
 static const struct chatd_plugin descriptor = {

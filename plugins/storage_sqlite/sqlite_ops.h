@@ -118,6 +118,16 @@ int sqlite_op_message_hide_new(const char *user_id, const char *conversation_id,
 int sqlite_op_purge_deleted_new(int64_t before, chatd_id_cb cb, void *arg,
 				struct sqlite_req **out);
 
+/* Rewriting stored texts (ABI 1.5, sqlite_ops_texts.c).  Reader: */
+int sqlite_op_texts_scan_new(const char *after, int limit, chatd_texts_cb cb, void *arg,
+			     struct sqlite_req **out);
+/* Writers (texts_compact also makes the writer truncate the WAL after the
+ * commit): */
+int sqlite_op_text_replace_new(const char *conversation_id, int64_t seq, const char *expected,
+			       const char *text, chatd_status_cb cb, void *arg,
+			       struct sqlite_req **out);
+int sqlite_op_texts_compact_new(chatd_status_cb cb, void *arg, struct sqlite_req **out);
+
 /* ---- schema (sqlite_schema.c) -------------------------------------- */
 
 /* The newest schema version this code knows. */

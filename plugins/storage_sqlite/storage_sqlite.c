@@ -554,6 +554,33 @@ static int op_purge_deleted(void *inst, int64_t before, chatd_id_cb cb, void *ar
 	return submit(s, &s->writer, st, r);
 }
 
+/* ---- ABI 1.5: rewriting stored texts (sqlite_ops_texts.c) ---------- */
+
+static int op_texts_scan(void *inst, const char *after, int limit, chatd_texts_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_texts_scan_new(after, limit, cb, arg, &r);
+	return submit(s, &s->reader, st, r);
+}
+
+static int op_text_replace(void *inst, const char *conversation_id, int64_t seq,
+			   const char *expected, const char *text, chatd_status_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_text_replace_new(conversation_id, seq, expected, text, cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
+static int op_texts_compact(void *inst, chatd_status_cb cb, void *arg)
+{
+	struct sqlite_storage *s = storage_of(inst);
+	struct sqlite_req *r = NULL;
+	int st = sqlite_op_texts_compact_new(cb, arg, &r);
+	return submit(s, &s->writer, st, r);
+}
+
 /* ---- ABI 1.3: read cursors (sqlite_ops_cursor.c), media (sqlite_ops_media.c) */
 
 static int op_cursors_advance(void *inst, const struct chatd_read_cursor *c, size_t n,
@@ -677,6 +704,9 @@ static const struct chatd_storage_ops sqlite_ops = {
 	.search = op_search,
 	.notify_mute_set = op_notify_mute_set,
 	.notify_targets = op_notify_targets,
+	.texts_scan = op_texts_scan,
+	.text_replace = op_text_replace,
+	.texts_compact = op_texts_compact,
 };
 
 static const struct chatd_plugin sqlite_plugin = {

@@ -395,6 +395,8 @@ ADMIN_ROUTES = {
     ("POST", "/v1/conversations/*/unlock"): "moderator",
     ("GET", "/v1/conversations/*/messages"): "moderator",
     ("DELETE", "/v1/conversations/*/messages/#"): "moderator",
+    ("GET", "/v1/encryption"): "admin",
+    ("POST", "/v1/encryption/reencrypt"): "admin",
 }
 BODIES = {
     ("POST", "/v1/appeals"): {"text": "please"},

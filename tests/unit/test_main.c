@@ -28,6 +28,7 @@ int main(int argc, char **argv)
 	unit_register_storage_admin();
 	unit_register_storage_groups();
 	unit_register_storage_messages();
+	unit_register_storage_texts();
 	unit_register_online_set();
 	unit_register_roles();
 	unit_register_mod_dupe();

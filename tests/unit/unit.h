@@ -23,6 +23,7 @@ void unit_register_storage_sqlite_mod(void);
 void unit_register_storage_admin(void);
 void unit_register_storage_groups(void);
 void unit_register_storage_messages(void);
+void unit_register_storage_texts(void);
 void unit_register_online_set(void);
 void unit_register_roles(void);
 void unit_register_mod_dupe(void);
