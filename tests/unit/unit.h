@@ -43,5 +43,6 @@ void unit_register_pg_search(void);
 void unit_register_search(void);
 void unit_register_notify(void);
 void unit_register_enc(void);
+void unit_register_file_crypt(void);
 
 #endif
