@@ -25,6 +25,8 @@
  *                    (full-text, chatd_search_req/term/hit),
  *                    notify_mute_set, notify_targets; notify kind
  *                    (chatd/notify.h).
+ *   1.5  2026-11-28  host: file_seal_key, file_seal, file_key_id (files
+ *                    encrypted at rest; callable from any thread).
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
@@ -37,7 +39,7 @@
  * Threads: init/fini and every op run on the core thread.  Completion
  * callbacks of async ops must also run on the core thread: a worker thread
  * gets there with host->post_to_core(), the only host function a worker may
- * call. */
+ * call besides the sealed-file functions of ABI 1.5 (host.h). */
 #ifndef CHATD_PLUGIN_H
 #define CHATD_PLUGIN_H
 
@@ -47,7 +49,7 @@
 #include "chatd/status.h"
 
 #define CHATD_ABI_MAJOR 1
-#define CHATD_ABI_MINOR 4
+#define CHATD_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define CHATD_EXPORT __attribute__((visibility("default")))
