@@ -59,6 +59,9 @@ static bool define(struct core_metrics *m)
 	ONE(m->conn_refused, metrics_counter(r, "chatd_connections_refused_total",
 		"WebSocket handshakes refused (server.max_connections reached, or shutting down)",
 		NULL));
+	ONE(m->media_decrypt_failed, metrics_counter(r, "chatd_media_decrypt_failures_total",
+		"downloads of sealed media that failed: an unknown key, a header or a chunk that "
+		"fails authentication (tampered or moved file), a read error", NULL));
 	ONE(m->queue_frames, metrics_gauge(r, "chatd_outbound_queue_frames",
 		"frames waiting in the sessions' outbound queues (gateway)", NULL));
 	ONE(m->queue_bytes, metrics_gauge(r, "chatd_outbound_queue_bytes",
@@ -233,6 +236,12 @@ void cm_conn_refused(struct core_metrics *m)
 {
 	if (m)
 		metric_inc(m->conn_refused);
+}
+
+void cm_media_decrypt_failed(struct core_metrics *m)
+{
+	if (m)
+		metric_inc(m->media_decrypt_failed);
 }
 
 /* ---- core thread ---- */

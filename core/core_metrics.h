@@ -46,7 +46,7 @@ struct core_metrics {
 	struct core *core;
 	int64_t started_at_ms;
 	/* gateway thread */
-	struct metric *connections, *conn_opened, *conn_refused, *overflows;
+	struct metric *connections, *conn_opened, *conn_refused, *overflows, *media_decrypt_failed;
 	struct metric *queue_bytes, *queue_frames;
 	struct metric *closed[CM_CLOSE_CODES + 1];
 	/* core thread */
@@ -75,6 +75,8 @@ void cm_queue(struct core_metrics *m, int64_t frames, int64_t bytes);
 void cm_overflow(struct core_metrics *m);
 /* A WebSocket handshake was refused. */
 void cm_conn_refused(struct core_metrics *m);
+/* A sealed media file could not be served (decision 61). */
+void cm_media_decrypt_failed(struct core_metrics *m);
 
 /* ---- core thread ---- */
 static inline uint64_t cm_now(void)

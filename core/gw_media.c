@@ -40,6 +40,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include "core_metrics.h"
+#include "file_crypt.h"
 #include "hmap.h"
 #include "log.h"
 #include "media_parse.h"
@@ -54,6 +57,7 @@
 #define DISCARD_MAX (32 * 1024 * 1024)
 #define BODY_IDLE_S 10               /* between body chunks (lws's own is 10 s too) */
 #define MAX_AGE_S 3600               /* Cache-Control of downloads */
+#define SEALED_PIECE (16 * 1024)     /* decrypted bytes per lws_write */
 
 enum req_state {
 	R_WAIT_VERDICT,   /* the core is asked (http_begin) */
@@ -62,6 +66,7 @@ enum req_state {
 	R_REPLY,          /* a status is to be written */
 	R_FILE,           /* GET/HEAD: the file is to be sent */
 	R_SENDING,        /* lws is sending the file */
+	R_STREAM,         /* GET of a sealed file: decrypted chunks are being sent */
 	R_DRAIN,          /* PUT replied: drop the rest of the body, then close */
 };
 
@@ -89,15 +94,23 @@ struct gw_media_req {
 	int64_t received;
 	unsigned char *pending;      /* body bytes that came before the verdict */
 	size_t pending_len;
+	/* GET of a sealed file (fd is the file) */
+	struct fc_reader *fc;
+	unsigned char *plain;        /* LWS_PRE + one chunk */
+	size_t plain_len, plain_off;
+	int64_t sent, total;
 };
 
 struct gw_media {
 	struct bridge_queue *to_core;
+	const struct enc_keyring *kr;
+	struct core_metrics *metrics;
 	struct hmap reqs;            /* id → struct gw_media_req* */
 	uint64_t next_id;
 };
 
-struct gw_media *gw_media_new(struct bridge_queue *to_core)
+struct gw_media *gw_media_new(struct bridge_queue *to_core, const struct enc_keyring *kr,
+			      struct core_metrics *metrics)
 {
 	struct gw_media *m = calloc(1, sizeof *m);
 	if (!m || hmap_init(&m->reqs) < 0) {
@@ -105,6 +118,8 @@ struct gw_media *gw_media_new(struct bridge_queue *to_core)
 		return NULL;
 	}
 	m->to_core = to_core;
+	m->kr = kr;
+	m->metrics = metrics;
 	return m;
 }
 
@@ -172,6 +187,10 @@ static void abandon_upload(struct gw_media_req *r)
 
 static void req_free(struct gw_media_req *r)
 {
+	fc_close(r->fc);
+	if (r->plain && r->plain_len)
+		OPENSSL_cleanse(r->plain + LWS_PRE, r->plain_len);
+	free(r->plain);
 	free(r->error);
 	free(r->message);
 	free(r->file);
@@ -287,9 +306,110 @@ static int write_reply(struct gw_media_req *r)
 	return 0;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* A sealed download failed: log and count it. */
+static void sealed_failed(struct gw_media_req *r, const char *what, int st)
+{
+	log_error("gateway", "media.decrypt_failed", "request %" PRIu64 ": %s: %s: %s", r->id,
+		  r->file, what, chatd_strerror(st));
+	cm_media_decrypt_failed(r->m->metrics);
+}
+
+/* GET/HEAD of a sealed file (r->fd open on it): headers with the
+ * plaintext's length, then R_STREAM.  Returns what the callback returns. */
+static int send_sealed(struct gw_media_req *r)
+{
+	struct lws *wsi = r->wsi;
+	char kid[ENC_KEY_ID_MAX + 1] = "";
+	int st = fc_open(r->m->kr, r->fd, base_name(r->file), &r->fc, kid);
+	if (st != CHATD_OK) {
+		sealed_failed(r, st == CHATD_ERR_NOT_FOUND ? "its key is not configured"
+							   : "cannot open it", st);
+		if (st == CHATD_ERR_NOT_FOUND)
+			log_error("gateway", "media.key_missing", "%s is sealed with key \"%s\"",
+				  r->file, kid);
+		r->status = 500;
+		free(r->error);
+		free(r->message);
+		r->error = strdup("internal");
+		r->message = strdup("cannot read the file");
+		return write_reply(r);
+	}
+	r->total = fc_plain_size(r->fc);
+	r->plain = malloc(LWS_PRE + fc_chunk_size(r->fc));
+	unsigned char hdr[LWS_PRE + 1024];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = start + 1024 - 1;
+	char cc[64];
+	int ccn = snprintf(cc, sizeof cc, "private, max-age=%d", MAX_AGE_S);
+	static const char nosniff[] = "nosniff";
+	if (!r->plain ||
+	    lws_add_http_common_headers(wsi, HTTP_STATUS_OK, r->content_type ? r->content_type
+	    : "application/octet-stream", (lws_filepos_t)r->total, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)cc, ccn, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+					(const unsigned char *)nosniff, sizeof nosniff - 1, &p,
+					end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (r->head || r->total == 0)
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	r->state = R_STREAM;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* R_STREAM: the next piece; a chunk is authenticated whole before any of
+ * it is sent.  Returns what the callback returns. */
+static int stream_sealed(struct gw_media_req *r)
+{
+	struct lws *wsi = r->wsi;
+	if (r->plain_off == r->plain_len) {
+		size_t n = 0;
+		int st = fc_read(r->fc, r->plain + LWS_PRE, &n);
+		if (st != CHATD_OK || n == 0) {
+			sealed_failed(r, st != CHATD_OK ? "a chunk fails authentication; "
+				      "connection closed" : "shorter than its header says",
+				      st != CHATD_OK ? st : CHATD_ERR_INVALID);
+			return -1;
+		}
+		r->plain_len = n;
+		r->plain_off = 0;
+	}
+	size_t w = r->plain_len - r->plain_off;
+	if (w > SEALED_PIECE)
+		w = SEALED_PIECE;
+	bool final = r->sent + (int64_t)w >= r->total;
+	/* lws may use the LWS_PRE bytes before the piece: those were sent. */
+	if (lws_write(wsi, r->plain + LWS_PRE + r->plain_off, w,
+		      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
+		return -1;
+	r->plain_off += w;
+	r->sent += (int64_t)w;
+	if (final)
+		return lws_http_transaction_completed(wsi) ? -1 : 0; /* releases r */
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
 static int send_file(struct gw_media_req *r)
 {
 	struct lws *wsi = r->wsi;
+	unsigned char head[FC_MAGIC_LEN];
+	int fd = open(r->file, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = pread(fd, head, sizeof head, 0);
+		if (n == (ssize_t)sizeof head && fc_is_sealed(head, sizeof head)) {
+			r->fd = fd;
+			return send_sealed(r);
+		}
+		close(fd);
+	}
 	char other[128];
 	int n = snprintf(other, sizeof other,
 			 "Cache-Control: private, max-age=%d\r\nX-Content-Type-Options: nosniff\r\n",
@@ -524,6 +644,8 @@ int gw_media_callback(struct gw_media *m, struct lws *wsi, enum lws_callback_rea
 			return write_reply(r);
 		if (r->state == R_FILE)
 			return send_file(r);
+		if (r->state == R_STREAM)
+			return stream_sealed(r);
 		return 0;
 
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
