@@ -145,8 +145,46 @@ static bool write_full(int fd, const unsigned char *p, size_t len)
 
 /* ---- sealing ----------------------------------------------------------- */
 
-/* Write the sealed form of in_fd (size bytes) to out_fd. */
-static int seal_fd(const struct enc_key *k, const char *context, int in_fd, int64_t size,
+/* Where the plaintext comes from: a plain file, or a sealed one (re-sealing
+ * under another key decrypts it as it goes). */
+struct source {
+	int fd;
+	struct fc_reader *r;         /* NULL: fd is plaintext */
+	unsigned char *buf;          /* r's chunk */
+	size_t have, off;
+	int64_t pos;
+};
+
+/* The next len plaintext bytes into out.  CHATD_OK, CHATD_ERR_IO,
+ * CHATD_ERR_INVALID (the sealed source fails authentication). */
+static int source_read(struct source *s, unsigned char *out, size_t len)
+{
+	if (!s->r) {
+		if (!read_full(s->fd, out, len, (off_t)s->pos))
+			return CHATD_ERR_IO;
+		s->pos += (int64_t)len;
+		return CHATD_OK;
+	}
+	while (len) {
+		if (s->off == s->have) {
+			int st = fc_read(s->r, s->buf, &s->have);
+			s->off = 0;
+			if (st != CHATD_OK)
+				return st;
+			if (s->have == 0)
+				return CHATD_ERR_INVALID;
+		}
+		size_t n = s->have - s->off < len ? s->have - s->off : len;
+		memcpy(out, s->buf + s->off, n);
+		s->off += n;
+		out += n;
+		len -= n;
+	}
+	return CHATD_OK;
+}
+
+/* Write the sealed form of src (size bytes) to out_fd. */
+static int seal_fd(const struct enc_key *k, const char *context, struct source *src, int64_t size,
 		   uint32_t chunk, int out_fd, char *err, size_t errlen)
 {
 	unsigned char hdr[FC_HEADER_MAX], dkey[ENC_KEY_LEN];
@@ -189,8 +227,12 @@ static int seal_fd(const struct enc_key *k, const char *context, int in_fd, int6
 	int64_t left = size;
 	for (uint64_t i = 0; i < n; i++) {
 		size_t len = left < (int64_t)chunk ? (size_t)left : chunk;
-		if (len && !read_full(in_fd, plain, len, (off_t)(size - left))) {
-			snprintf(err, errlen, "read: %s", errno ? strerror(errno) : "short file");
+		int rs = len ? source_read(src, plain, len) : CHATD_OK;
+		if (rs != CHATD_OK) {
+			snprintf(err, errlen, "read: %s", rs == CHATD_ERR_INVALID
+				 ? "the sealed source fails authentication"
+				 : errno ? strerror(errno) : "short file");
+			st = rs;
 			goto out;
 		}
 		unsigned char nonce[NONCE_LEN], aad2[9];
@@ -243,8 +285,8 @@ static int fsync_parent(const char *path)
 	return rc;
 }
 
-int fc_seal_file(const struct enc_key *k, const char *src, const char *dst, uint32_t chunk,
-		 char *err, size_t errlen)
+int fc_seal_file(const struct enc_key *k, const struct enc_keyring *kr, const char *src,
+		 const char *dst, uint32_t chunk, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX];
 	unsigned char r[8];
@@ -266,14 +308,37 @@ int fc_seal_file(const struct enc_key *k, const char *src, const char *dst, uint
 			close(in);
 		return CHATD_ERR_IO;
 	}
-	int out = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-	if (out < 0) {
-		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
-		close(in);
-		return CHATD_ERR_IO;
+	struct source so = { .fd = in };
+	int64_t size = (int64_t)st.st_size;
+	unsigned char head[FC_MAGIC_LEN];
+	if (pread(in, head, sizeof head, 0) == (ssize_t)sizeof head &&
+	    fc_is_sealed(head, sizeof head)) {
+		char kid[ENC_KEY_ID_MAX + 1] = "";
+		int os = fc_open(kr, in, base_name(src), &so.r, kid);
+		if (os == CHATD_OK && !(so.buf = malloc(fc_chunk_size(so.r))))
+			os = CHATD_ERR_NOMEM;
+		if (os != CHATD_OK) {
+			snprintf(err, errlen, "%s is sealed%s%s and cannot be opened: %s", src,
+				 kid[0] ? " with key " : "", kid, chatd_strerror(os));
+			fc_close(so.r);
+			close(in);
+			return os;
+		}
+		size = fc_plain_size(so.r);
 	}
-	int rc = seal_fd(k, base_name(dst), in, (int64_t)st.st_size, chunk, out, err, errlen);
+	int out = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	int rc = CHATD_ERR_IO;
+	if (out < 0)
+		snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
+	else
+		rc = seal_fd(k, base_name(dst), &so, size, chunk, out, err, errlen);
+	if (so.buf)
+		OPENSSL_cleanse(so.buf, fc_chunk_size(so.r));
+	free(so.buf);
+	fc_close(so.r);
 	close(in);
+	if (out < 0)
+		return rc;
 	if (rc == CHATD_OK && fsync(out) != 0) {
 		snprintf(err, errlen, "fsync %s: %s", tmp, strerror(errno));
 		rc = CHATD_ERR_IO;

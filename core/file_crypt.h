@@ -44,11 +44,15 @@ bool fc_is_sealed(const unsigned char *head, size_t n);
 /* Seal the file src with key k into dst atomically: a temporary file next
  * to dst is written, fsynced and renamed over dst, and dst's directory
  * fsynced.  src may be dst (re-sealing in place).  The context is dst's
- * base name.  chunk: plaintext bytes per chunk (0 = FC_CHUNK_DEFAULT).
- * src must not change meanwhile.  Returns CHATD_OK, CHATD_ERR_IO (err
- * set), CHATD_ERR_INVALID, CHATD_ERR_NOMEM, CHATD_ERR_INTERNAL. */
-int fc_seal_file(const struct enc_key *k, const char *src, const char *dst, uint32_t chunk,
-		 char *err, size_t errlen);
+ * base name.  A src that is sealed already is decrypted as it is read
+ * (opened with kr, context src's base name): re-sealing under another
+ * key, never sealing twice.  chunk: plaintext bytes per chunk (0 =
+ * FC_CHUNK_DEFAULT).  src must not change meanwhile.  Returns CHATD_OK;
+ * CHATD_ERR_IO, CHATD_ERR_INVALID (a sealed src that does not open or
+ * fails authentication), CHATD_ERR_NOT_FOUND (a sealed src's key is not
+ * in kr), CHATD_ERR_NOMEM, CHATD_ERR_INTERNAL, all with err set. */
+int fc_seal_file(const struct enc_key *k, const struct enc_keyring *kr, const char *src,
+		 const char *dst, uint32_t chunk, char *err, size_t errlen);
 
 /* The key id of the sealed file at path into key_id (ENC_KEY_ID_MAX + 1
  * bytes).  CHATD_OK; CHATD_ERR_NOT_FOUND when the file is not sealed (a

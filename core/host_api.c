@@ -266,7 +266,7 @@ static int host_file_seal(chatd_plugin_handle *h, const char *src, const char *d
 	if (!src || !dst)
 		return CHATD_ERR_INVALID;
 	char err[PATH_MAX + 128];
-	int st = fc_seal_file(k, src, dst, 0, err, sizeof err);
+	int st = fc_seal_file(k, &h->core->cfg->enc, src, dst, 0, err, sizeof err);
 	if (st != CHATD_OK)
 		log_msg(LOG_ERROR, h->section, "enc.file_seal_failed", "%s: %s", dst, err);
 	return st;

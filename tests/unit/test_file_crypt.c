@@ -110,7 +110,7 @@ static void test_round_trip(void)
 		unsigned char *p = pattern(sizes[i]), *got;
 		size_t n, sn;
 		write_file(src, p, sizes[i]);
-		CU_ASSERT_EQUAL_FATAL(fc_seal_file(&keys[1], src, dst, CHUNK, err, sizeof err), CHATD_OK);
+		CU_ASSERT_EQUAL_FATAL(fc_seal_file(&keys[1], &ring, src, dst, CHUNK, err, sizeof err), CHATD_OK);
 		unsigned char *sealed = read_file(dst, &sn);
 		CU_ASSERT_TRUE(fc_is_sealed(sealed, sn));
 		size_t chunks = sizes[i] ? (sizes[i] + CHUNK - 1) / CHUNK : 1;
@@ -128,19 +128,31 @@ static void test_round_trip(void)
 		free(got);
 		free(p);
 	}
-	/* Sealing in place (re-sealing under another key), default chunk. */
-	CU_ASSERT_EQUAL(fc_seal_file(&keys[0], dst, dst, 0, err, sizeof err), CHATD_OK);
-	CU_ASSERT_EQUAL(fc_file_key_id(dst, kid), CHATD_OK);
-	CU_ASSERT_STRING_EQUAL(kid, "k1");
-	/* dst held a sealed file: its plaintext is now the old sealed bytes;
-	 * re-seal a plaintext in place instead to compare. */
+	/* Re-sealing in place under another key (default chunk) decrypts
+	 * the sealed source: the plaintext stays the same. */
 	unsigned char *p = pattern(100000), *got;
 	size_t n;
-	write_file(dst, p, 100000);
-	CU_ASSERT_EQUAL(fc_seal_file(&keys[0], dst, dst, 0, err, sizeof err), CHATD_OK);
+	write_file(src, p, 100000);
+	CU_ASSERT_EQUAL(fc_seal_file(&keys[1], &ring, src, dst, CHUNK, err, sizeof err), CHATD_OK);
+	CU_ASSERT_EQUAL(fc_seal_file(&keys[0], &ring, dst, dst, 0, err, sizeof err), CHATD_OK);
+	CU_ASSERT_EQUAL(fc_file_key_id(dst, kid), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(kid, "k1");
 	CU_ASSERT_EQUAL_FATAL(open_all(dst, "sealed", &got, &n), CHATD_OK);
 	CU_ASSERT_TRUE(n == 100000 && memcmp(got, p, n) == 0);
 	free(got);
+	/* A plaintext sealed in place. */
+	write_file(dst, p, 100000);
+	CU_ASSERT_EQUAL(fc_seal_file(&keys[0], &ring, dst, dst, 0, err, sizeof err), CHATD_OK);
+	CU_ASSERT_EQUAL_FATAL(open_all(dst, "sealed", &got, &n), CHATD_OK);
+	CU_ASSERT_TRUE(n == 100000 && memcmp(got, p, n) == 0);
+	free(got);
+	/* A sealed source whose key is gone is refused, dst untouched. */
+	struct enc_keyring only1 = { &keys[0], 1, &keys[0] };
+	CU_ASSERT_EQUAL(fc_seal_file(&keys[1], &ring, dst, dst, 0, err, sizeof err), CHATD_OK);
+	CU_ASSERT_EQUAL(fc_seal_file(&keys[0], &only1, dst, dst, 0, err, sizeof err),
+			CHATD_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(fc_file_key_id(dst, kid), CHATD_OK);
+	CU_ASSERT_STRING_EQUAL(kid, "k2");
 	free(p);
 	unlink(src);
 	unlink(dst);
@@ -155,7 +167,7 @@ static unsigned char *sealed_sample(const char *name, size_t *sn)
 	unsigned char *p = pattern(2 * CHUNK + 100);
 	write_file(src, p, 2 * CHUNK + 100);
 	free(p);
-	CU_ASSERT_EQUAL(fc_seal_file(&keys[0], src, dst, CHUNK, err, sizeof err), CHATD_OK);
+	CU_ASSERT_EQUAL(fc_seal_file(&keys[0], &ring, src, dst, CHUNK, err, sizeof err), CHATD_OK);
 	unlink(src);
 	return read_file(dst, sn);
 }
