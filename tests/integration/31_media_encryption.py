@@ -199,7 +199,9 @@ def test_plaintext_and_old_keys_resealed_by_gc(chatd, tmp_path):
     assert media.wait_for(lambda: all_sealed_with("k1"), 15), \
         {k: v[:12] for k, v in content_files(srv.media_dir).items()}
     assert MARK not in b"".join(content_files(srv.media_dir).values())
-    assert metric(srv, "chatd_plugin_media_local_files_resealed") == 3
+    # the counter moves on the core thread just after the worker's renames
+    assert media.wait_for(lambda: metric(srv, "chatd_plugin_media_local_files_resealed") == 3,
+                          5), metric(srv, "chatd_plugin_media_local_files_resealed")
     check_all(run(urls(ids)), [image, text])
 
     async def upload_later():
@@ -210,7 +212,9 @@ def test_plaintext_and_old_keys_resealed_by_gc(chatd, tmp_path):
     # rotate to k2 (k1 still configured): everything moves to k2
     restart(srv, **enc("k2", k1=K1, k2=K2))
     assert media.wait_for(lambda: all_sealed_with("k2"), 15)
-    assert metric(srv, "chatd_plugin_media_local_files_resealed") == 4
+    # the counter moves on the core thread just after the worker's renames
+    assert media.wait_for(lambda: metric(srv, "chatd_plugin_media_local_files_resealed") == 4,
+                          5), metric(srv, "chatd_plugin_media_local_files_resealed")
     check_all(run(urls(ids)), [image, text, later])
 
     # k1 retired: all still readable
