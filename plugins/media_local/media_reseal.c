@@ -8,6 +8,9 @@
  * is not repeated: every file written from then on is sealed with the
  * active key, which cannot change while the process runs.
  *
+ * The walk also removes temporary files of seals that never finished
+ * (a crash between writing and renaming) once they are an hour old.
+ *
  * Runs on the worker, like every other file operation, so it never races
  * an upload's placing or GC's removals; a download that opened the old
  * file keeps reading it. */
@@ -15,7 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "media_local.h"
+
+#define MEDIA_SEAL_STALE_MS (3600 * 1000)
 
 struct reseal_job {
 	struct media_job j;
@@ -23,7 +30,8 @@ struct reseal_job {
 	chatd_plugin_handle *h;
 	char dir[PATH_MAX];
 	char active[64];
-	int done, failed;
+	int64_t now_ms;
+	int done, failed, stale;
 	bool complete;                       /* walked everything, nothing left */
 };
 
@@ -71,6 +79,22 @@ static bool reseal_one(struct reseal_job *r, const char *path, bool *left)
 	return true;
 }
 
+/* A temporary file of a seal that never finished (the process died
+ * between writing and renaming it: "<name>.<16 hex>.seal", core/file_crypt.c)
+ * older than an hour: removed.  True when it was one (and went). */
+static bool stale_seal(const char *sub, const char *name, int64_t now_ms)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(name);
+	if (n < 5 + 17 || strcmp(name + n - 5, ".seal") != 0 ||
+	    snprintf(path, sizeof(path), "%s/%s", sub, name) >= (int)sizeof(path) ||
+	    lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
+	int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	return mtime < now_ms - MEDIA_SEAL_STALE_MS && unlink(path) == 0;
+}
+
 static void reseal_run(struct media_job *j)
 {
 	struct reseal_job *r = (struct reseal_job *)j;
@@ -90,6 +114,10 @@ static void reseal_run(struct media_job *j)
 		struct dirent *f;
 		while (!left && (f = readdir(d))) {
 			char path[PATH_MAX];
+			if (stale_seal(sub, f->d_name, r->now_ms)) {
+				r->stale++;
+				continue;
+			}
 			if (!media_name(f->d_name) ||
 			    snprintf(path, sizeof(path), "%s/%s", sub, f->d_name) >= (int)sizeof(path) ||
 			    !media_store_exists(path))
@@ -109,10 +137,11 @@ static void reseal_done(struct media_job *j, void *inst)
 	struct media_local *ml = inst;
 	if (ml) {
 		ml->host->metric_add(ml->h, ml->m_resealed, r->done);
-		if (r->done || r->failed)
+		if (r->done || r->failed || r->stale)
 			ml->host->log(ml->h, r->failed ? CHATD_LOG_WARN : CHATD_LOG_INFO,
-				      "media.resealed", "re-encrypted %d files with key %s%s", r->done,
-				      r->active, r->failed ? "; some could not be (see above)" : "");
+				      "media.resealed", "re-encrypted %d files with key %s%s; removed "
+				      "%d unfinished seals", r->done, r->active,
+				      r->failed ? "; some could not be (see above)" : "", r->stale);
 		if (r->complete)
 			ml->reseal_complete = true;
 		if (ml->gc)
@@ -135,6 +164,7 @@ bool media_reseal_start(struct media_local *ml)
 	r->h = ml->h;
 	snprintf(r->dir, sizeof(r->dir), "%s", ml->dir);
 	snprintf(r->active, sizeof(r->active), "%s", active);
+	r->now_ms = ml->host->now_ms();
 	if (media_worker_submit(ml->worker, &r->j) != CHATD_OK) {
 		free(r);
 		return false;

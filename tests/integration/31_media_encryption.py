@@ -73,7 +73,9 @@ def key_id(blob):
 
 
 def content_files(d):
-    return {k: v for k, v in stored_files(d).items() if not k.startswith("tmp/")}
+    """Contents and thumbnails (not tmp/, not unfinished seals)."""
+    return {k: v for k, v in stored_files(d).items()
+            if not k.startswith("tmp/") and not k.endswith(".seal")}
 
 
 def metric(srv, name):
@@ -126,7 +128,8 @@ def test_sealed_at_rest_and_served_in_clear(chatd, tmp_path):
         files = content_files(srv.media_dir)
         # contents and the thumbnail, all sealed with k1, no .part left
         assert len(files) == 4, sorted(files)
-        assert not [k for k in stored_files(srv.media_dir) if k.startswith("tmp/")]
+        assert not [k for k in stored_files(srv.media_dir)
+                    if k.startswith("tmp/") or k.endswith(".seal")]
         for k, blob in files.items():
             assert key_id(blob) == "k1", k
             assert MARK not in blob and image[16:48] not in blob, k
@@ -193,11 +196,23 @@ def test_plaintext_and_old_keys_resealed_by_gc(chatd, tmp_path):
         st, _, thumb, _ = get(srv, us[0]["thumbnail_url"])
         assert st == 200 and thumb[:3] == b"\xff\xd8\xff", st
 
+    # a seal that never finished (crash before its rename), an hour old,
+    # and a fresh one (maybe another node's, in progress)
+    sub = os.path.join(srv.media_dir, sorted(files)[0].split("/")[0])
+    stale = os.path.join(sub, "%s.0123456789abcdef.seal" % ("ab" * 32))
+    fresh = os.path.join(sub, "%s.fedcba9876543210.seal" % ("ab" * 32))
+    for p in (stale, fresh):
+        with open(p, "wb") as f:
+            f.write(MAGIC + b"partial")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+
     # turn encryption on: old files are served, then re-sealed by GC
     restart(srv, **enc("k1", k1=K1))
     check_all(run(urls(ids)), [image, text])
     assert media.wait_for(lambda: all_sealed_with("k1"), 15), \
         {k: v[:12] for k, v in content_files(srv.media_dir).items()}
+    assert not os.path.exists(stale) and os.path.exists(fresh)
+    os.unlink(fresh)
     assert MARK not in b"".join(content_files(srv.media_dir).values())
     # the counter moves on the core thread just after the worker's renames
     assert media.wait_for(lambda: metric(srv, "chatd_plugin_media_local_files_resealed") == 3,
