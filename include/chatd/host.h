@@ -132,9 +132,12 @@ struct chatd_host {
 	 * left as it was (remove it yourself).  The sealed form is bound to
 	 * dst's base name: a sealed file must keep its name.  The gateway
 	 * serves a sealed file (one the media plugin names in its http_begin
-	 * reply) decrypted.  Returns CHATD_OK; CHATD_ERR_NOT_FOUND when no key
-	 * is active (nothing written: keep the file plaintext); CHATD_ERR_IO
-	 * (logged by the host), CHATD_ERR_INVALID, CHATD_ERR_NOMEM. */
+	 * reply) decrypted.  A src that is sealed already is decrypted as it
+	 * is read (re-sealing, never sealing twice).  Returns CHATD_OK;
+	 * CHATD_ERR_NOT_FOUND when no key is active (nothing written: keep the
+	 * file plaintext) or a sealed src's key is not configured;
+	 * CHATD_ERR_IO, CHATD_ERR_INVALID, CHATD_ERR_NOMEM (failures other than
+	 * "no key active" are logged by the host, enc.file_seal_failed). */
 	int (*file_seal)(chatd_plugin_handle *h, const char *src, const char *dst);
 	/* The key id a sealed file was sealed with, into out (cap bytes; 33
 	 * is always enough).  CHATD_OK; CHATD_ERR_NOT_FOUND when the file is
