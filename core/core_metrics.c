@@ -64,6 +64,9 @@ static bool define(struct core_metrics *m)
 		"connections refused because their address held more than "
 		"server.max_connections_per_ip (HTTP 429, WebSocket close 1008, or dropped at "
 		"accept past twice the cap)", NULL));
+	ONE(m->media_decrypt_failed, metrics_counter(r, "chatd_media_decrypt_failures_total",
+		"downloads of sealed media that failed: an unknown key, a header or a chunk that "
+		"fails authentication (tampered or moved file), a read error", NULL));
 	ONE(m->queue_frames, metrics_gauge(r, "chatd_outbound_queue_frames",
 		"frames waiting in the sessions' outbound queues (gateway)", NULL));
 	ONE(m->queue_bytes, metrics_gauge(r, "chatd_outbound_queue_bytes",
@@ -245,6 +248,12 @@ void cm_conn_refused_ip(struct core_metrics *m)
 {
 	if (m)
 		metric_inc(m->conn_refused_ip);
+}
+
+void cm_media_decrypt_failed(struct core_metrics *m)
+{
+	if (m)
+		metric_inc(m->media_decrypt_failed);
 }
 
 /* ---- core thread ---- */

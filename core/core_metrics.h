@@ -46,7 +46,7 @@ struct core_metrics {
 	struct core *core;
 	int64_t started_at_ms;
 	/* gateway thread */
-	struct metric *connections, *conn_opened, *conn_refused, *overflows;
+	struct metric *connections, *conn_opened, *conn_refused, *overflows, *media_decrypt_failed;
 	struct metric *conn_refused_ip;
 	struct metric *queue_bytes, *queue_frames;
 	struct metric *closed[CM_CLOSE_CODES + 1];
@@ -79,6 +79,8 @@ void cm_conn_refused(struct core_metrics *m);
 /* A connection was refused by server.max_connections_per_ip (HTTP 429,
  * WebSocket close 1008, or dropped at accept). */
 void cm_conn_refused_ip(struct core_metrics *m);
+/* A sealed media file could not be served (decision 61). */
+void cm_media_decrypt_failed(struct core_metrics *m);
 
 /* ---- core thread ---- */
 static inline uint64_t cm_now(void)

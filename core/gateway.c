@@ -740,7 +740,7 @@ struct gateway *gateway_new(struct core *core)
 	}
 	gw->core = core;
 	gw->cfg = cfg;
-	gw->media = gw_media_new(&core->in);
+	gw->media = gw_media_new(&core->in, &cfg->enc, core->metrics);
 	if (!gw->media) {
 		hmap_destroy(&gw->sessions);
 		hmap_destroy(&gw->handshaking);

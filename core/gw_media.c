@@ -24,10 +24,12 @@
  *   is closed once the reply is written and the body read (R_DRAIN reads
  *   and drops what is left, so a client that sends its whole body before
  *   it reads still gets the status).
- * - lws_serve_http_file works from HTTP_WRITEABLE (a deferred context); it
- *   sends the headers, then the file from lws's own POLLOUT handling, ends
- *   with LWS_CALLBACK_HTTP_FILE_COMPLETION, and for HEAD sends headers only
- *   and completes the transaction itself.
+ * - Downloads are written here, not with lws_serve_http_file: that opens
+ *   the file again by name, and a file GC re-seals (renames over) between
+ *   our look at its first bytes and lws's open would be sent raw.  One
+ *   descriptor, headers from HTTP_WRITEABLE, then one lws_write of at most
+ *   SEALED_PIECE per HTTP_WRITEABLE, the last with LWS_WRITE_HTTP_FINAL,
+ *   then lws_http_transaction_completed (HEAD: right after the headers).
  * - The query reaches us split at '&' and ';' into fragments, each
  *   %-decoded and '+' read as a space; it is re-joined with '&'. */
 #include "gw_media.h"
@@ -35,11 +37,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include "core_metrics.h"
+#include "file_crypt.h"
 #include "hmap.h"
 #include "log.h"
 #include "media_parse.h"
@@ -54,6 +60,7 @@
 #define DISCARD_MAX (32 * 1024 * 1024)
 #define BODY_IDLE_S 10               /* between body chunks (lws's own is 10 s too) */
 #define MAX_AGE_S 3600               /* Cache-Control of downloads */
+#define SEALED_PIECE (16 * 1024)     /* file bytes per lws_write */
 
 enum req_state {
 	R_WAIT_VERDICT,   /* the core is asked (http_begin) */
@@ -61,7 +68,7 @@ enum req_state {
 	R_WAIT_FINAL,     /* PUT: the body is in its file; put-done is with the core */
 	R_REPLY,          /* a status is to be written */
 	R_FILE,           /* GET/HEAD: the file is to be sent */
-	R_SENDING,        /* lws is sending the file */
+	R_STREAM,         /* GET: the file is being sent (decrypted when sealed) */
 	R_DRAIN,          /* PUT replied: drop the rest of the body, then close */
 };
 
@@ -89,15 +96,23 @@ struct gw_media_req {
 	int64_t received;
 	unsigned char *pending;      /* body bytes that came before the verdict */
 	size_t pending_len;
+	/* GET/HEAD (fd is the file; fc set when it is sealed) */
+	struct fc_reader *fc;
+	unsigned char *plain;        /* LWS_PRE + one chunk */
+	size_t plain_cap, plain_len, plain_off;
+	int64_t sent, total;
 };
 
 struct gw_media {
 	struct bridge_queue *to_core;
+	const struct enc_keyring *kr;
+	struct core_metrics *metrics;
 	struct hmap reqs;            /* id → struct gw_media_req* */
 	uint64_t next_id;
 };
 
-struct gw_media *gw_media_new(struct bridge_queue *to_core)
+struct gw_media *gw_media_new(struct bridge_queue *to_core, const struct enc_keyring *kr,
+			      struct core_metrics *metrics)
 {
 	struct gw_media *m = calloc(1, sizeof *m);
 	if (!m || hmap_init(&m->reqs) < 0) {
@@ -105,6 +120,8 @@ struct gw_media *gw_media_new(struct bridge_queue *to_core)
 		return NULL;
 	}
 	m->to_core = to_core;
+	m->kr = kr;
+	m->metrics = metrics;
 	return m;
 }
 
@@ -172,6 +189,10 @@ static void abandon_upload(struct gw_media_req *r)
 
 static void req_free(struct gw_media_req *r)
 {
+	fc_close(r->fc);
+	if (r->plain && r->plain_len)
+		OPENSSL_cleanse(r->plain + LWS_PRE, r->plain_len);
+	free(r->plain);
 	free(r->error);
 	free(r->message);
 	free(r->file);
@@ -287,19 +308,136 @@ static int write_reply(struct gw_media_req *r)
 	return 0;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* A sealed download failed: log and count it. */
+static void sealed_failed(struct gw_media_req *r, const char *what, int st)
+{
+	log_error("gateway", "media.decrypt_failed", "request %" PRIu64 ": %s: %s: %s", r->id,
+		  r->file, what, chatd_strerror(st));
+	cm_media_decrypt_failed(r->m->metrics);
+}
+
+/* A file that cannot be served: 500 before any byte. */
+static int file_error(struct gw_media_req *r)
+{
+	r->status = 500;
+	free(r->error);
+	free(r->message);
+	r->error = strdup("internal");
+	r->message = strdup("cannot read the file");
+	return write_reply(r);
+}
+
+/* GET/HEAD: open the file once and send what that descriptor holds, so a
+ * file re-sealed (renamed over) meanwhile is never read half old, half
+ * new.  A sealed file is decrypted as it goes (gw_media.h); headers carry
+ * the plaintext's length.  Returns what the callback returns. */
 static int send_file(struct gw_media_req *r)
 {
 	struct lws *wsi = r->wsi;
-	char other[128];
-	int n = snprintf(other, sizeof other,
-			 "Cache-Control: private, max-age=%d\r\nX-Content-Type-Options: nosniff\r\n",
-			 MAX_AGE_S);
-	r->state = R_SENDING;
-	/* For HEAD, and on a missing file, this completes the transaction
-	 * (r is then released): nothing touches r after it. */
-	n = lws_serve_http_file(wsi, r->file, r->content_type, other, n);
-	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+	unsigned char head[FC_MAGIC_LEN];
+	struct stat st;
+	r->fd = open(r->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		log_error("gateway", "media.open", "request %" PRIu64 ": %s: %s", r->id, r->file,
+			  r->fd < 0 ? strerror(errno) : "not a regular file");
+		return file_error(r);
+	}
+	ssize_t hn = pread(r->fd, head, sizeof head, 0);
+	uint32_t chunk = 64 * 1024;
+	if (hn == (ssize_t)sizeof head && fc_is_sealed(head, sizeof head)) {
+		char kid[ENC_KEY_ID_MAX + 1] = "";
+		int fs = fc_open(r->m->kr, r->fd, base_name(r->file), &r->fc, kid);
+		if (fs != CHATD_OK) {
+			sealed_failed(r, fs == CHATD_ERR_NOT_FOUND ? "its key is not configured"
+								   : "cannot open it", fs);
+			if (fs == CHATD_ERR_NOT_FOUND)
+				log_error("gateway", "media.key_missing",
+					  "%s is sealed with key \"%s\"", r->file, kid);
+			return file_error(r);
+		}
+		r->total = fc_plain_size(r->fc);
+		chunk = fc_chunk_size(r->fc);
+	} else {
+		r->total = (int64_t)st.st_size;
+	}
+	r->plain = malloc(LWS_PRE + chunk);
+	r->plain_cap = chunk;
+	unsigned char hdr[LWS_PRE + 1024];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = start + 1024 - 1;
+	char cc[64];
+	int ccn = snprintf(cc, sizeof cc, "private, max-age=%d", MAX_AGE_S);
+	static const char nosniff[] = "nosniff";
+	if (!r->plain ||
+	    lws_add_http_common_headers(wsi, HTTP_STATUS_OK, r->content_type ? r->content_type
+	    : "application/octet-stream", (lws_filepos_t)r->total, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)cc, ccn, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+					(const unsigned char *)nosniff, sizeof nosniff - 1, &p,
+					end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
+	if (r->head || r->total == 0)
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	r->state = R_STREAM;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* The next piece of a plaintext file into r->plain. */
+static int read_plain(struct gw_media_req *r, size_t *n)
+{
+	int64_t left = r->total - r->sent;
+	size_t want = left < (int64_t)r->plain_cap ? (size_t)left : r->plain_cap;
+	ssize_t got;
+	do {
+		got = pread(r->fd, r->plain + LWS_PRE, want, (off_t)r->sent);
+	} while (got < 0 && errno == EINTR);
+	*n = got > 0 ? (size_t)got : 0;
+	return got > 0 ? CHATD_OK : CHATD_ERR_IO;
+}
+
+/* R_STREAM: the next piece; a sealed chunk is authenticated whole before
+ * any of it is sent.  Returns what the callback returns. */
+static int stream_file(struct gw_media_req *r)
+{
+	struct lws *wsi = r->wsi;
+	if (r->plain_off == r->plain_len) {
+		size_t n = 0;
+		int st = r->fc ? fc_read(r->fc, r->plain + LWS_PRE, &n) : read_plain(r, &n);
+		if (st != CHATD_OK || n == 0) {
+			if (r->fc)
+				sealed_failed(r, st != CHATD_OK ? "a chunk fails authentication; "
+					      "connection closed" : "shorter than its header says",
+					      st != CHATD_OK ? st : CHATD_ERR_INVALID);
+			else
+				log_error("gateway", "media.read", "request %" PRIu64 ": %s: "
+					  "read failed or the file shrank; connection closed",
+					  r->id, r->file);
+			return -1;
+		}
+		r->plain_len = n;
+		r->plain_off = 0;
+	}
+	size_t w = r->plain_len - r->plain_off;
+	if (w > SEALED_PIECE)
+		w = SEALED_PIECE;
+	bool final = r->sent + (int64_t)w >= r->total;
+	/* lws may use the LWS_PRE bytes before the piece: those were sent. */
+	if (lws_write(wsi, r->plain + LWS_PRE + r->plain_off, w,
+		      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
+		return -1;
+	r->plain_off += w;
+	r->sent += (int64_t)w;
+	if (final)
+		return lws_http_transaction_completed(wsi) ? -1 : 0; /* releases r */
+	lws_callback_on_writable(wsi);
 	return 0;
 }
 
@@ -524,11 +662,9 @@ int gw_media_callback(struct gw_media *m, struct lws *wsi, enum lws_callback_rea
 			return write_reply(r);
 		if (r->state == R_FILE)
 			return send_file(r);
+		if (r->state == R_STREAM)
+			return stream_file(r);
 		return 0;
-
-	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-		/* releases r (HTTP_DROP_PROTOCOL) */
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
 
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:

@@ -9,7 +9,17 @@
  * A request lives in a struct of its own, found from the connection's
  * per-session data (struct gw_media_pss) and by id from the core's answers;
  * an answer for a request that is gone is dropped (an upload it allowed is
- * reported failed, so the plugin forgets it). */
+ * reported failed, so the plugin forgets it).
+ *
+ * A file to send that starts with the sealed magic (core/file_crypt.h) is
+ * sent decrypted as it is read, chunk by chunk (Content-Length is the
+ * plaintext's; no plaintext touches the disk).  A sealed file that cannot
+ * be opened (unknown key, tampered header) gets 500; a chunk that fails
+ * authentication once the headers are out ends the response by closing
+ * the connection, so the client sees a short body, never unauthenticated
+ * bytes.  Both are logged and counted (chatd_media_decrypt_failures_total).
+ * Range requests are not served (lws is built without LWS_WITH_RANGES):
+ * every GET gets the whole file, plaintext or sealed. */
 #ifndef CHATD_GW_MEDIA_H
 #define CHATD_GW_MEDIA_H
 
@@ -31,8 +41,14 @@ struct gw_media_pss {
 	struct gw_media_req *req;
 };
 
-/* to_core: the queue media items go to (borrowed; outlives m). */
-struct gw_media *gw_media_new(struct bridge_queue *to_core);
+struct enc_keyring;
+struct core_metrics;
+
+/* to_core: the queue media items go to; kr: the key ring sealed files
+ * are opened with (decision 61); metrics (may be NULL).  All borrowed and
+ * outlive m. */
+struct gw_media *gw_media_new(struct bridge_queue *to_core, const struct enc_keyring *kr,
+			      struct core_metrics *metrics);
 /* After lws_context_destroy: frees what is left (partial files removed). */
 void gw_media_free(struct gw_media *m);
 

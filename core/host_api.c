@@ -2,6 +2,7 @@
 #include "host_api.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <event2/event.h>
 #include "core_loop.h"
 #include "core_metrics.h"
+#include "file_crypt.h"
 #include "frame.h"
 #include "host_io.h"
 #include "log.h"
@@ -246,6 +248,45 @@ static int host_bus_emit(chatd_plugin_handle *h, const char *topic, const char *
 	return cm_bus_status(c, "plugin", c->bus->publish(c->bus_inst, topic, payload, len));
 }
 
+/* ---- ABI 1.5: sealed files (any thread: the key ring is fixed at start) */
+
+static const char *host_file_seal_key(chatd_plugin_handle *h)
+{
+	CHECK_HANDLE(h);
+	const struct enc_key *k = h->core->cfg->enc.active;
+	return k ? k->id : NULL;
+}
+
+static int host_file_seal(chatd_plugin_handle *h, const char *src, const char *dst)
+{
+	CHECK_HANDLE(h);
+	const struct enc_key *k = h->core->cfg->enc.active;
+	if (!k)
+		return CHATD_ERR_NOT_FOUND;
+	if (!src || !dst)
+		return CHATD_ERR_INVALID;
+	char err[PATH_MAX + 128];
+	int st = fc_seal_file(k, &h->core->cfg->enc, src, dst, 0, err, sizeof err);
+	if (st != CHATD_OK)
+		log_msg(LOG_ERROR, h->section, "enc.file_seal_failed", "%s: %s", dst, err);
+	return st;
+}
+
+static int host_file_key_id(chatd_plugin_handle *h, const char *path, char *out, size_t cap)
+{
+	CHECK_HANDLE(h);
+	char kid[ENC_KEY_ID_MAX + 1];
+	if (!path || !out || cap == 0)
+		return CHATD_ERR_INVALID;
+	int st = fc_file_key_id(path, kid);
+	if (st == CHATD_OK) {
+		if (strlen(kid) >= cap)
+			return CHATD_ERR_TOO_LARGE;
+		memcpy(out, kid, strlen(kid) + 1);
+	}
+	return st;
+}
+
 static const struct chatd_host host_table = {
 	.abi_major = CHATD_ABI_MAJOR,
 	.abi_minor = CHATD_ABI_MINOR,
@@ -270,6 +311,9 @@ static const struct chatd_host host_table = {
 	.io_add = host_io_add,
 	.io_set = host_io_set,
 	.io_remove = host_io_remove,
+	.file_seal_key = host_file_seal_key,
+	.file_seal = host_file_seal,
+	.file_key_id = host_file_key_id,
 };
 
 const struct chatd_host *host_api_table(void)

@@ -5,8 +5,9 @@
  * everything the plugin registers (timers, metrics) is torn down by the host
  * when the plugin is unloaded.
  *
- * Threads: every function runs on the core thread only, except post_to_core,
- * which any thread may call. */
+ * Threads: every function runs on the core thread only, except post_to_core
+ * and the sealed-file functions of ABI 1.5 (file_seal_key, file_seal,
+ * file_key_id), which any thread may call. */
 #ifndef CHATD_HOST_H
 #define CHATD_HOST_H
 
@@ -114,6 +115,36 @@ struct chatd_host {
 	int (*io_set)(chatd_plugin_handle *h, chatd_io_id id, unsigned events);
 	/* Stop watching; safe inside fn (fn is not called again). */
 	void (*io_remove)(chatd_plugin_handle *h, chatd_io_id id);
+
+	/* ---- ABI 1.5: encryption at rest of files (decision 61).  A plugin
+	 * built for 1.5 that may load in an older host checks struct_size
+	 * before using these.  Unlike the rest, these three may be called from
+	 * ANY thread (a plugin's worker thread): the key ring they read is
+	 * fixed once the server has started, and they touch nothing else. */
+
+	/* The id of the active encryption key (the config's
+	 * encryption.active), or NULL when new files are to stay plaintext.
+	 * Valid for the process. */
+	const char *(*file_seal_key)(chatd_plugin_handle *h);
+	/* Seal the file src with the active key into dst, atomically (a
+	 * temporary file next to dst, fsynced, renamed over dst, the
+	 * directory fsynced); src may be dst (re-sealing in place).  src is
+	 * left as it was (remove it yourself).  The sealed form is bound to
+	 * dst's base name: a sealed file must keep its name.  The gateway
+	 * serves a sealed file (one the media plugin names in its http_begin
+	 * reply) decrypted.  A src that is sealed already is decrypted as it
+	 * is read (re-sealing, never sealing twice).  Returns CHATD_OK;
+	 * CHATD_ERR_NOT_FOUND when no key is active (nothing written: keep the
+	 * file plaintext) or a sealed src's key is not configured;
+	 * CHATD_ERR_IO, CHATD_ERR_INVALID, CHATD_ERR_NOMEM (failures other than
+	 * "no key active" are logged by the host, enc.file_seal_failed). */
+	int (*file_seal)(chatd_plugin_handle *h, const char *src, const char *dst);
+	/* The key id a sealed file was sealed with, into out (cap bytes; 33
+	 * is always enough).  CHATD_OK; CHATD_ERR_NOT_FOUND when the file is
+	 * not sealed (plaintext); CHATD_ERR_INVALID when its header is
+	 * malformed; CHATD_ERR_IO when it cannot be read; CHATD_ERR_TOO_LARGE
+	 * when cap is too small. */
+	int (*file_key_id)(chatd_plugin_handle *h, const char *path, char *out, size_t cap);
 };
 
 #endif

@@ -27,7 +27,9 @@
  *                    (chatd/notify.h).
  *   1.5  2026-11-28  storage: texts_scan, text_replace (compare and swap),
  *                    texts_compact (rewriting stored message texts: the
- *                    re-encryption job).
+ *                    re-encryption job); host: file_seal_key, file_seal,
+ *                    file_key_id (files encrypted at rest; callable from
+ *                    any thread).
  *
  * A plugin is a shared object named <kind>_<name>.so that exports exactly one
  * symbol, chatd_plugin_describe(), returning a const descriptor.  The loader
@@ -40,7 +42,7 @@
  * Threads: init/fini and every op run on the core thread.  Completion
  * callbacks of async ops must also run on the core thread: a worker thread
  * gets there with host->post_to_core(), the only host function a worker may
- * call. */
+ * call besides the sealed-file functions of ABI 1.5 (host.h). */
 #ifndef CHATD_PLUGIN_H
 #define CHATD_PLUGIN_H
 

@@ -4,7 +4,9 @@
  *      media_remove; when no row shares its content any more, the content
  *      file and its thumbnail go (worker);
  *   2. part files in dir/tmp older than upload_url_ttl_s that no upload
- *      in progress owns (worker).
+ *      in progress owns (worker);
+ *   3. with encryption active, re-sealing of files under an older key or
+ *      plaintext, a bounded number per run (media_reseal.c, worker).
  * One run at a time; a timer tick during a run does nothing.
  *
  * A content is "in flight" from the end of its check until media_ready
@@ -54,7 +56,7 @@ struct sweep_job {
 
 static void next_batch(struct media_local *ml);
 
-static void finish(struct media_local *ml)
+void media_gc_finish(struct media_local *ml)
 {
 	struct media_gc *gc = ml->gc;
 	if (gc->removed || gc->files || gc->parts)
@@ -104,7 +106,9 @@ static void sweep_done(struct media_job *j, void *inst)
 	free(s->keep);
 	if (ml && ml->gc) {
 		ml->gc->parts += s->n;
-		finish(ml);
+		/* Step 3: the background re-encryption (media_reseal.c). */
+		if (!media_reseal_start(ml))
+			media_gc_finish(ml);
 	}
 	free(s);
 }
@@ -120,7 +124,7 @@ static void sweep(struct media_local *ml)
 		s->keep = calloc(n, sizeof(*s->keep));
 	if (!s || (n && !s->keep)) {
 		free(s);
-		finish(ml);
+		media_gc_finish(ml);
 		return;
 	}
 	for (struct media_upload *u = ml->uploads; u; u = u->next)
@@ -132,7 +136,7 @@ static void sweep(struct media_local *ml)
 	s->cutoff = ml->host->now_ms() - ml->upload_ttl_ms;
 	if (media_worker_submit(ml->worker, &s->j) != CHATD_OK) {
 		sweep_done(&s->j, NULL);
-		finish(ml);
+		media_gc_finish(ml);
 	}
 }
 

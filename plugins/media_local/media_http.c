@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include "media_local.h"
 #include "media_thumb.h"
 
@@ -231,6 +232,9 @@ int media_http_begin(void *inst, const struct chatd_media_http_req *r, chatd_med
 struct check_job {
 	struct media_job j;
 	uint64_t token;
+	bool keyed;                          /* encrypted: a keyed name */
+	unsigned char key[MEDIA_KEY_MAX];
+	size_t keylen;
 	char part[PATH_MAX];
 	enum media_type type;
 	int64_t size;
@@ -246,6 +250,8 @@ struct place_job {
 	char part[PATH_MAX];
 	char hash[MEDIA_HASH_HEX + 1];
 	int thumb_size;                      /* 0: no thumbnail wanted */
+	const struct chatd_host *host;       /* set: seal (host->file_seal) */
+	chatd_plugin_handle *h;
 	int status;
 	bool existed, thumb, thumb_made;
 	char err[256], thumb_err[256];
@@ -285,9 +291,58 @@ static void ready_cb(void *arg, int status)
 	}
 }
 
+/* Encrypted: seal the checked upload into its final name, and the
+ * thumbnail (made from the plaintext first) into its own; the plaintext
+ * part file goes.  The host seals atomically, so a final name only ever
+ * holds a whole sealed file. */
+static void place_sealed(struct place_job *p)
+{
+	char final[PATH_MAX], tdst[PATH_MAX], ttmp[PATH_MAX];
+	size_t pl = strlen(p->part);
+	p->status = CHATD_ERR_IO;
+	if (media_store_subdir(p->dir, p->hash, p->err, sizeof(p->err)) != CHATD_OK)
+		return;
+	if (media_store_file_path(p->dir, p->hash, false, final, sizeof(final)) != CHATD_OK ||
+	    media_store_file_path(p->dir, p->hash, true, tdst, sizeof(tdst)) != CHATD_OK ||
+	    pl < 5 || snprintf(ttmp, sizeof(ttmp), "%.*s.thumb.part", (int)(pl - 5), p->part) >=
+	    (int)sizeof(ttmp)) {
+		snprintf(p->err, sizeof(p->err), "path too long");
+		return;
+	}
+	if (media_store_exists(final)) {
+		p->existed = true;
+	} else {
+		int st = p->host->file_seal(p->h, p->part, final);
+		if (st != CHATD_OK) {
+			snprintf(p->err, sizeof(p->err), "sealing %.64s: %s", p->hash,
+				 chatd_strerror(st));
+			return;
+		}
+	}
+	p->status = CHATD_OK;
+	if (p->thumb_size > 0 && !media_store_exists(tdst)) {
+		if (media_thumb_make(p->part, ttmp, p->thumb_size, p->thumb_err,
+				     sizeof(p->thumb_err)) == CHATD_OK) {
+			int st = p->host->file_seal(p->h, ttmp, tdst);
+			if (st == CHATD_OK)
+				p->thumb_made = true;
+			else
+				snprintf(p->thumb_err, sizeof(p->thumb_err), "sealing: %s",
+					 chatd_strerror(st));
+		}
+		unlink(ttmp);
+	}
+	p->thumb = p->thumb_size > 0 && media_store_exists(tdst);
+	unlink(p->part);
+}
+
 static void place_run(struct media_job *j)
 {
 	struct place_job *p = (struct place_job *)j;
+	if (p->host) {
+		place_sealed(p);
+		return;
+	}
 	p->status = media_store_place(p->dir, p->part, p->hash, &p->existed, p->err,
 				      sizeof(p->err));
 	if (p->status != CHATD_OK || p->thumb_size <= 0)
@@ -344,7 +399,9 @@ static void place_done(struct media_job *j, void *inst)
 static void check_run(struct media_job *j)
 {
 	struct check_job *c = (struct check_job *)j;
-	c->res = media_store_check(c->part, c->type, c->size, c->hash, c->err, sizeof(c->err));
+	c->res = media_store_check_keyed(c->part, c->type, c->size, c->keyed ? c->key : NULL,
+					 c->keylen, c->hash, c->err, sizeof(c->err));
+	OPENSSL_cleanse(c->key, sizeof(c->key));
 }
 
 static void check_done(struct media_job *j, void *inst)
@@ -396,6 +453,10 @@ static void check_done(struct media_job *j, void *inst)
 	snprintf(p->part, sizeof(p->part), "%s", u->part);
 	snprintf(p->hash, sizeof(p->hash), "%s", u->hash);
 	p->thumb_size = ml->thumbs && media_type_thumbnailable(u->type) ? (int)ml->thumb_size : 0;
+	if (ml->host->file_seal_key(ml->h)) {
+		p->host = ml->host;
+		p->h = ml->h;
+	}
 	if (media_worker_submit(ml->worker, &p->j) != CHATD_OK) {
 		free(p);
 		media_inflight_del(ml, u->hash);
@@ -430,6 +491,11 @@ int media_http_put_done(void *inst, uint64_t upload, bool ok, chatd_media_http_c
 	snprintf(c->part, sizeof(c->part), "%s", u->part);
 	c->type = u->type;
 	c->size = u->size;
+	if (ml->host->file_seal_key(ml->h)) {
+		c->keyed = true;
+		memcpy(c->key, ml->key, ml->keylen);
+		c->keylen = ml->keylen;
+	}
 	if (media_worker_submit(ml->worker, &c->j) != CHATD_OK) {
 		free(c);
 		return CHATD_ERR_SHUTDOWN;

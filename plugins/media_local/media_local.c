@@ -564,6 +564,9 @@ static int media_init(const struct chatd_host *host, chatd_plugin_handle *h, voi
 	ml->m_bytes = host->metric_counter(h, "bytes_stored", "bytes of completed uploads");
 	ml->m_gc_removed = host->metric_counter(h, "gc_removed", "orphan uploads removed");
 	ml->m_thumbnails = host->metric_counter(h, "thumbnails", "thumbnails made");
+	ml->m_resealed = host->metric_counter(h, "files_resealed",
+					      "files re-encrypted with the active key by GC "
+					      "(older key, or plaintext from before encryption)");
 	ml->gc_timer = host->timer_add(h, (uint64_t)ml->gc_interval_ms, true, media_gc_run, ml);
 	if (!ml->gc_timer) {
 		host->log(h, CHATD_LOG_ERROR, "media.init_failed", "cannot add the GC timer");

@@ -4,6 +4,7 @@
  *   media_local.c   options, init/fini, upload_begin, check_send, lookup, urls
  *   media_http.c    http_begin, http_put_done and the upload pipeline
  *   media_gc.c      the periodic removal of orphans and stale uploads
+ *   media_reseal.c  the background re-encryption of media (GC's last step)
  *   media_sign.c, media_path.c, media_magic.c    pure helpers
  *   media_store.c, media_thumb.c, media_worker.c  files, libvips, the thread
  *   media_plugin.c  the exported descriptor (left out of the unit tests,
@@ -32,6 +33,8 @@
 #define MEDIA_RATE_WINDOW_MS 60000
 #define MEDIA_GC_BATCH 100                   /* orphans per storage read */
 #define MEDIA_GC_BATCHES 10                  /* reads per GC run at most */
+#define MEDIA_RESEAL_BATCH 100               /* files re-encrypted per GC run at most */
+#define ENC_KEY_ID_MAX_PLUGIN 32             /* a key id's bytes (host.h: 33 with NUL) */
 
 /* An upload between http_begin (PUT) and its final reply. */
 struct media_upload {
@@ -85,8 +88,10 @@ struct media_local {
 
 	chatd_timer_id gc_timer;
 	struct media_gc *gc;                 /* the run in progress, if any */
+	bool reseal_complete;                /* media_reseal.c: nothing left to re-seal */
 
 	chatd_metric_id m_started, m_completed, m_refused, m_bytes, m_gc_removed, m_thumbnails;
+	chatd_metric_id m_resealed;
 };
 
 /* ---- storage requests (media_local.c) ------------------------------- */
@@ -125,6 +130,16 @@ int media_http_put_done(void *inst, uint64_t upload, bool ok, chatd_media_http_c
 
 /* The GC timer's task (arg: the instance); also callable directly. */
 void media_gc_run(void *arg);
+/* End the run in progress (log its summary). */
+void media_gc_finish(struct media_local *ml);
+
+/* ---- media_reseal.c ------------------------------------------------- */
+
+/* GC's last step: queue a re-seal pass on the worker when encryption is
+ * active and files may be left; true when queued (its completion then
+ * calls media_gc_finish), false when there is nothing to do. */
+bool media_reseal_start(struct media_local *ml);
+
 /* fini: forget the run in progress (its storage requests are freed with
  * the others). */
 void media_gc_free(struct media_local *ml);

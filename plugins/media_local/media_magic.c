@@ -121,8 +121,11 @@ bool media_sniff_match(const struct media_sniff *s)
 	case MEDIA_T_MP3:
 		return starts(s, "ID3", 3) || (s->n_head >= 2 && h[0] == 0xFF && h[1] >= 0xE0);
 	case MEDIA_T_TEXT:
-		/* Not empty, valid throughout, and no sequence cut off. */
-		return s->n_head > 0 && !s->bad && s->need == 0;
+		/* Not empty, valid throughout, and no sequence cut off; not
+		 * starting with U+0001, the first byte of a sealed file
+		 * (decision 61), so a stored file is sealed exactly when it
+		 * starts with the sealed magic. */
+		return s->n_head > 0 && h[0] != 0x01 && !s->bad && s->need == 0;
 	default:
 		return false;
 	}

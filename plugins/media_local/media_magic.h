@@ -3,7 +3,8 @@
  *
  * Binary types are recognised by their first bytes; text/plain must be
  * valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF)
- * without NUL, all of it.  The check streams: feed the bytes in order, in
+ * without NUL, all of it, and not starting with U+0001 (a sealed file's
+ * first byte).  The check streams: feed the bytes in order, in
  * pieces of any size, then ask for the verdict. */
 #ifndef MEDIA_MAGIC_H
 #define MEDIA_MAGIC_H

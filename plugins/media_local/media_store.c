@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "chatd/status.h"
 #include "media_store.h"
@@ -117,6 +118,41 @@ static int digest_all(int fd, EVP_MD_CTX *md, struct media_sniff *sn, int64_t *t
 enum media_check media_store_check(const char *part, enum media_type type, int64_t size,
 				   char hash[MEDIA_HASH_HEX + 1], char *err, size_t errlen)
 {
+	return media_store_check_keyed(part, type, size, NULL, 0, hash, err, errlen);
+}
+
+#define HMAC_BLOCK 64
+#define NAME_LABEL "chatd.media.name.v1"
+
+/* HMAC-SHA-256 by hand over EVP_MD_CTX (so digest_all serves both): the
+ * key block k0 (the key, or its SHA-256 when longer than a block). */
+static bool hmac_key_block(const unsigned char *key, size_t keylen,
+			   unsigned char k0[HMAC_BLOCK])
+{
+	memset(k0, 0, HMAC_BLOCK);
+	if (keylen <= HMAC_BLOCK) {
+		memcpy(k0, key, keylen);
+		return true;
+	}
+	unsigned int n = 0;
+	return EVP_Digest(key, keylen, k0, &n, EVP_sha256(), NULL) == 1;
+}
+
+static bool pad_update(EVP_MD_CTX *md, const unsigned char k0[HMAC_BLOCK], unsigned char x)
+{
+	unsigned char b[HMAC_BLOCK];
+	for (int i = 0; i < HMAC_BLOCK; i++)
+		b[i] = k0[i] ^ x;
+	bool ok = EVP_DigestUpdate(md, b, sizeof b) == 1;
+	OPENSSL_cleanse(b, sizeof b);
+	return ok;
+}
+
+enum media_check media_store_check_keyed(const char *part, enum media_type type, int64_t size,
+					 const unsigned char *name_key, size_t keylen,
+					 char hash[MEDIA_HASH_HEX + 1], char *err, size_t errlen)
+{
+	unsigned char k0[HMAC_BLOCK] = { 0 };
 	enum media_check res = MEDIA_CHECK_IO;
 	EVP_MD_CTX *md = NULL;
 	int fd = open(part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -138,8 +174,13 @@ enum media_check media_store_check(const char *part, enum media_type type, int64
 	unsigned int dlen = 0;
 	errno = 0;
 	if (!(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    (name_key && (!hmac_key_block(name_key, keylen, k0) || !pad_update(md, k0, 0x36) ||
+			  EVP_DigestUpdate(md, NAME_LABEL, sizeof NAME_LABEL) != 1)) ||
 	    digest_all(fd, md, &sn, &total) != 0 || EVP_DigestFinal_ex(md, d, &dlen) != 1 ||
-	    dlen * 2 != MEDIA_HASH_HEX) {
+	    dlen * 2 != MEDIA_HASH_HEX ||
+	    (name_key && (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+			  !pad_update(md, k0, 0x5c) || EVP_DigestUpdate(md, d, dlen) != 1 ||
+			  EVP_DigestFinal_ex(md, d, &dlen) != 1 || dlen * 2 != MEDIA_HASH_HEX))) {
 		snprintf(err, errlen, "read %s: %s", part, errno ? strerror(errno) : "digest failed");
 		goto out;
 	}
@@ -167,6 +208,7 @@ enum media_check media_store_check(const char *part, enum media_type type, int64
 	hash[MEDIA_HASH_HEX] = '\0';
 	res = MEDIA_CHECK_OK;
 out:
+	OPENSSL_cleanse(k0, sizeof k0);
 	EVP_MD_CTX_free(md);
 	if (fd >= 0)
 		close(fd);
@@ -183,6 +225,21 @@ static int fsync_dir(const char *dir)
 	int rc = fsync(fd);
 	close(fd);
 	return rc;
+}
+
+int media_store_subdir(const char *dir, const char *hash, char *err, size_t errlen)
+{
+	char sub[PATH_MAX];
+	if (!hash || strlen(hash) < 2 ||
+	    snprintf(sub, sizeof(sub), "%s/%.2s", dir, hash) >= (int)sizeof(sub)) {
+		snprintf(err, errlen, "path too long");
+		return CHATD_ERR_IO;
+	}
+	if (mkdir(sub, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", sub, strerror(errno));
+		return CHATD_ERR_IO;
+	}
+	return CHATD_OK;
 }
 
 int media_store_place(const char *dir, const char *part, const char *hash, bool *existed,

@@ -7,8 +7,17 @@
  *                            hash = its SHA-256 in lowercase hex, h0h1 = the
  *                            first two digits
  *   <h0h1>/<hash>.thumb      its thumbnail (JPEG), when one was made
+ *   tmp/<id>.<16 hex>.thumb.part   a thumbnail being made (encrypted mode)
  * Contents are checked and fsynced before they get their final name, so a
- * file under its hash is always whole. */
+ * file under its hash is always whole.
+ *
+ * With encryption at rest (the host's file_seal_key is set; decision 61)
+ * contents and thumbnails are sealed by the host (core/file_crypt.h) into
+ * their final names, and the name is not the plaintext's SHA-256 (which
+ * would let anyone holding a known file confirm it is stored) but
+ * HMAC-SHA-256 keyed with the plugin's secret over "chatd.media.name.v1"
+ * NUL and the content (media_store_check_keyed).  Files stored before
+ * keep their SHA-256 names (the rows hold the names). */
 #ifndef MEDIA_STORE_H
 #define MEDIA_STORE_H
 
@@ -41,6 +50,15 @@ enum media_check {
  * kept; otherwise the file is removed.  err says why (not for OK). */
 enum media_check media_store_check(const char *part, enum media_type type, int64_t size,
 				   char hash[MEDIA_HASH_HEX + 1], char *err, size_t errlen);
+
+/* The same, but hash = HMAC-SHA-256(name_key, "chatd.media.name.v1" NUL
+ * content) when name_key is not NULL (see the top). */
+enum media_check media_store_check_keyed(const char *part, enum media_type type, int64_t size,
+					 const unsigned char *name_key, size_t keylen,
+					 char hash[MEDIA_HASH_HEX + 1], char *err, size_t errlen);
+
+/* Create dir/<h0h1> if missing.  CHATD_OK or CHATD_ERR_IO (err set). */
+int media_store_subdir(const char *dir, const char *hash, char *err, size_t errlen);
 
 /* Give the checked upload `part` its final name dir/<h0h1>/<hash>.  When
  * that file exists already (same content), part is removed instead and

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <event2/thread.h>
 #include "stub_host.h"
+#include "file_crypt.h"
 
 struct chatd_plugin_handle {
 	const char *name;
@@ -454,6 +455,34 @@ static void stub_io_remove(chatd_plugin_handle *h, chatd_io_id id)
 	free(w);
 }
 
+/* ---- ABI 1.5: sealed files (no key here: files stay plaintext) ----- */
+
+static const char *stub_file_seal_key(chatd_plugin_handle *h)
+{
+	(void)h;
+	return NULL;
+}
+
+static int stub_file_seal(chatd_plugin_handle *h, const char *src, const char *dst)
+{
+	(void)h;
+	(void)src;
+	(void)dst;
+	return CHATD_ERR_NOT_FOUND;
+}
+
+static int stub_file_key_id(chatd_plugin_handle *h, const char *path, char *out, size_t cap)
+{
+	(void)h;
+	char kid[ENC_KEY_ID_MAX + 1];
+	int st = fc_file_key_id(path, kid);
+	if (st == CHATD_OK && strlen(kid) >= cap)
+		return CHATD_ERR_TOO_LARGE;
+	if (st == CHATD_OK)
+		memcpy(out, kid, strlen(kid) + 1);
+	return st;
+}
+
 static const struct chatd_host stub_host_table = {
 	.abi_major = CHATD_ABI_MAJOR,
 	.abi_minor = CHATD_ABI_MINOR,
@@ -478,6 +507,9 @@ static const struct chatd_host stub_host_table = {
 	.io_add = stub_io_add,
 	.io_set = stub_io_set,
 	.io_remove = stub_io_remove,
+	.file_seal_key = stub_file_seal_key,
+	.file_seal = stub_file_seal,
+	.file_key_id = stub_file_key_id,
 };
 
 /* ---- life cycle --------------------------------------------------- */

@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 	unit_register_notify();
 	unit_register_enc();
 	unit_register_conncap();
+	unit_register_file_crypt();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
 		/* Run one suite by name: test_all SUITE */

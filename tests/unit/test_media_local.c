@@ -205,6 +205,7 @@ static const struct sample bad_text[] = {
 	S(MEDIA_T_TEXT, "\xC3\x28"),                 /* bad continuation */
 	S(MEDIA_T_TEXT, "\xFF"),
 	S(MEDIA_T_TEXT, ""),                         /* empty */
+	S(MEDIA_T_TEXT, "\x01" "CMF1 looks sealed"),   /* U+0001 first (decision 61) */
 };
 static const struct sample bad_binary[] = {
 	S(MEDIA_T_JPEG, "\xFF\xD8"),                 /* too short */
@@ -471,6 +472,21 @@ static void test_store_check_place(void)
 		  MEDIA_CHECK_OK);
 	CU_ASSERT(media_store_place(dir, part, hash, &existed, err, sizeof(err)) == CHATD_OK);
 	CU_ASSERT(existed && !media_store_exists(part) && media_store_exists(path));
+
+	/* Encrypted mode: the name is HMAC-SHA-256(key, label NUL content)
+	 * (python's hmac), for a key of one block or less and a longer one. */
+	unsigned char k32[32], k100[100];
+	memset(k32, 'k', sizeof(k32));
+	memset(k100, 'q', sizeof(k100));
+	CU_ASSERT_FATAL(media_store_part_path(dir, "f4", part, sizeof(part)) == CHATD_OK);
+	write_file(part, "hello world\n", 12);
+	CU_ASSERT(media_store_check_keyed(part, MEDIA_T_TEXT, 12, k32, sizeof(k32), hash, err,
+					  sizeof(err)) == MEDIA_CHECK_OK);
+	CU_ASSERT_STRING_EQUAL(hash, "a3ac3c6fe5232574032092456760b468cb2bfd57158723bab80417e7ecbcd719");
+	CU_ASSERT(media_store_check_keyed(part, MEDIA_T_TEXT, 12, k100, sizeof(k100), hash, err,
+					  sizeof(err)) == MEDIA_CHECK_OK);
+	CU_ASSERT_STRING_EQUAL(hash, "69265ebaad0f683a64ffbf6df7a18e45285adec132a30f15ad4427cc634a0173");
+	unlink(part);
 
 	/* Wrong type, wrong size, absent: removed, with a reason. */
 	CU_ASSERT_FATAL(media_store_part_path(dir, "f3", part, sizeof(part)) == CHATD_OK);

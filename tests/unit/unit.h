@@ -45,5 +45,6 @@ void unit_register_search(void);
 void unit_register_notify(void);
 void unit_register_enc(void);
 void unit_register_conncap(void);
+void unit_register_file_crypt(void);
 
 #endif
