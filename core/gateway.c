@@ -11,13 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
-#include "gw_conncap.h"
+#include "gw_accept.h"
 #include "gw_media.h"
 #include "gw_post.h"
 #include "gw_static.h"
@@ -51,11 +49,7 @@ struct gateway {
 	struct gw_post *post;            /* POST /auth/dev-login, /telemetry */
 	struct gw_static *web;           /* the web client's files */
 	size_t n_ws;                     /* WebSocket connections open */
-	struct gw_conncap cap;           /* per-address connection counts */
-	struct hmap handshaking;         /* wsi key → (void *)1 until its request is read */
-	bool cap_ready;
-	bool cap_pending;                /* accepted; its wsi comes next (WSI_CREATE) */
-	struct netaddr cap_pending_addr;
+	struct gw_accept *accept;        /* per-address cap, handshake timer */
 	uint64_t next_id;
 	bool stopping;
 	bool done;
@@ -407,86 +401,6 @@ static void drain_outbound(struct gateway *gw)
 	}
 }
 
-/* ---- the per-address connection cap (gw_conncap.h) ---------------------- */
-
-#define CAP_REASON "too many connections from your address"
-
-static uint64_t wsi_key(const struct lws *wsi)
-{
-	return (uint64_t)(uintptr_t)wsi;
-}
-
-/* FILTER_NETWORK_CONNECTION: lws has accepted fd and, if we return 0,
- * creates its wsi at once (WSI_CREATE, same call stack), where it is
- * counted.  Counting from here makes half-open handshakes count. */
-static int cap_on_accept(struct gateway *gw, int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	gw->cap_pending = false;
-	if (!gw->cap_ready || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    netaddr_from_sockaddr((struct sockaddr *)&ss, sl, &gw->cap_pending_addr) < 0)
-		return 0;
-	if (gw_conncap_check(&gw->cap, &gw->cap_pending_addr) == GW_CAP_DROP) {
-		cm_conn_refused_ip(gw->core->metrics);
-		return -1;
-	}
-	gw->cap_pending = true;
-	return 0;
-}
-
-static void cap_on_create(struct gateway *gw, struct lws *wsi)
-{
-	if (!gw->cap_pending)
-		return;
-	gw->cap_pending = false;
-	if (gw_conncap_add(&gw->cap, wsi_key(wsi), &gw->cap_pending_addr) < 0)
-		log_warn("gateway", "conncap.nomem", "connection not counted: out of memory");
-}
-
-/* SERVER_NEW_CLIENT_INSTANTIATED: the connection has
- * server.handshake_timeout_s to finish TLS and send a whole request.  lws
- * re-arms its own header timeout on every byte, so a client trickling one
- * byte at a time (slowloris) would hold its slot for ever without this. */
-static void handshake_begin(struct gateway *gw, struct lws *wsi)
-{
-	if (hmap_put64(&gw->handshaking, wsi_key(wsi), (void *)1) == 0)
-		lws_set_timer_usecs(wsi, (lws_usec_t)gw->cfg->handshake_timeout_s * 1000000);
-}
-
-/* The request's headers are in (HTTP request or upgrade). */
-static void handshake_done(struct gateway *gw, struct lws *wsi)
-{
-	hmap_del64(&gw->handshaking, wsi_key(wsi));
-}
-
-/* LWS_CALLBACK_TIMER of a connection still in its handshake: close it. */
-static bool handshake_expired(struct gateway *gw, struct lws *wsi)
-{
-	if (!hmap_del64(&gw->handshaking, wsi_key(wsi)))
-		return false;
-	log_debug("gateway", "handshake.timeout", "no complete request within %lld s",
-		  (long long)gw->cfg->handshake_timeout_s);
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-	return true;
-}
-
-/* True (and counted as a refusal, logged) when wsi's address holds more
- * than server.max_connections_per_ip connections. */
-static bool cap_refuses(struct gateway *gw, struct lws *wsi, const char *what)
-{
-	if (!gw->cap_ready || !gw_conncap_over(&gw->cap, wsi_key(wsi)))
-		return false;
-	cm_conn_refused_ip(gw->core->metrics);
-	char addr[INET6_ADDRSTRLEN] = "";
-	const struct netaddr *a = gw_conncap_addr(&gw->cap, wsi_key(wsi));
-	if (a)
-		netaddr_format(a, addr, sizeof addr);
-	log_info("gateway", "conn.refused_ip", "%s from %s: over server.max_connections_per_ip "
-		 "(%lld)", what, addr[0] ? addr : "?", (long long)gw->cfg->max_connections_per_ip);
-	return true;
-}
-
 /* ---- HTTP --------------------------------------------------------------- */
 
 static int http_reply(struct lws *wsi, unsigned status, const char *ctype, const char *body)
@@ -508,9 +422,9 @@ static int http_reply(struct lws *wsi, unsigned status, const char *ctype, const
 
 static int on_http(struct gateway *gw, struct lws *wsi, void *pss, const char *uri)
 {
-	if (cap_refuses(gw, wsi, "HTTP request"))
+	if (gw_accept_refuses(gw->accept, wsi, "HTTP request"))
 		return http_reply(wsi, 429, "application/json",
-				  "{\"error\":\"too_many_connections\",\"message\":\"" CAP_REASON
+				  "{\"error\":\"too_many_connections\",\"message\":\"" GW_CAP_REASON
 				  "\"}");
 	if (strncmp(uri, GW_MEDIA_PREFIX, strlen(GW_MEDIA_PREFIX)) == 0)
 		return gw_media_http(gw->media, wsi, pss, uri, gw->stopping);
@@ -554,31 +468,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	/* Connection accounting first: these come before any per-session
 	 * data exists (user is not a session here). */
-	switch (reason) {
-	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-		return cap_on_accept(gw, (int)(intptr_t)in);
-	case LWS_CALLBACK_WSI_CREATE:
-		cap_on_create(gw, wsi);
-		return 0;
-	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-		handshake_begin(gw, wsi);
-		return 0;
-	case LWS_CALLBACK_WSI_DESTROY:
-		handshake_done(gw, wsi);
-		if (gw->cap_ready)
-			gw_conncap_remove(&gw->cap, wsi_key(wsi));
-		return 0;
-	case LWS_CALLBACK_HTTP:
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		handshake_done(gw, wsi);
-		break;
-	case LWS_CALLBACK_TIMER:
-		if (handshake_expired(gw, wsi))
-			return 0;
-		break;
-	default:
-		break;
-	}
+	int ret;
+	if (gw_accept_callback(gw->accept, wsi, reason, in, &ret))
+		return ret;
 
 	/* The per-session data of a connection serving a media request. */
 	if (gw_media_owns(user)) {
@@ -644,9 +536,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		cm_conn_opened(s->metrics);
 		/* Over the per-address cap: the upgrade completed so the client
 		 * hears why (a refused handshake is just a failed connection). */
-		if (cap_refuses(gw, wsi, "WebSocket")) {
+		if (gw_accept_refuses(gw->accept, wsi, "WebSocket")) {
 			free(tok);
-			s->close_reason = CAP_REASON;
+			s->close_reason = GW_CAP_REASON;
 			close_after_flush(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
 			return 0;
 		}
@@ -733,26 +625,19 @@ struct gateway *gateway_new(struct core *core)
 		free(gw);
 		return NULL;
 	}
-	if (hmap_init(&gw->handshaking) < 0) {
-		hmap_destroy(&gw->sessions);
-		free(gw);
-		return NULL;
-	}
 	gw->core = core;
 	gw->cfg = cfg;
 	gw->media = gw_media_new(&core->in, &cfg->enc, core->metrics);
 	if (!gw->media) {
 		hmap_destroy(&gw->sessions);
-		hmap_destroy(&gw->handshaking);
 		free(gw);
 		return NULL;
 	}
-	if (gw_conncap_init(&gw->cap, (size_t)cfg->max_connections_per_ip, cfg->cap_exempt,
-			    cfg->n_cap_exempt) < 0) {
+	gw->accept = gw_accept_new(cfg, core->metrics);
+	if (!gw->accept) {
 		gateway_free(gw);
 		return NULL;
 	}
-	gw->cap_ready = true;
 	gw->next_id = ids_random64() & 0x0000ffffffffffffULL; /* opaque across restarts */
 	atomic_init(&gw->ready, core->storage_ready);
 
@@ -898,10 +783,8 @@ void gateway_free(struct gateway *gw)
 	gw_media_free(gw->media);
 	gw_post_free(gw->post);
 	gw_static_free(gw->web);
-	if (gw->cap_ready)
-		gw_conncap_destroy(&gw->cap);
+	gw_accept_free(gw->accept);
 	auth_verifier_free(gw->verifier);
 	hmap_destroy(&gw->sessions);
-	hmap_destroy(&gw->handshaking);
 	free(gw);
 }
