@@ -34,6 +34,15 @@ static struct wrap *wrap_new(void (*cb)(void), void *arg)
 	return w;
 }
 
+/* The end of a wrapped call: st is the real op's answer; unless it took
+ * the call (and with it w, freed in the callback), w is freed here. */
+static int wrapped(struct wrap *w, int st)
+{
+	if (st != CHATD_OK)
+		free(w);
+	return st;
+}
+
 /* Plaintexts opened for one result, freed (wiped) after the callback. */
 struct opened {
 	char **texts;
@@ -87,6 +96,18 @@ static int open_text(struct opened *o, const char *conv, int64_t seq, const char
 static int open_msg(struct opened *o, struct chatd_message *m)
 {
 	return open_text(o, m->conversation_id, m->seq, m->sender_id, &m->text);
+}
+
+/* For a callback's one message: on success a copy with its text opened
+ * (into o); *status set when that fails. */
+static const struct chatd_message *open_one(struct opened *o, const struct chatd_message *m,
+					    struct chatd_message *copy, int *status)
+{
+	if (*status != CHATD_OK || !m)
+		return m;
+	*copy = *m;
+	*status = open_msg(o, copy);
+	return copy;
 }
 
 /* A copy of msgs[0..n) with its texts opened; *out NULL when n is 0. */
@@ -146,11 +167,7 @@ static void on_message(void *arg, int status, const struct chatd_message *m)
 	free(w);
 	struct opened o = { 0 };
 	struct chatd_message copy;
-	if (status == CHATD_OK && m) {
-		copy = *m;
-		status = open_msg(&o, &copy);
-		m = &copy;
-	}
+	m = open_one(&o, m, &copy, &status);
 	cb(a, status, status == CHATD_OK ? m : NULL);
 	opened_free(&o);
 }
@@ -170,10 +187,8 @@ static int w_message_edit(void *inst, const struct chatd_message_edit *e, chatd_
 	struct chatd_message_edit ed = *e;
 	if (sealed)
 		ed.text = sealed;
-	st = sc.real->message_edit(inst, &ed, on_message, w);
+	st = wrapped(w, sc.real->message_edit(inst, &ed, on_message, w));
 	free(sealed);
-	if (st != CHATD_OK)
-		free(w);
 	return st;
 }
 
@@ -183,10 +198,8 @@ static int w_message_set_visibility(void *inst, const char *conv, int64_t seq,
 	struct wrap *w = wrap_new((void (*)(void))cb, arg);
 	if (!w)
 		return CHATD_ERR_NOMEM;
-	int st = sc.real->message_set_visibility(inst, conv, seq, visibility, on_message, w);
-	if (st != CHATD_OK)
-		free(w);
-	return st;
+	return wrapped(w, sc.real->message_set_visibility(inst, conv, seq, visibility,
+							  on_message, w));
 }
 
 static int w_message_delete(void *inst, const char *conv, int64_t seq, int64_t ts,
@@ -195,10 +208,7 @@ static int w_message_delete(void *inst, const char *conv, int64_t seq, int64_t t
 	struct wrap *w = wrap_new((void (*)(void))cb, arg);
 	if (!w)
 		return CHATD_ERR_NOMEM;
-	int st = sc.real->message_delete(inst, conv, seq, ts, on_message, w);
-	if (st != CHATD_OK)
-		free(w);
-	return st;
+	return wrapped(w, sc.real->message_delete(inst, conv, seq, ts, on_message, w));
 }
 
 static void on_message_role(void *arg, int status, const struct chatd_message *m,
@@ -210,11 +220,7 @@ static void on_message_role(void *arg, int status, const struct chatd_message *m
 	free(w);
 	struct opened o = { 0 };
 	struct chatd_message copy;
-	if (status == CHATD_OK && m) {
-		copy = *m;
-		status = open_msg(&o, &copy);
-		m = &copy;
-	}
+	m = open_one(&o, m, &copy, &status);
 	cb(a, status, status == CHATD_OK ? m : NULL, status == CHATD_OK ? role : NULL);
 	opened_free(&o);
 }
@@ -225,10 +231,7 @@ static int w_message_get(void *inst, const char *conv, int64_t seq, chatd_messag
 	struct wrap *w = wrap_new((void (*)(void))cb, arg);
 	if (!w)
 		return CHATD_ERR_NOMEM;
-	int st = sc.real->message_get(inst, conv, seq, on_message_role, w);
-	if (st != CHATD_OK)
-		free(w);
-	return st;
+	return wrapped(w, sc.real->message_get(inst, conv, seq, on_message_role, w));
 }
 
 /* ---- lists -------------------------------------------------------------- */
@@ -258,10 +261,7 @@ static int w_history(void *inst, const struct chatd_history_req *req, chatd_hist
 	struct wrap *w = wrap_new((void (*)(void))cb, arg);
 	if (!w)
 		return CHATD_ERR_NOMEM;
-	int st = sc.real->history(inst, req, on_history, w);
-	if (st != CHATD_OK)
-		free(w);
-	return st;
+	return wrapped(w, sc.real->history(inst, req, on_history, w));
 }
 
 static int w_messages_latest(void *inst, int limit, chatd_history_cb cb, void *arg)
@@ -269,10 +269,7 @@ static int w_messages_latest(void *inst, int limit, chatd_history_cb cb, void *a
 	struct wrap *w = wrap_new((void (*)(void))cb, arg);
 	if (!w)
 		return CHATD_ERR_NOMEM;
-	int st = sc.real->messages_latest(inst, limit, on_history, w);
-	if (st != CHATD_OK)
-		free(w);
-	return st;
+	return wrapped(w, sc.real->messages_latest(inst, limit, on_history, w));
 }
 
 static void on_sync(void *arg, int status, const struct chatd_sync_conv *convs, size_t n,
@@ -313,10 +310,8 @@ static int w_sync(void *inst, const char *user_id, const struct chatd_cursor *cu
 	struct wrap *w = wrap_new((void (*)(void))cb, arg);
 	if (!w)
 		return CHATD_ERR_NOMEM;
-	int st = sc.real->sync(inst, user_id, cursors, n_cursors, per_conv, total, on_sync, w);
-	if (st != CHATD_OK)
-		free(w);
-	return st;
+	return wrapped(w, sc.real->sync(inst, user_id, cursors, n_cursors, per_conv, total,
+					on_sync, w));
 }
 
 /* Search runs only with keys but no active key (sealing refuses it in
@@ -354,10 +349,7 @@ static int w_search(void *inst, const struct chatd_search_req *req, chatd_search
 	struct wrap *w = wrap_new((void (*)(void))cb, arg);
 	if (!w)
 		return CHATD_ERR_NOMEM;
-	int st = sc.real->search(inst, req, on_search, w);
-	if (st != CHATD_OK)
-		free(w);
-	return st;
+	return wrapped(w, sc.real->search(inst, req, on_search, w));
 }
 
 /* ---- the table ---------------------------------------------------------- */
