@@ -13,8 +13,6 @@
 #include "pg_ops.h"
 #include "pg_sql.h"
 
-static const char *const member_roles[] = { "owner", "admin", "moderator", "member", NULL };
-static const char *const assignable_roles[] = { "admin", "moderator", "member", NULL };
 
 /* The conversation as viewer sees it (NULL: nobody). */
 static void view_query(struct pg_op *op, size_t shard, const char *cid, const char *viewer)
@@ -84,7 +82,7 @@ static int create_step(struct pg_op *op, struct pg_query *done)
 	const PGresult *view = done->op_next->res;
 	if (!created && !o->direct) {
 		/* A group's fresh random id was taken: astronomically rare. */
-		int st = op->stage < 3 ? pg_make_id(o->cid, 'c') : CHATD_ERR_INTERNAL;
+		int st = op->stage < 3 ? store_make_id(o->cid, 'c') : CHATD_ERR_INTERNAL;
 		if (st < 0) {
 			o->cb(o->arg, st, NULL, false);
 			return PG_STEP_DONE;
@@ -109,7 +107,7 @@ int pg_conv_create_direct(void *inst, const char *user_a, const char *user_b, in
 			  chatd_conv_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(user_a, CHATD_ID_MAX) || !pg_valid_str(user_b, CHATD_ID_MAX) ||
+	if (!cb || !store_valid_str(user_a, CHATD_ID_MAX) || !store_valid_str(user_b, CHATD_ID_MAX) ||
 	    strcmp(user_a, user_b) == 0 || ts < 0 ||
 	    /* '\n' separates the pair in the key. */
 	    strchr(user_a, '\n') || strchr(user_b, '\n'))
@@ -134,7 +132,7 @@ int pg_conv_create_direct(void *inst, const char *user_a, const char *user_b, in
 	o->ts = ts;
 	o->cb = cb;
 	o->arg = arg;
-	int st = pg_make_id(o->cid, 'c');
+	int st = store_make_id(o->cid, 'c');
 	if (st < 0) {
 		pg_op_free(op);
 		return st;
@@ -150,13 +148,13 @@ int pg_conv_create_group(void *inst, const char *owner, const char *title,
 			 chatd_conv_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(owner, CHATD_ID_MAX) || (n_members && !members) || ts < 0 ||
+	if (!cb || !store_valid_str(owner, CHATD_ID_MAX) || (n_members && !members) || ts < 0 ||
 	    (title && strnlen(title, PG_TITLE_MAX + 1) > PG_TITLE_MAX))
 		return CHATD_ERR_INVALID;
 	if (n_members > PG_MEMBERS_MAX)
 		return CHATD_ERR_TOO_LARGE;
 	for (size_t i = 0; i < n_members; i++)
-		if (!pg_valid_str(members[i], CHATD_ID_MAX))
+		if (!store_valid_str(members[i], CHATD_ID_MAX))
 			return CHATD_ERR_INVALID;
 	struct op_create *o = PG_OP_NEW(s, struct op_create, &create_type);
 	if (!o)
@@ -175,7 +173,7 @@ int pg_conv_create_group(void *inst, const char *owner, const char *title,
 		o->members[i] = pg_op_strdup(op, members[i]);
 	o->n_members = n_members;
 	op->stage = 1;
-	int st = pg_make_id(o->cid, 'c');
+	int st = store_make_id(o->cid, 'c');
 	if (st < 0) {
 		pg_op_free(op);
 		return st;
@@ -228,8 +226,8 @@ int pg_conv_get(void *inst, const char *conversation_id, const char *viewer,
 		size_t member_offset, size_t member_limit, chatd_conv_get_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    (viewer && !pg_valid_str(viewer, CHATD_ID_MAX)))
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    (viewer && !store_valid_str(viewer, CHATD_ID_MAX)))
 		return CHATD_ERR_INVALID;
 	if (member_limit > PG_PAGE_MAX)
 		return CHATD_ERR_TOO_LARGE;
@@ -253,13 +251,13 @@ int pg_members_get(void *inst, const char *conversation_id, const char *viewer,
 		   const char *const *users, size_t n_users, chatd_conv_get_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    (viewer && !pg_valid_str(viewer, CHATD_ID_MAX)) || (n_users && !users))
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    (viewer && !store_valid_str(viewer, CHATD_ID_MAX)) || (n_users && !users))
 		return CHATD_ERR_INVALID;
 	if (n_users > PG_CHANGE_USERS_MAX)
 		return CHATD_ERR_TOO_LARGE;
 	for (size_t i = 0; i < n_users; i++)
-		if (!pg_valid_str(users[i], CHATD_ID_MAX))
+		if (!store_valid_str(users[i], CHATD_ID_MAX))
 			return CHATD_ERR_INVALID;
 	struct op_get *o = PG_OP_NEW(s, struct op_get, &members_get_type);
 	if (!o)
@@ -333,43 +331,6 @@ static int change_step(struct pg_op *op, struct pg_query *done)
 
 static const struct pg_op_type change_type = { "conv_change", change_step, change_fail };
 
-/* The users argument of ch for its kind: CHATD_OK, INVALID or TOO_LARGE. */
-static int check_users(const struct chatd_conv_change *ch)
-{
-	if (ch->n_users && !ch->users)
-		return CHATD_ERR_INVALID;
-	for (size_t i = 0; i < ch->n_users && i <= PG_CHANGE_USERS_MAX; i++)
-		if (!pg_valid_str(ch->users[i], CHATD_ID_MAX))
-			return CHATD_ERR_INVALID;
-	switch (ch->kind) {
-	case CHATD_CHANGE_ADD:
-		if (ch->n_users == 0)
-			return CHATD_ERR_INVALID;
-		if (ch->n_users > PG_CHANGE_USERS_MAX)
-			return CHATD_ERR_TOO_LARGE;
-		for (size_t i = 0; i < ch->n_users; i++)
-			if (strcmp(ch->users[i], ch->actor) == 0)
-				return CHATD_ERR_INVALID;
-		return CHATD_OK;
-	case CHATD_CHANGE_REMOVE:
-	case CHATD_CHANGE_ROLE:
-	case CHATD_CHANGE_MUTE:
-		return ch->n_users == 1 && strcmp(ch->users[0], ch->actor) != 0 ? CHATD_OK
-										 : CHATD_ERR_INVALID;
-	case CHATD_CHANGE_LEAVE:
-		return ch->n_users == 0 ||
-		       (ch->n_users == 1 && strcmp(ch->users[0], ch->actor) == 0)
-			       ? CHATD_OK : CHATD_ERR_INVALID;
-	default: /* CHATD_CHANGE_SETTINGS */
-		return ch->n_users == 0 ? CHATD_OK : CHATD_ERR_INVALID;
-	}
-}
-
-static bool valid_flag(int v)
-{
-	return v == -1 || v == 0 || v == 1;
-}
-
 /* users without duplicates (the first of each kept, in order), into the
  * op's arena.  At most PG_CHANGE_USERS_MAX: quadratic is fine. */
 static void copy_unique(struct op_change *o, const char *const *users, size_t n)
@@ -392,25 +353,11 @@ int pg_conv_change(void *inst, const struct chatd_conv_change *ch, chatd_conv_ch
 		   void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!ch || !cb || ch->kind < CHATD_CHANGE_ADD || ch->kind > CHATD_CHANGE_SETTINGS ||
-	    !pg_valid_str(ch->conversation_id, CHATD_ID_MAX) ||
-	    !pg_valid_str(ch->actor, CHATD_ID_MAX) ||
-	    (ch->actor_role && !pg_one_of(ch->actor_role, member_roles)) || ch->ts < 0)
+	if (!cb)
 		return CHATD_ERR_INVALID;
-	int st = check_users(ch);
-	if (st < 0)
+	int st = store_check_conv_change(ch, PG_CHANGE_USERS_MAX, PG_TITLE_MAX);
+	if (st != CHATD_OK)
 		return st;
-	bool targeted = ch->kind == CHATD_CHANGE_REMOVE || ch->kind == CHATD_CHANGE_ROLE ||
-			ch->kind == CHATD_CHANGE_MUTE;
-	if ((targeted && ch->target_role && !pg_one_of(ch->target_role, member_roles)) ||
-	    (ch->kind == CHATD_CHANGE_ROLE && !pg_one_of(ch->role, assignable_roles)) ||
-	    (ch->kind == CHATD_CHANGE_MUTE && ch->muted_until < 0) ||
-	    (ch->kind == CHATD_CHANGE_ADD && ch->max_members < 0))
-		return CHATD_ERR_INVALID;
-	if (ch->kind == CHATD_CHANGE_SETTINGS &&
-	    ((ch->title && strnlen(ch->title, PG_TITLE_MAX + 1) > PG_TITLE_MAX) ||
-	     !valid_flag(ch->locked) || !valid_flag(ch->typing) || !valid_flag(ch->receipts)))
-		return CHATD_ERR_INVALID;
 	struct op_change *o = PG_OP_NEW(s, struct op_change, &change_type);
 	if (!o)
 		return CHATD_ERR_NOMEM;
@@ -420,6 +367,7 @@ int pg_conv_change(void *inst, const struct chatd_conv_change *ch, chatd_conv_ch
 	o->arg = arg;
 	if (ch->kind == CHATD_CHANGE_ADD)
 		copy_unique(o, ch->users, ch->n_users);
+	bool targeted = store_change_targets_member(ch->kind);
 	size_t shard = pg_shard_of(s, ch->conversation_id);
 	struct pg_query *q = pg_op_query(op, shard, PG_CONV_CHANGE);
 	pg_q_int(q, ch->kind);
@@ -473,8 +421,8 @@ int pg_cursors_advance(void *inst, const struct chatd_read_cursor *c, size_t n,
 	if (!cb || !c || n < 1 || n > PG_CURSOR_BATCH_MAX)
 		return CHATD_ERR_INVALID;
 	for (size_t i = 0; i < n; i++)
-		if (!pg_valid_str(c[i].conversation_id, CHATD_ID_MAX) ||
-		    !pg_valid_str(c[i].user_id, CHATD_ID_MAX) || c[i].seq < 0)
+		if (!store_valid_str(c[i].conversation_id, CHATD_ID_MAX) ||
+		    !store_valid_str(c[i].user_id, CHATD_ID_MAX) || c[i].seq < 0)
 			return CHATD_ERR_INVALID;
 	struct pg_op_id *o = PG_OP_NEW(s, struct pg_op_id, &cursors_type);
 	if (!o)

@@ -11,7 +11,7 @@
 
 static bool valid_hash(const char *s)
 {
-	if (!pg_valid_str(s, PG_MEDIA_HASH_MAX))
+	if (!store_valid_str(s, PG_MEDIA_HASH_MAX))
 		return false;
 	for (; *s; s++)
 		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
@@ -54,8 +54,8 @@ static const struct pg_op_type put_type = { "media_put", put_step, pg_fail_statu
 int pg_media_put(void *inst, const struct chatd_media_row *row, chatd_status_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!row || !cb || !pg_valid_str(row->media_id, PG_MEDIA_ID_MAX) ||
-	    !pg_valid_str(row->owner_id, CHATD_ID_MAX) || !pg_valid_str(row->mime, PG_MIME_MAX) ||
+	if (!row || !cb || !store_valid_str(row->media_id, PG_MEDIA_ID_MAX) ||
+	    !store_valid_str(row->owner_id, CHATD_ID_MAX) || !store_valid_str(row->mime, PG_MIME_MAX) ||
 	    (row->name && strnlen(row->name, PG_MEDIA_NAME_MAX + 1) > PG_MEDIA_NAME_MAX) ||
 	    row->size < 0 || row->created_at < 0 || row->hash || row->thumbnail ||
 	    row->ready_at != 0)
@@ -88,7 +88,7 @@ int pg_media_ready(void *inst, const char *media_id, const char *hash, bool thum
 {
 	struct pg_store *s = pg_store_of(inst);
 	/* ts >= 1: ready_at 0 means "not ready". */
-	if (!cb || !pg_valid_str(media_id, PG_MEDIA_ID_MAX) || !valid_hash(hash) || ts < 1)
+	if (!cb || !store_valid_str(media_id, PG_MEDIA_ID_MAX) || !valid_hash(hash) || ts < 1)
 		return CHATD_ERR_INVALID;
 	struct pg_op_status *o = PG_OP_NEW(s, struct pg_op_status, &ready_type);
 	if (!o)
@@ -134,7 +134,7 @@ static const struct pg_op_type get_type = { "media_get", get_step, get_fail };
 int pg_media_get(void *inst, const char *media_id, chatd_media_row_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(media_id, PG_MEDIA_ID_MAX))
+	if (!cb || !store_valid_str(media_id, PG_MEDIA_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_get *o = PG_OP_NEW(s, struct op_get, &get_type);
 	if (!o)
@@ -172,7 +172,7 @@ int pg_media_usage(void *inst, const char *owner_id, int64_t since, chatd_media_
 		   void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(owner_id, CHATD_ID_MAX))
+	if (!cb || !store_valid_str(owner_id, CHATD_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_usage *o = PG_OP_NEW(s, struct op_usage, &usage_type);
 	if (!o)
@@ -202,7 +202,7 @@ int pg_media_access(void *inst, const char *media_id, const char *user_id, chatd
 		    void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(media_id, PG_MEDIA_ID_MAX) || !pg_valid_str(user_id, CHATD_ID_MAX))
+	if (!cb || !store_valid_str(media_id, PG_MEDIA_ID_MAX) || !store_valid_str(user_id, CHATD_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct pg_op_id *o = PG_OP_NEW(s, struct pg_op_id, &access_type);
 	if (!o)
@@ -372,7 +372,7 @@ static const struct pg_op_type remove_type = { "media_remove", remove_step, pg_f
 int pg_media_remove(void *inst, const char *media_id, chatd_id_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(media_id, PG_MEDIA_ID_MAX))
+	if (!cb || !store_valid_str(media_id, PG_MEDIA_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct pg_op_id *o = PG_OP_NEW(s, struct pg_op_id, &remove_type);
 	if (!o)

@@ -80,8 +80,8 @@ int pg_audit_append(void *inst, const struct chatd_audit_entry *e, chatd_status_
 		    void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!e || !cb || e->id < 1 || e->ts < 0 || !pg_valid_str(e->actor, PG_ACTOR_MAX) ||
-	    !pg_valid_str(e->event, PG_TOKEN_MAX) || !e->subject ||
+	if (!e || !cb || e->id < 1 || e->ts < 0 || !store_valid_str(e->actor, PG_ACTOR_MAX) ||
+	    !store_valid_str(e->event, PG_TOKEN_MAX) || !e->subject ||
 	    strnlen(e->subject, PG_SUBJECT_MAX + 1) > PG_SUBJECT_MAX || !e->detail ||
 	    !valid_hash(e->prev_hash) || !valid_hash(e->hash) ||
 	    (e->id == 1 && strspn(e->prev_hash, "0") != PG_HASH_HEX))
@@ -182,13 +182,13 @@ static const struct pg_op_type item_add_type = { "mod_item_add", item_add_step, 
 int pg_mod_item_add(void *inst, const struct chatd_mod_item *it, chatd_id_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!it || !cb || !pg_one_of(it->kind, item_kinds) ||
+	if (!it || !cb || !store_one_of(it->kind, item_kinds) ||
 	    (it->status && strcmp(it->status, "open") != 0) ||
-	    (it->conversation_id && !pg_valid_str(it->conversation_id, CHATD_ID_MAX)) ||
+	    (it->conversation_id && !store_valid_str(it->conversation_id, CHATD_ID_MAX)) ||
 	    it->seq < 0 || (it->seq > 0 && !it->conversation_id) ||
-	    !pg_valid_str(it->subject_id, CHATD_ID_MAX) ||
-	    !pg_valid_str(it->filed_by, PG_ACTOR_MAX) || !it->reason ||
-	    (it->dedupe_key && !pg_valid_str(it->dedupe_key, PG_KEY_MAX)) ||
+	    !store_valid_str(it->subject_id, CHATD_ID_MAX) ||
+	    !store_valid_str(it->filed_by, PG_ACTOR_MAX) || !it->reason ||
+	    (it->dedupe_key && !store_valid_str(it->dedupe_key, PG_KEY_MAX)) ||
 	    it->created_at < 0 ||
 	    it->actor || it->action || it->resolution_note || it->resolved_at != 0)
 		return CHATD_ERR_INVALID;
@@ -270,7 +270,7 @@ int pg_mod_item_list(void *inst, int64_t id, const char *status, const char *kin
 {
 	struct pg_store *s = pg_store_of(inst);
 	if (!cb || id < 0 || after_id < 0 || limit < 1 || limit > PG_LIST_MAX ||
-	    (status && !pg_one_of(status, item_statuses)) || (kind && !pg_one_of(kind, item_kinds)))
+	    (status && !store_one_of(status, item_statuses)) || (kind && !store_one_of(kind, item_kinds)))
 		return CHATD_ERR_INVALID;
 	struct op_item_list *o = PG_OP_NEW(s, struct op_item_list, &item_list_type);
 	if (!o)
@@ -309,8 +309,8 @@ int pg_mod_item_resolve(void *inst, int64_t id, const char *status, const char *
 			void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || id < 1 || !pg_one_of(status, closed_statuses) ||
-	    !pg_valid_str(action, PG_TOKEN_MAX) || !pg_valid_str(actor, PG_ACTOR_MAX) || ts < 0)
+	if (!cb || id < 1 || !store_one_of(status, closed_statuses) ||
+	    !store_valid_str(action, PG_TOKEN_MAX) || !store_valid_str(actor, PG_ACTOR_MAX) || ts < 0)
 		return CHATD_ERR_INVALID;
 	if (!text_fits(note))
 		return CHATD_ERR_TOO_LARGE;
@@ -343,9 +343,9 @@ static const struct pg_op_type sanction_add_type = {
 int pg_sanction_add(void *inst, const struct chatd_sanction *sa, chatd_id_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!sa || !cb || !pg_valid_str(sa->user_id, CHATD_ID_MAX) ||
-	    !pg_one_of(sa->kind, sanction_kinds) || sa->until < 0 || !sa->reason ||
-	    !pg_valid_str(sa->actor, PG_ACTOR_MAX) || sa->created_at < 0 || sa->lifted_at != 0)
+	if (!sa || !cb || !store_valid_str(sa->user_id, CHATD_ID_MAX) ||
+	    !store_one_of(sa->kind, sanction_kinds) || sa->until < 0 || !sa->reason ||
+	    !store_valid_str(sa->actor, PG_ACTOR_MAX) || sa->created_at < 0 || sa->lifted_at != 0)
 		return CHATD_ERR_INVALID;
 	if (!text_fits(sa->reason))
 		return CHATD_ERR_TOO_LARGE;
@@ -377,7 +377,7 @@ int pg_sanction_lift(void *inst, const char *user_id, const char *kind, int64_t 
 		     chatd_status_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(user_id, CHATD_ID_MAX) || !pg_one_of(kind, sanction_kinds) ||
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX) || !store_one_of(kind, sanction_kinds) ||
 	    ts < 0)
 		return CHATD_ERR_INVALID;
 	struct pg_op_status *o = status_op(s, &sanction_lift_type, cb, arg);
@@ -465,7 +465,7 @@ static const struct pg_op_type user_first_type = { "user_first_seen", first_step
 int pg_user_seen(void *inst, const char *user_id, int64_t ts, chatd_id_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(user_id, CHATD_ID_MAX) || ts < 0)
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX) || ts < 0)
 		return CHATD_ERR_INVALID;
 	struct pg_op_id *o = id_op(s, &user_seen_type, cb, arg);
 	if (!o)
@@ -479,7 +479,7 @@ int pg_user_seen(void *inst, const char *user_id, int64_t ts, chatd_id_cb cb, vo
 int pg_user_first_seen(void *inst, const char *user_id, chatd_id_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(user_id, CHATD_ID_MAX))
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct pg_op_id *o = id_op(s, &user_first_type, cb, arg);
 	if (!o)

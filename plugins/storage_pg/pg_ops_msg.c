@@ -60,9 +60,9 @@ int pg_precheck(void *inst, const char *conversation_id, const char *sender_id,
 		const char *client_message_id, chatd_precheck_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    !pg_valid_str(sender_id, CHATD_ID_MAX) ||
-	    !pg_valid_str(client_message_id, CHATD_CMID_MAX))
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    !store_valid_str(sender_id, CHATD_ID_MAX) ||
+	    !store_valid_str(client_message_id, CHATD_CMID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_precheck *o = PG_OP_NEW(s, struct op_precheck, &precheck_type);
 	if (!o)
@@ -155,12 +155,12 @@ static const struct pg_op_type append_type = { "append", append_step, append_fai
 int pg_append(void *inst, const struct chatd_send_req *req, chatd_send_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!req || !cb || !pg_valid_str(req->conversation_id, CHATD_ID_MAX) ||
-	    !pg_valid_str(req->sender_id, CHATD_ID_MAX) ||
-	    !pg_valid_str(req->client_message_id, CHATD_CMID_MAX) ||
-	    (req->media_id && !pg_valid_str(req->media_id, PG_MEDIA_ID_MAX)) ||
+	if (!req || !cb || !store_valid_str(req->conversation_id, CHATD_ID_MAX) ||
+	    !store_valid_str(req->sender_id, CHATD_ID_MAX) ||
+	    !store_valid_str(req->client_message_id, CHATD_CMID_MAX) ||
+	    (req->media_id && !store_valid_str(req->media_id, PG_MEDIA_ID_MAX)) ||
 	    (!req->text && !req->media_id) || req->reply_to < 0 || req->ts < 0 ||
-	    (req->visibility && !pg_valid_visibility(req->visibility)))
+	    (req->visibility && !store_valid_visibility(req->visibility)))
 		return CHATD_ERR_INVALID;
 	if ((req->text && strnlen(req->text, PG_TEXT_MAX + 1) > PG_TEXT_MAX) ||
 	    (req->moderation && strnlen(req->moderation, PG_NOTE_MAX + 1) > PG_NOTE_MAX))
@@ -237,8 +237,8 @@ static const struct pg_op_type history_type = { "history", history_step, history
 int pg_history(void *inst, const struct chatd_history_req *req, chatd_history_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!req || !cb || !pg_valid_str(req->conversation_id, CHATD_ID_MAX) ||
-	    (req->user_id && !pg_valid_str(req->user_id, CHATD_ID_MAX)) || req->limit < 1)
+	if (!req || !cb || !store_valid_str(req->conversation_id, CHATD_ID_MAX) ||
+	    (req->user_id && !store_valid_str(req->user_id, CHATD_ID_MAX)) || req->limit < 1)
 		return CHATD_ERR_INVALID;
 	struct op_history *o = PG_OP_NEW(s, struct op_history, &history_type);
 	if (!o)
@@ -322,9 +322,9 @@ int pg_message_edit(void *inst, const struct chatd_message_edit *e, chatd_messag
 		    void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!e || !cb || !pg_valid_str(e->conversation_id, CHATD_ID_MAX) || e->seq < 1 ||
-	    !pg_valid_str(e->editor, CHATD_ID_MAX) || !e->text || e->ts < 0 ||
-	    (e->visibility && !pg_valid_visibility(e->visibility)))
+	if (!e || !cb || !store_valid_str(e->conversation_id, CHATD_ID_MAX) || e->seq < 1 ||
+	    !store_valid_str(e->editor, CHATD_ID_MAX) || !e->text || e->ts < 0 ||
+	    (e->visibility && !store_valid_visibility(e->visibility)))
 		return CHATD_ERR_INVALID;
 	if (strnlen(e->text, PG_TEXT_MAX + 1) > PG_TEXT_MAX ||
 	    (e->moderation && strnlen(e->moderation, PG_NOTE_MAX + 1) > PG_NOTE_MAX))
@@ -357,7 +357,7 @@ int pg_message_delete(void *inst, const char *conversation_id, int64_t seq, int6
 		      chatd_message_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 || ts < 0)
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 || ts < 0)
 		return CHATD_ERR_INVALID;
 	struct op_msg *o = msg_op(s, &delete_type, cb, arg);
 	if (!o)
@@ -384,8 +384,8 @@ int pg_set_visibility(void *inst, const char *conversation_id, int64_t seq,
 		      const char *visibility, chatd_message_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 ||
-	    !pg_valid_visibility(visibility))
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 ||
+	    !store_valid_visibility(visibility))
 		return CHATD_ERR_INVALID;
 	struct op_msg *o = msg_op(s, &set_vis_type, cb, arg);
 	if (!o)
@@ -433,7 +433,7 @@ int pg_message_get(void *inst, const char *conversation_id, int64_t seq,
 		   chatd_message_role_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1)
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1)
 		return CHATD_ERR_INVALID;
 	struct op_msg_get *o = PG_OP_NEW(s, struct op_msg_get, &msg_get_type);
 	if (!o)
@@ -461,8 +461,8 @@ int pg_message_hide(void *inst, const char *user_id, const char *conversation_id
 		    chatd_status_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(user_id, CHATD_ID_MAX) ||
-	    !pg_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1)
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX) ||
+	    !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1)
 		return CHATD_ERR_INVALID;
 	struct pg_op_status *o = PG_OP_NEW(s, struct pg_op_status, &hide_type);
 	if (!o)

@@ -19,8 +19,8 @@ int pg_notify_mute_set(void *inst, const char *conversation_id, const char *user
 		       int64_t muted_until, chatd_status_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    !pg_valid_str(user_id, CHATD_ID_MAX) || muted_until < 0)
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    !store_valid_str(user_id, CHATD_ID_MAX) || muted_until < 0)
 		return CHATD_ERR_INVALID;
 	struct pg_op_status *o = PG_OP_NEW(s, struct pg_op_status, &mute_type);
 	if (!o)
@@ -76,8 +76,8 @@ int pg_notify_targets(void *inst, const char *conversation_id, const char *exclu
 {
 	struct pg_store *s = pg_store_of(inst);
 	if (!cb || max < 1 || max > (size_t)PG_MEMBERS_MAX * 100 ||
-	    !pg_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    (exclude && !pg_valid_str(exclude, CHATD_ID_MAX)))
+	    !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    (exclude && !store_valid_str(exclude, CHATD_ID_MAX)))
 		return CHATD_ERR_INVALID;
 	struct op_targets *o = PG_OP_NEW(s, struct op_targets, &targets_type);
 	if (!o)

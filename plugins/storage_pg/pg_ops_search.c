@@ -141,8 +141,8 @@ static const struct pg_op_type search_type = { "search", search_step, search_fai
 int pg_search(void *inst, const struct chatd_search_req *req, chatd_search_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!req || !cb || !pg_valid_str(req->viewer, CHATD_ID_MAX) ||
-	    (req->conversation_id && !pg_valid_str(req->conversation_id, CHATD_ID_MAX)) ||
+	if (!req || !cb || !store_valid_str(req->viewer, CHATD_ID_MAX) ||
+	    (req->conversation_id && !store_valid_str(req->conversation_id, CHATD_ID_MAX)) ||
 	    !req->terms || req->n_terms < 1 || req->n_terms > CHATD_SEARCH_TERMS_MAX ||
 	    req->limit < 1)
 		return CHATD_ERR_INVALID;

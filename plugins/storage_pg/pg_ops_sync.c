@@ -81,7 +81,7 @@ static const struct pg_op_type list_type = { "conv_list", list_step, list_fail }
 int pg_conv_list(void *inst, const char *user_id, chatd_conv_list_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(user_id, CHATD_ID_MAX))
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_list *o = PG_OP_NEW(s, struct op_list, &list_type);
 	if (!o)
@@ -179,13 +179,13 @@ int pg_sync(void *inst, const char *user_id, const struct chatd_cursor *cursors,
 	    size_t n_cursors, int per_conv, int total, chatd_sync_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(user_id, CHATD_ID_MAX) || (n_cursors && !cursors) ||
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX) || (n_cursors && !cursors) ||
 	    per_conv < 1 || per_conv > PG_PER_CONV_MAX || total < 1 || total > PG_TOTAL_MAX)
 		return CHATD_ERR_INVALID;
 	if (n_cursors > PG_CURSORS_MAX)
 		return CHATD_ERR_TOO_LARGE;
 	for (size_t i = 0; i < n_cursors; i++)
-		if (!pg_valid_str(cursors[i].conversation_id, CHATD_ID_MAX) || cursors[i].seq < 0)
+		if (!store_valid_str(cursors[i].conversation_id, CHATD_ID_MAX) || cursors[i].seq < 0)
 			return CHATD_ERR_INVALID;
 	struct op_sync *o = PG_OP_NEW(s, struct op_sync, &sync_type);
 	if (!o)

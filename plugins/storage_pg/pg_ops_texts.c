@@ -85,7 +85,7 @@ static bool parse_cursor(const char *s, size_t n_shards, size_t *shard, int64_t 
 	*shard = (size_t)sh;
 	*seq = v;
 	*cid = end + 1;
-	return v == 0 ? (*cid)[0] == '\0' : pg_valid_str(*cid, CHATD_ID_MAX);
+	return v == 0 ? (*cid)[0] == '\0' : store_valid_str(*cid, CHATD_ID_MAX);
 }
 
 int pg_texts_scan(void *inst, const char *after, int limit, chatd_texts_cb cb, void *arg)
@@ -131,7 +131,7 @@ int pg_text_replace(void *inst, const char *conversation_id, int64_t seq, const 
 		    const char *text, chatd_status_cb cb, void *arg)
 {
 	struct pg_store *s = pg_store_of(inst);
-	if (!cb || !pg_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 || !expected ||
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 || !expected ||
 	    !text || strlen(expected) > REPLACE_TEXT_MAX || strlen(text) > REPLACE_TEXT_MAX)
 		return CHATD_ERR_INVALID;
 	struct pg_op_status *o = PG_OP_NEW(s, struct pg_op_status, &replace_type);

@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 #include "chatd/host.h"
 #include "chatd/storage.h"
+#include "../common/storage_checks.h"
 
 /* ---- limits of inputs (bytes unless said), as storage_sqlite's ------ */
 
@@ -184,13 +185,8 @@ void pg_read_conv(const PGresult *r, int row, int col, struct chatd_conversation
 void pg_read_msg(const PGresult *r, int row, int col, struct chatd_message *m);
 void pg_read_member(const PGresult *r, int row, int col, struct chatd_member *m);
 
-/* ---- checks and ids ---------------------------------------------- */
-
-bool pg_valid_str(const char *s, size_t max);          /* 1..max bytes */
-bool pg_one_of(const char *s, const char *const *list);
-bool pg_valid_visibility(const char *s);
-/* out = prefix + 16 lowercase hex digits of getrandom(). */
-int pg_make_id(char out[18], char prefix);
+/* ---- checks and ids: ../common/storage_checks.h (shared with
+ * storage_sqlite) ---------------------------------------------------- */
 
 /* ---- shard map (pg_shard.c) -------------------------------------- */
 

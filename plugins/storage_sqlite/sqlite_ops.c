@@ -59,8 +59,8 @@ int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
 			   const char *client_message_id, chatd_precheck_cb cb, void *arg,
 			   struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) || !sqlite_valid_str(sender_id, CHATD_ID_MAX) ||
-	    !sqlite_valid_str(client_message_id, CHATD_CMID_MAX))
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || !store_valid_str(sender_id, CHATD_ID_MAX) ||
+	    !store_valid_str(client_message_id, CHATD_CMID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_precheck *o = (struct op_precheck *)sqlite_req_new(sizeof(*o), &precheck_type);
 	if (!o)
@@ -243,12 +243,12 @@ static const struct sqlite_req_type append_type = {
 int sqlite_op_append_new(const struct chatd_send_req *req, chatd_send_cb cb, void *arg,
 			 struct sqlite_req **out)
 {
-	if (!req || !cb || !sqlite_valid_str(req->conversation_id, CHATD_ID_MAX) ||
-	    !sqlite_valid_str(req->sender_id, CHATD_ID_MAX) ||
-	    !sqlite_valid_str(req->client_message_id, CHATD_CMID_MAX) ||
-	    (req->media_id && !sqlite_valid_str(req->media_id, SQLITE_MEDIA_ID_MAX)) ||
+	if (!req || !cb || !store_valid_str(req->conversation_id, CHATD_ID_MAX) ||
+	    !store_valid_str(req->sender_id, CHATD_ID_MAX) ||
+	    !store_valid_str(req->client_message_id, CHATD_CMID_MAX) ||
+	    (req->media_id && !store_valid_str(req->media_id, SQLITE_MEDIA_ID_MAX)) ||
 	    (!req->text && !req->media_id) || req->reply_to < 0 || req->ts < 0 ||
-	    (req->visibility && !sqlite_valid_visibility(req->visibility)))
+	    (req->visibility && !store_valid_visibility(req->visibility)))
 		return CHATD_ERR_INVALID;
 	if ((req->text && strnlen(req->text, SQLITE_TEXT_MAX + 1) > SQLITE_TEXT_MAX) ||
 	    (req->moderation && strnlen(req->moderation, SQLITE_NOTE_MAX + 1) > SQLITE_NOTE_MAX))
@@ -340,8 +340,8 @@ static const struct sqlite_req_type history_type = {
 int sqlite_op_history_new(const struct chatd_history_req *req, chatd_history_cb cb, void *arg,
 			  struct sqlite_req **out)
 {
-	if (!req || !cb || !sqlite_valid_str(req->conversation_id, CHATD_ID_MAX) ||
-	    (req->user_id && !sqlite_valid_str(req->user_id, CHATD_ID_MAX)) ||
+	if (!req || !cb || !store_valid_str(req->conversation_id, CHATD_ID_MAX) ||
+	    (req->user_id && !store_valid_str(req->user_id, CHATD_ID_MAX)) ||
 	    req->limit < 1)
 		return CHATD_ERR_INVALID;
 	struct op_history *o = (struct op_history *)sqlite_req_new(sizeof(*o), &history_type);
@@ -514,13 +514,13 @@ int sqlite_op_sync_new(const char *user_id, const struct chatd_cursor *cursors, 
 		       int per_conv, int total, chatd_sync_cb cb, void *arg,
 		       struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(user_id, CHATD_ID_MAX) || (n_cursors && !cursors) ||
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX) || (n_cursors && !cursors) ||
 	    per_conv < 1 || per_conv > SQLITE_PER_CONV_MAX || total < 1 || total > SQLITE_TOTAL_MAX)
 		return CHATD_ERR_INVALID;
 	if (n_cursors > SQLITE_CURSORS_MAX)
 		return CHATD_ERR_TOO_LARGE;
 	for (size_t i = 0; i < n_cursors; i++)
-		if (!sqlite_valid_str(cursors[i].conversation_id, CHATD_ID_MAX) || cursors[i].seq < 0)
+		if (!store_valid_str(cursors[i].conversation_id, CHATD_ID_MAX) || cursors[i].seq < 0)
 			return CHATD_ERR_INVALID;
 	struct op_sync *o = (struct op_sync *)sqlite_req_new(sizeof(*o), &sync_type);
 	if (!o)

@@ -82,7 +82,7 @@ static int create_exec(struct sqlite_conn *c, struct sqlite_req *r)
 	}
 	/* A conversation id collision is astronomically rare; retry anyway. */
 	for (int attempt = 0;; attempt++) {
-		if ((status = sqlite_make_id(o->cid, 'c')) < 0)
+		if ((status = store_make_id(o->cid, 'c')) < 0)
 			return status;
 		sqlite3_stmt *st = sqlite_conn_stmt(c, SQL_CONV_INSERT);
 		if (!st)
@@ -129,7 +129,7 @@ static const struct sqlite_req_type create_type = {
 int sqlite_op_direct_new(const char *user_a, const char *user_b, int64_t ts,
 			 chatd_conv_cb cb, void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(user_a, CHATD_ID_MAX) || !sqlite_valid_str(user_b, CHATD_ID_MAX) ||
+	if (!cb || !store_valid_str(user_a, CHATD_ID_MAX) || !store_valid_str(user_b, CHATD_ID_MAX) ||
 	    strcmp(user_a, user_b) == 0 || ts < 0 ||
 	    /* '\n' separates the pair in direct_key. */
 	    strchr(user_a, '\n') || strchr(user_b, '\n'))
@@ -156,13 +156,13 @@ int sqlite_op_group_new(const char *owner, const char *title, const char *const 
 			size_t n_members, int64_t ts, chatd_conv_cb cb, void *arg,
 			struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(owner, CHATD_ID_MAX) || (n_members && !members) || ts < 0 ||
+	if (!cb || !store_valid_str(owner, CHATD_ID_MAX) || (n_members && !members) || ts < 0 ||
 	    (title && strnlen(title, SQLITE_TITLE_MAX + 1) > SQLITE_TITLE_MAX))
 		return CHATD_ERR_INVALID;
 	if (n_members > SQLITE_MEMBERS_MAX)
 		return CHATD_ERR_TOO_LARGE;
 	for (size_t i = 0; i < n_members; i++)
-		if (!sqlite_valid_str(members[i], CHATD_ID_MAX))
+		if (!store_valid_str(members[i], CHATD_ID_MAX))
 			return CHATD_ERR_INVALID;
 	struct op_create *o = (struct op_create *)sqlite_req_new(sizeof(*o), &create_type);
 	if (!o)
@@ -227,7 +227,7 @@ static const struct sqlite_req_type list_type = {
 int sqlite_op_conv_list_new(const char *user_id, chatd_conv_list_cb cb, void *arg,
 			    struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(user_id, CHATD_ID_MAX))
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_list *o = (struct op_list *)sqlite_req_new(sizeof(*o), &list_type);
 	if (!o)
@@ -288,8 +288,8 @@ int sqlite_op_conv_get_new(const char *conversation_id, const char *viewer, size
 			   size_t member_limit, chatd_conv_get_cb cb, void *arg,
 			   struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    (viewer && !sqlite_valid_str(viewer, CHATD_ID_MAX)))
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    (viewer && !store_valid_str(viewer, CHATD_ID_MAX)))
 		return CHATD_ERR_INVALID;
 	if (member_limit > SQLITE_PAGE_MAX)
 		return CHATD_ERR_TOO_LARGE;

@@ -63,8 +63,8 @@ int sqlite_op_cursors_advance_new(const struct chatd_read_cursor *c, size_t n, c
 	if (!cb || !c || n < 1 || n > SQLITE_CURSOR_BATCH_MAX)
 		return CHATD_ERR_INVALID;
 	for (size_t i = 0; i < n; i++)
-		if (!sqlite_valid_str(c[i].conversation_id, CHATD_ID_MAX) ||
-		    !sqlite_valid_str(c[i].user_id, CHATD_ID_MAX) || c[i].seq < 0)
+		if (!store_valid_str(c[i].conversation_id, CHATD_ID_MAX) ||
+		    !store_valid_str(c[i].user_id, CHATD_ID_MAX) || c[i].seq < 0)
 			return CHATD_ERR_INVALID;
 	struct op_cursors *o = (struct op_cursors *)sqlite_req_new(sizeof *o, &cursors_type);
 	if (!o)

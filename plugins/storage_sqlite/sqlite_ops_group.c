@@ -24,8 +24,6 @@
 #include "sqlite_ops.h"
 #include "sqlite_rows.h"
 
-static const char *const member_roles[] = { "owner", "admin", "moderator", "member", NULL };
-static const char *const assignable_roles[] = { "admin", "moderator", "member", NULL };
 
 /* ---- conv_change --------------------------------------------------- */
 
@@ -352,65 +350,14 @@ static int copy_unique(struct op_change *o, const char *const *users, size_t n)
 	return oom ? CHATD_ERR_NOMEM : CHATD_OK;
 }
 
-/* The users argument of ch for its kind: CHATD_OK, INVALID or TOO_LARGE. */
-static int check_users(const struct chatd_conv_change *ch)
-{
-	if (ch->n_users && !ch->users)
-		return CHATD_ERR_INVALID;
-	for (size_t i = 0; i < ch->n_users && i <= SQLITE_CHANGE_USERS_MAX; i++)
-		if (!sqlite_valid_str(ch->users[i], CHATD_ID_MAX))
-			return CHATD_ERR_INVALID;
-	switch (ch->kind) {
-	case CHATD_CHANGE_ADD:
-		if (ch->n_users == 0)
-			return CHATD_ERR_INVALID;
-		if (ch->n_users > SQLITE_CHANGE_USERS_MAX)
-			return CHATD_ERR_TOO_LARGE;
-		for (size_t i = 0; i < ch->n_users; i++)
-			if (strcmp(ch->users[i], ch->actor) == 0)
-				return CHATD_ERR_INVALID;
-		return CHATD_OK;
-	case CHATD_CHANGE_REMOVE:
-	case CHATD_CHANGE_ROLE:
-	case CHATD_CHANGE_MUTE:
-		return ch->n_users == 1 && strcmp(ch->users[0], ch->actor) != 0 ? CHATD_OK
-										 : CHATD_ERR_INVALID;
-	case CHATD_CHANGE_LEAVE:
-		return ch->n_users == 0 ||
-		       (ch->n_users == 1 && strcmp(ch->users[0], ch->actor) == 0)
-			       ? CHATD_OK : CHATD_ERR_INVALID;
-	default: /* CHATD_CHANGE_SETTINGS */
-		return ch->n_users == 0 ? CHATD_OK : CHATD_ERR_INVALID;
-	}
-}
-
-static bool valid_flag(int v)
-{
-	return v == -1 || v == 0 || v == 1;
-}
-
 int sqlite_op_conv_change_new(const struct chatd_conv_change *ch, chatd_conv_change_cb cb,
 			      void *arg, struct sqlite_req **out)
 {
-	if (!ch || !cb || ch->kind < CHATD_CHANGE_ADD || ch->kind > CHATD_CHANGE_SETTINGS ||
-	    !sqlite_valid_str(ch->conversation_id, CHATD_ID_MAX) ||
-	    !sqlite_valid_str(ch->actor, CHATD_ID_MAX) ||
-	    (ch->actor_role && !sqlite_one_of(ch->actor_role, member_roles)) || ch->ts < 0)
+	if (!cb)
 		return CHATD_ERR_INVALID;
-	int st = check_users(ch);
-	if (st < 0)
+	int st = store_check_conv_change(ch, SQLITE_CHANGE_USERS_MAX, SQLITE_TITLE_MAX);
+	if (st != CHATD_OK)
 		return st;
-	bool targeted = ch->kind == CHATD_CHANGE_REMOVE || ch->kind == CHATD_CHANGE_ROLE ||
-			ch->kind == CHATD_CHANGE_MUTE;
-	if ((targeted && ch->target_role && !sqlite_one_of(ch->target_role, member_roles)) ||
-	    (ch->kind == CHATD_CHANGE_ROLE && !sqlite_one_of(ch->role, assignable_roles)) ||
-	    (ch->kind == CHATD_CHANGE_MUTE && ch->muted_until < 0) ||
-	    (ch->kind == CHATD_CHANGE_ADD && ch->max_members < 0))
-		return CHATD_ERR_INVALID;
-	if (ch->kind == CHATD_CHANGE_SETTINGS &&
-	    ((ch->title && strnlen(ch->title, SQLITE_TITLE_MAX + 1) > SQLITE_TITLE_MAX) ||
-	     !valid_flag(ch->locked) || !valid_flag(ch->typing) || !valid_flag(ch->receipts)))
-		return CHATD_ERR_INVALID;
 
 	struct op_change *o = (struct op_change *)sqlite_req_new(sizeof(*o), &change_type);
 	if (!o)
@@ -512,13 +459,13 @@ int sqlite_op_members_get_new(const char *conversation_id, const char *viewer,
 			      const char *const *users, size_t n_users, chatd_conv_get_cb cb,
 			      void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    (viewer && !sqlite_valid_str(viewer, CHATD_ID_MAX)) || (n_users && !users))
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    (viewer && !store_valid_str(viewer, CHATD_ID_MAX)) || (n_users && !users))
 		return CHATD_ERR_INVALID;
 	if (n_users > SQLITE_CHANGE_USERS_MAX)
 		return CHATD_ERR_TOO_LARGE;
 	for (size_t i = 0; i < n_users; i++)
-		if (!sqlite_valid_str(users[i], CHATD_ID_MAX))
+		if (!store_valid_str(users[i], CHATD_ID_MAX))
 			return CHATD_ERR_INVALID;
 	struct op_members_get *o =
 		(struct op_members_get *)sqlite_req_new(sizeof(*o), &members_get_type);

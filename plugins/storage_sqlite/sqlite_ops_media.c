@@ -24,7 +24,7 @@
 /* 1..SQLITE_MEDIA_HASH_MAX lowercase hex digits. */
 static bool valid_hash(const char *s)
 {
-	if (!sqlite_valid_str(s, SQLITE_MEDIA_HASH_MAX))
+	if (!store_valid_str(s, SQLITE_MEDIA_HASH_MAX))
 		return false;
 	for (; *s; s++)
 		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
@@ -114,9 +114,9 @@ static const struct sqlite_req_type put_type = { "media_put", put_exec, status_c
 int sqlite_op_media_put_new(const struct chatd_media_row *row, chatd_status_cb cb, void *arg,
 			    struct sqlite_req **out)
 {
-	if (!row || !cb || !sqlite_valid_str(row->media_id, SQLITE_MEDIA_ID_MAX) ||
-	    !sqlite_valid_str(row->owner_id, CHATD_ID_MAX) ||
-	    !sqlite_valid_str(row->mime, SQLITE_MIME_MAX) ||
+	if (!row || !cb || !store_valid_str(row->media_id, SQLITE_MEDIA_ID_MAX) ||
+	    !store_valid_str(row->owner_id, CHATD_ID_MAX) ||
+	    !store_valid_str(row->mime, SQLITE_MIME_MAX) ||
 	    (row->name && strnlen(row->name, SQLITE_MEDIA_NAME_MAX + 1) > SQLITE_MEDIA_NAME_MAX) ||
 	    row->size < 0 || row->created_at < 0 ||
 	    row->hash || row->thumbnail || row->ready_at != 0)
@@ -182,7 +182,7 @@ static const struct sqlite_req_type get_type = { "media_get", get_exec, get_comp
 int sqlite_op_media_get_new(const char *media_id, chatd_media_row_cb cb, void *arg,
 			    struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(media_id, SQLITE_MEDIA_ID_MAX))
+	if (!cb || !store_valid_str(media_id, SQLITE_MEDIA_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_get *o = OP_NEW(struct op_get, &get_type);
 	if (!o)
@@ -233,7 +233,7 @@ int sqlite_op_media_ready_new(const char *media_id, const char *hash, bool thumb
 			      chatd_status_cb cb, void *arg, struct sqlite_req **out)
 {
 	/* ts >= 1: ready_at 0 means "not ready". */
-	if (!cb || !sqlite_valid_str(media_id, SQLITE_MEDIA_ID_MAX) || !valid_hash(hash) || ts < 1)
+	if (!cb || !store_valid_str(media_id, SQLITE_MEDIA_ID_MAX) || !valid_hash(hash) || ts < 1)
 		return CHATD_ERR_INVALID;
 	struct op_ready *o = OP_NEW(struct op_ready, &ready_type);
 	if (!o)
@@ -298,7 +298,7 @@ static const struct sqlite_req_type usage_type = { "media_usage", usage_exec, us
 int sqlite_op_media_usage_new(const char *owner_id, int64_t since, chatd_media_usage_cb cb,
 			      void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(owner_id, CHATD_ID_MAX))
+	if (!cb || !store_valid_str(owner_id, CHATD_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_usage *o = OP_NEW(struct op_usage, &usage_type);
 	if (!o)
@@ -352,8 +352,8 @@ static const struct sqlite_req_type access_type = { "media_access", access_exec,
 int sqlite_op_media_access_new(const char *media_id, const char *user_id, chatd_id_cb cb,
 			       void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(media_id, SQLITE_MEDIA_ID_MAX) ||
-	    !sqlite_valid_str(user_id, CHATD_ID_MAX))
+	if (!cb || !store_valid_str(media_id, SQLITE_MEDIA_ID_MAX) ||
+	    !store_valid_str(user_id, CHATD_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_access *o = OP_NEW(struct op_access, &access_type);
 	if (!o)
@@ -480,7 +480,7 @@ static const struct sqlite_req_type remove_type = { "media_remove", remove_exec,
 int sqlite_op_media_remove_new(const char *media_id, chatd_id_cb cb, void *arg,
 			       struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(media_id, SQLITE_MEDIA_ID_MAX))
+	if (!cb || !store_valid_str(media_id, SQLITE_MEDIA_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_remove *o = OP_NEW(struct op_remove, &remove_type);
 	if (!o)

@@ -141,8 +141,8 @@ static const struct sqlite_req_type audit_append_type = {
 int sqlite_op_audit_append_new(const struct chatd_audit_entry *e, chatd_status_cb cb, void *arg,
 			       struct sqlite_req **out)
 {
-	if (!e || !cb || e->id < 1 || e->ts < 0 || !sqlite_valid_str(e->actor, SQLITE_ACTOR_MAX) ||
-	    !sqlite_valid_str(e->event, SQLITE_TOKEN_MAX) || !e->subject ||
+	if (!e || !cb || e->id < 1 || e->ts < 0 || !store_valid_str(e->actor, SQLITE_ACTOR_MAX) ||
+	    !store_valid_str(e->event, SQLITE_TOKEN_MAX) || !e->subject ||
 	    strnlen(e->subject, SQLITE_SUBJECT_MAX + 1) > SQLITE_SUBJECT_MAX || !e->detail ||
 	    !valid_hash(e->prev_hash) || !valid_hash(e->hash) ||
 	    (e->id == 1 && !all_zero_hash(e->prev_hash)))
@@ -313,13 +313,13 @@ static const struct sqlite_req_type item_add_type = {
 int sqlite_op_mod_item_add_new(const struct chatd_mod_item *it, chatd_id_cb cb, void *arg,
 			       struct sqlite_req **out)
 {
-	if (!it || !cb || !sqlite_one_of(it->kind, item_kinds) ||
+	if (!it || !cb || !store_one_of(it->kind, item_kinds) ||
 	    (it->status && strcmp(it->status, "open") != 0) ||
-	    (it->conversation_id && !sqlite_valid_str(it->conversation_id, CHATD_ID_MAX)) ||
+	    (it->conversation_id && !store_valid_str(it->conversation_id, CHATD_ID_MAX)) ||
 	    it->seq < 0 || (it->seq > 0 && !it->conversation_id) ||
-	    !sqlite_valid_str(it->subject_id, CHATD_ID_MAX) ||
-	    !sqlite_valid_str(it->filed_by, SQLITE_ACTOR_MAX) || !it->reason ||
-	    (it->dedupe_key && !sqlite_valid_str(it->dedupe_key, SQLITE_KEY_MAX)) ||
+	    !store_valid_str(it->subject_id, CHATD_ID_MAX) ||
+	    !store_valid_str(it->filed_by, SQLITE_ACTOR_MAX) || !it->reason ||
+	    (it->dedupe_key && !store_valid_str(it->dedupe_key, SQLITE_KEY_MAX)) ||
 	    it->created_at < 0 ||
 	    /* A new item is open: resolving is mod_item_resolve's. */
 	    it->actor || it->action || it->resolution_note || it->resolved_at != 0)
@@ -445,8 +445,8 @@ int sqlite_op_mod_item_list_new(int64_t id, const char *status, const char *kind
 				struct sqlite_req **out)
 {
 	if (!cb || id < 0 || after_id < 0 || limit < 1 || limit > SQLITE_LIST_MAX ||
-	    (status && !sqlite_one_of(status, item_statuses)) ||
-	    (kind && !sqlite_one_of(kind, item_kinds)))
+	    (status && !store_one_of(status, item_statuses)) ||
+	    (kind && !store_one_of(kind, item_kinds)))
 		return CHATD_ERR_INVALID;
 	struct op_item_list *o = OP_NEW(struct op_item_list, &item_list_type);
 	if (!o)
@@ -514,9 +514,9 @@ int sqlite_op_mod_item_resolve_new(int64_t id, const char *status, const char *a
 				   const char *actor, const char *note, int64_t ts,
 				   chatd_status_cb cb, void *arg, struct sqlite_req **out)
 {
-	if (!cb || id < 1 || !sqlite_one_of(status, closed_statuses) ||
-	    !sqlite_valid_str(action, SQLITE_TOKEN_MAX) ||
-	    !sqlite_valid_str(actor, SQLITE_ACTOR_MAX) || ts < 0)
+	if (!cb || id < 1 || !store_one_of(status, closed_statuses) ||
+	    !store_valid_str(action, SQLITE_TOKEN_MAX) ||
+	    !store_valid_str(actor, SQLITE_ACTOR_MAX) || ts < 0)
 		return CHATD_ERR_INVALID;
 	if (!text_fits(note))
 		return CHATD_ERR_TOO_LARGE;
@@ -586,8 +586,8 @@ int sqlite_op_set_visibility_new(const char *conversation_id, int64_t seq,
 				 const char *visibility, chatd_message_cb cb, void *arg,
 				 struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 ||
-	    !sqlite_valid_visibility(visibility))
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 ||
+	    !store_valid_visibility(visibility))
 		return CHATD_ERR_INVALID;
 	struct op_set_vis *o = OP_NEW(struct op_set_vis, &set_vis_type);
 	if (!o)
@@ -642,9 +642,9 @@ static const struct sqlite_req_type sanction_add_type = {
 int sqlite_op_sanction_add_new(const struct chatd_sanction *s, chatd_id_cb cb, void *arg,
 			       struct sqlite_req **out)
 {
-	if (!s || !cb || !sqlite_valid_str(s->user_id, CHATD_ID_MAX) ||
-	    !sqlite_one_of(s->kind, sanction_kinds) || s->until < 0 || !s->reason ||
-	    !sqlite_valid_str(s->actor, SQLITE_ACTOR_MAX) || s->created_at < 0 ||
+	if (!s || !cb || !store_valid_str(s->user_id, CHATD_ID_MAX) ||
+	    !store_one_of(s->kind, sanction_kinds) || s->until < 0 || !s->reason ||
+	    !store_valid_str(s->actor, SQLITE_ACTOR_MAX) || s->created_at < 0 ||
 	    s->lifted_at != 0)
 		return CHATD_ERR_INVALID;
 	if (!text_fits(s->reason))
@@ -704,8 +704,8 @@ static const struct sqlite_req_type sanction_lift_type = {
 int sqlite_op_sanction_lift_new(const char *user_id, const char *kind, int64_t ts,
 				chatd_status_cb cb, void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(user_id, CHATD_ID_MAX) ||
-	    !sqlite_one_of(kind, sanction_kinds) || ts < 0)
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX) ||
+	    !store_one_of(kind, sanction_kinds) || ts < 0)
 		return CHATD_ERR_INVALID;
 	struct op_sanction_lift *o = OP_NEW(struct op_sanction_lift, &sanction_lift_type);
 	if (!o)
@@ -833,7 +833,7 @@ static const struct sqlite_req_type user_seen_type = {
 int sqlite_op_user_seen_new(const char *user_id, int64_t ts, chatd_id_cb cb, void *arg,
 			    struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(user_id, CHATD_ID_MAX) || ts < 0)
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX) || ts < 0)
 		return CHATD_ERR_INVALID;
 	struct op_user_seen *o = OP_NEW(struct op_user_seen, &user_seen_type);
 	if (!o)
@@ -881,7 +881,7 @@ static const struct sqlite_req_type user_first_type = {
 int sqlite_op_user_first_seen_new(const char *user_id, chatd_id_cb cb, void *arg,
 				  struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(user_id, CHATD_ID_MAX))
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX))
 		return CHATD_ERR_INVALID;
 	struct op_user_first *o = OP_NEW(struct op_user_first, &user_first_type);
 	if (!o)

@@ -99,7 +99,7 @@ static const struct sqlite_req_type msg_get_type = {
 int sqlite_op_message_get_new(const char *conversation_id, int64_t seq,
 			      chatd_message_role_cb cb, void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1)
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1)
 		return CHATD_ERR_INVALID;
 	struct op_msg_get *o = OP_NEW(struct op_msg_get, &msg_get_type);
 	if (!o)
@@ -172,9 +172,9 @@ static const struct sqlite_req_type edit_type = {
 int sqlite_op_message_edit_new(const struct chatd_message_edit *e, chatd_message_cb cb,
 			       void *arg, struct sqlite_req **out)
 {
-	if (!e || !cb || !sqlite_valid_str(e->conversation_id, CHATD_ID_MAX) || e->seq < 1 ||
-	    !sqlite_valid_str(e->editor, CHATD_ID_MAX) || !e->text || e->ts < 0 ||
-	    (e->visibility && !sqlite_valid_visibility(e->visibility)))
+	if (!e || !cb || !store_valid_str(e->conversation_id, CHATD_ID_MAX) || e->seq < 1 ||
+	    !store_valid_str(e->editor, CHATD_ID_MAX) || !e->text || e->ts < 0 ||
+	    (e->visibility && !store_valid_visibility(e->visibility)))
 		return CHATD_ERR_INVALID;
 	if (strnlen(e->text, SQLITE_TEXT_MAX + 1) > SQLITE_TEXT_MAX ||
 	    (e->moderation && strnlen(e->moderation, SQLITE_NOTE_MAX + 1) > SQLITE_NOTE_MAX))
@@ -234,7 +234,7 @@ static const struct sqlite_req_type delete_type = {
 int sqlite_op_message_delete_new(const char *conversation_id, int64_t seq, int64_t ts,
 				 chatd_message_cb cb, void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 || ts < 0)
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 || ts < 0)
 		return CHATD_ERR_INVALID;
 	struct op_delete *o = OP_NEW(struct op_delete, &delete_type);
 	if (!o)
@@ -294,8 +294,8 @@ static const struct sqlite_req_type hide_type = {
 int sqlite_op_message_hide_new(const char *user_id, const char *conversation_id, int64_t seq,
 			       chatd_status_cb cb, void *arg, struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(user_id, CHATD_ID_MAX) ||
-	    !sqlite_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1)
+	if (!cb || !store_valid_str(user_id, CHATD_ID_MAX) ||
+	    !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1)
 		return CHATD_ERR_INVALID;
 	struct op_hide *o = OP_NEW(struct op_hide, &hide_type);
 	if (!o)

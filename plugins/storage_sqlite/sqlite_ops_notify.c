@@ -49,8 +49,8 @@ int sqlite_op_notify_mute_new(const char *conversation_id, const char *user_id,
 			      int64_t muted_until, chatd_status_cb cb, void *arg,
 			      struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    !sqlite_valid_str(user_id, CHATD_ID_MAX) || muted_until < 0)
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    !store_valid_str(user_id, CHATD_ID_MAX) || muted_until < 0)
 		return CHATD_ERR_INVALID;
 	struct op_mute *o = OP_NEW(struct op_mute, &mute_type);
 	if (!o)
@@ -124,8 +124,8 @@ int sqlite_op_notify_targets_new(const char *conversation_id, const char *exclud
 				 size_t max, chatd_users_cb cb, void *arg, struct sqlite_req **out)
 {
 	if (!cb || max < 1 || max > SQLITE_MEMBERS_MAX * 100 ||
-	    !sqlite_valid_str(conversation_id, CHATD_ID_MAX) ||
-	    (exclude && !sqlite_valid_str(exclude, CHATD_ID_MAX)))
+	    !store_valid_str(conversation_id, CHATD_ID_MAX) ||
+	    (exclude && !store_valid_str(exclude, CHATD_ID_MAX)))
 		return CHATD_ERR_INVALID;
 	struct op_targets *o = OP_NEW(struct op_targets, &targets_type);
 	if (!o)

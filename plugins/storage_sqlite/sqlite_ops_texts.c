@@ -101,7 +101,7 @@ static bool parse_cursor(const char *s, int64_t *seq, const char **cid)
 		return false;
 	*seq = v;
 	*cid = end + 1;
-	return sqlite_valid_str(*cid, CHATD_ID_MAX);
+	return store_valid_str(*cid, CHATD_ID_MAX);
 }
 
 int sqlite_op_texts_scan_new(const char *after, int limit, chatd_texts_cb cb, void *arg,
@@ -188,7 +188,7 @@ int sqlite_op_text_replace_new(const char *conversation_id, int64_t seq, const c
 			       const char *text, chatd_status_cb cb, void *arg,
 			       struct sqlite_req **out)
 {
-	if (!cb || !sqlite_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 || !expected ||
+	if (!cb || !store_valid_str(conversation_id, CHATD_ID_MAX) || seq < 1 || !expected ||
 	    !text || strlen(expected) > REPLACE_TEXT_MAX || strlen(text) > REPLACE_TEXT_MAX)
 		return CHATD_ERR_INVALID;
 	struct op_replace *o = OP_NEW(struct op_replace, &replace_type);

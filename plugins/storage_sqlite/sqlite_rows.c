@@ -11,54 +11,6 @@
 
 /* ---- helpers ------------------------------------------------------ */
 
-/* 1..max bytes. */
-bool sqlite_valid_str(const char *s, size_t max)
-{
-	if (!s)
-		return false;
-	size_t n = strnlen(s, max + 1);
-	return n >= 1 && n <= max;
-}
-
-/* s equals one of the NULL-terminated list. */
-bool sqlite_one_of(const char *s, const char *const *list)
-{
-	if (!s)
-		return false;
-	for (; *list; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
-bool sqlite_valid_visibility(const char *s)
-{
-	static const char *const vis[] = {
-		CHATD_VIS_NORMAL, CHATD_VIS_SHADOW, CHATD_VIS_HELD, CHATD_VIS_REJECTED, NULL,
-	};
-	return sqlite_one_of(s, vis);
-}
-
-/* "<prefix>" + 16 lowercase hex digits from getrandom(). */
-int sqlite_make_id(char out[18], char prefix)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[8];
-	ssize_t n;
-	do {
-		n = getrandom(b, sizeof(b), 0);
-	} while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(b))
-		return CHATD_ERR_IO;
-	out[0] = prefix;
-	for (size_t i = 0; i < sizeof(b); i++) {
-		out[1 + 2 * i] = hex[b[i] >> 4];
-		out[2 + 2 * i] = hex[b[i] & 15];
-	}
-	out[17] = '\0';
-	return CHATD_OK;
-}
-
 int sqlite_db_status(int rc)
 {
 	switch (rc & 0xff) {

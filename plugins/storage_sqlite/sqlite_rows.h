@@ -1,6 +1,6 @@
 /* sqlite_rows.h — pieces the storage ops share (sqlite_rows.c).
  *
- * Threads: sqlite_valid_str and sqlite_make_id run anywhere; everything
+ * Threads: the storage_checks.h helpers run anywhere; everything
  * taking a connection or statement runs on the worker thread that owns it.
  * Strings and arrays that the readers return live in the request's arena
  * (freed with the request). */
@@ -13,15 +13,8 @@
 #include <sqlite3.h>
 #include "chatd/storage.h"
 #include "sqlite_worker.h"
+#include "../common/storage_checks.h"   /* store_valid_str, store_make_id, ... */
 
-/* s has 1..max bytes. */
-bool sqlite_valid_str(const char *s, size_t max);
-/* s equals one of the NULL-terminated list (NULL s: false). */
-bool sqlite_one_of(const char *s, const char *const *list);
-/* s is one of the CHATD_VIS_* values. */
-bool sqlite_valid_visibility(const char *s);
-/* out = prefix + 16 lowercase hex digits from getrandom(). */
-int sqlite_make_id(char out[18], char prefix);
 /* An SQLite result code as a chatd status. */
 int sqlite_db_status(int rc);
 /* Step a bound statement that returns no row, then reset it: CHATD_OK on

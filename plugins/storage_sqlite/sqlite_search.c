@@ -69,8 +69,8 @@ static const struct sqlite_req_type search_type = {
 int sqlite_op_search_new(const struct chatd_search_req *req, chatd_search_cb cb, void *arg,
 			 struct sqlite_req **out)
 {
-	if (!req || !cb || !sqlite_valid_str(req->viewer, CHATD_ID_MAX) ||
-	    (req->conversation_id && !sqlite_valid_str(req->conversation_id, CHATD_ID_MAX)) ||
+	if (!req || !cb || !store_valid_str(req->viewer, CHATD_ID_MAX) ||
+	    (req->conversation_id && !store_valid_str(req->conversation_id, CHATD_ID_MAX)) ||
 	    !req->terms || req->n_terms < 1 || req->n_terms > CHATD_SEARCH_TERMS_MAX ||
 	    req->limit < 1)
 		return CHATD_ERR_INVALID;
