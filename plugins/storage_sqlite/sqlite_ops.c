@@ -69,14 +69,9 @@ int sqlite_op_precheck_new(const char *conversation_id, const char *sender_id,
 	o->cid = sqlite_arena_strdup(&o->base.arena, conversation_id, &oom);
 	o->sender = sqlite_arena_strdup(&o->base.arena, sender_id, &oom);
 	o->cmid = sqlite_arena_strdup(&o->base.arena, client_message_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- append -------------------------------------------------------- */
@@ -270,14 +265,9 @@ int sqlite_op_append_new(const struct chatd_send_req *req, chatd_send_cb cb, voi
 	o->req.reply_to = req->reply_to;
 	o->req.ts = req->ts;
 	o->req.inbox = req->inbox;
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- history ------------------------------------------------------- */
@@ -350,17 +340,12 @@ int sqlite_op_history_new(const struct chatd_history_req *req, chatd_history_cb 
 	bool oom = false;
 	o->cid = sqlite_arena_strdup(&o->base.arena, req->conversation_id, &oom);
 	o->viewer = sqlite_arena_strdup(&o->base.arena, req->user_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->before = req->before;
 	o->after = req->after;
 	o->limit = req->limit > SQLITE_HISTORY_MAX ? SQLITE_HISTORY_MAX : req->limit;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- messages_latest (ABI 1.4) -------------------------------------- */

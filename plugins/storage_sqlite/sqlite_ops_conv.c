@@ -141,15 +141,10 @@ int sqlite_op_direct_new(const char *user_a, const char *user_b, int64_t ts,
 	o->direct = true;
 	o->owner = sqlite_arena_strdup(&o->base.arena, user_a, &oom);
 	o->peer = sqlite_arena_strdup(&o->base.arena, user_b, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->ts = ts;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 int sqlite_op_group_new(const char *owner, const char *title, const char *const *members,
@@ -179,16 +174,11 @@ int sqlite_op_group_new(const char *owner, const char *title, const char *const 
 	 * members primary key; the owner is inserted first. */
 	for (size_t i = 0; !oom && i < n_members; i++)
 		o->members[i] = sqlite_arena_strdup(a, members[i], &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->n_members = n_members;
 	o->ts = ts;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- conv_list ----------------------------------------------------- */
@@ -234,14 +224,9 @@ int sqlite_op_conv_list_new(const char *user_id, chatd_conv_list_cb cb, void *ar
 		return CHATD_ERR_NOMEM;
 	bool oom = false;
 	o->user = sqlite_arena_strdup(&o->base.arena, user_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- conv_get ------------------------------------------------------ */
@@ -299,14 +284,9 @@ int sqlite_op_conv_get_new(const char *conversation_id, const char *viewer, size
 	bool oom = false;
 	o->cid = sqlite_arena_strdup(&o->base.arena, conversation_id, &oom);
 	o->viewer = sqlite_arena_strdup(&o->base.arena, viewer, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->offset = member_offset > INT64_MAX ? INT64_MAX : (int64_t)member_offset;
 	o->limit = (int64_t)member_limit;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }

@@ -401,14 +401,9 @@ int sqlite_op_conv_change_new(const struct chatd_conv_change *ch, chatd_conv_cha
 	default:
 		break;
 	}
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- members_get --------------------------------------------------- */
@@ -481,13 +476,8 @@ int sqlite_op_members_get_new(const char *conversation_id, const char *viewer,
 	}
 	for (size_t i = 0; !oom && i < n_users; i++)
 		o->users[i] = sqlite_arena_strdup(a, users[i], &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->n_users = n_users;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }

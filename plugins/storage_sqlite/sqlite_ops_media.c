@@ -18,9 +18,6 @@
 #include "sqlite_ops.h"
 #include "sqlite_rows.h"
 
-/* A new request of type T (its base first); NULL on OOM. */
-#define OP_NEW(T, type) ((T *)sqlite_req_new(sizeof(T), (type)))
-
 /* 1..SQLITE_MEDIA_HASH_MAX lowercase hex digits. */
 static bool valid_hash(const char *s)
 {
@@ -130,16 +127,11 @@ int sqlite_op_media_put_new(const struct chatd_media_row *row, chatd_status_cb c
 	o->row.owner_id = sqlite_arena_strdup(a, row->owner_id, &oom);
 	o->row.mime = sqlite_arena_strdup(a, row->mime, &oom);
 	o->row.name = sqlite_arena_strdup(a, row->name, &oom);
-	if (oom) {
-		sqlite_req_free(&o->s.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->row.size = row->size;
 	o->row.created_at = row->created_at;
 	o->s.cb = cb;
 	o->s.arg = arg;
-	*out = &o->s.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->s.base, oom, out);
 }
 
 /* ---- media_get ----------------------------------------------------- */
@@ -189,14 +181,9 @@ int sqlite_op_media_get_new(const char *media_id, chatd_media_row_cb cb, void *a
 		return CHATD_ERR_NOMEM;
 	bool oom = false;
 	o->media_id = sqlite_arena_strdup(&o->base.arena, media_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- media_ready --------------------------------------------------- */
@@ -241,16 +228,11 @@ int sqlite_op_media_ready_new(const char *media_id, const char *hash, bool thumb
 	bool oom = false;
 	o->media_id = sqlite_arena_strdup(&o->s.base.arena, media_id, &oom);
 	o->hash = sqlite_arena_strdup(&o->s.base.arena, hash, &oom);
-	if (oom) {
-		sqlite_req_free(&o->s.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->thumbnail = thumbnail;
 	o->ts = ts;
 	o->s.cb = cb;
 	o->s.arg = arg;
-	*out = &o->s.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->s.base, oom, out);
 }
 
 /* ---- media_usage --------------------------------------------------- */
@@ -305,15 +287,10 @@ int sqlite_op_media_usage_new(const char *owner_id, int64_t since, chatd_media_u
 		return CHATD_ERR_NOMEM;
 	bool oom = false;
 	o->owner = sqlite_arena_strdup(&o->base.arena, owner_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->since = since;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- media_access -------------------------------------------------- */
@@ -361,14 +338,9 @@ int sqlite_op_media_access_new(const char *media_id, const char *user_id, chatd_
 	bool oom = false;
 	o->media_id = sqlite_arena_strdup(&o->i.base.arena, media_id, &oom);
 	o->user = sqlite_arena_strdup(&o->i.base.arena, user_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->i.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->i.cb = cb;
 	o->i.arg = arg;
-	*out = &o->i.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->i.base, oom, out);
 }
 
 /* ---- media_orphans ------------------------------------------------- */
@@ -487,12 +459,7 @@ int sqlite_op_media_remove_new(const char *media_id, chatd_id_cb cb, void *arg,
 		return CHATD_ERR_NOMEM;
 	bool oom = false;
 	o->media_id = sqlite_arena_strdup(&o->i.base.arena, media_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->i.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->i.cb = cb;
 	o->i.arg = arg;
-	*out = &o->i.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->i.base, oom, out);
 }

@@ -95,9 +95,6 @@ static void id_complete(struct sqlite_req *r)
 	o->cb(o->arg, r->status, ok ? o->id : 0);
 }
 
-/* A new request of type T (its base first); NULL on OOM. */
-#define OP_NEW(T, type) ((T *)sqlite_req_new(sizeof(T), (type)))
-
 /* ---- audit_append -------------------------------------------------- */
 
 struct op_audit_append {
@@ -162,14 +159,9 @@ int sqlite_op_audit_append_new(const struct chatd_audit_entry *e, chatd_status_c
 	o->e.detail = sqlite_arena_strdup(a, e->detail, &oom);
 	o->e.prev_hash = sqlite_arena_strdup(a, e->prev_hash, &oom);
 	o->e.hash = sqlite_arena_strdup(a, e->hash, &oom);
-	if (oom) {
-		sqlite_req_free(&o->s.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->s.cb = cb;
 	o->s.arg = arg;
-	*out = &o->s.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->s.base, oom, out);
 }
 
 /* ---- audit_list ---------------------------------------------------- */
@@ -341,14 +333,9 @@ int sqlite_op_mod_item_add_new(const struct chatd_mod_item *it, chatd_id_cb cb, 
 	o->it.detail = sqlite_arena_strdup(a, it->detail, &oom);
 	o->it.dedupe_key = sqlite_arena_strdup(a, it->dedupe_key, &oom);
 	o->it.created_at = it->created_at;
-	if (oom) {
-		sqlite_req_free(&o->i.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->i.cb = cb;
 	o->i.arg = arg;
-	*out = &o->i.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->i.base, oom, out);
 }
 
 /* ---- mod_item_list ------------------------------------------------- */
@@ -454,17 +441,12 @@ int sqlite_op_mod_item_list_new(int64_t id, const char *status, const char *kind
 	bool oom = false;
 	o->status = sqlite_arena_strdup(&o->base.arena, status, &oom);
 	o->kind = sqlite_arena_strdup(&o->base.arena, kind, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->id = id;
 	o->after_id = after_id;
 	o->limit = limit;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- mod_item_resolve ---------------------------------------------- */
@@ -529,16 +511,11 @@ int sqlite_op_mod_item_resolve_new(int64_t id, const char *status, const char *a
 	o->action = sqlite_arena_strdup(a, action, &oom);
 	o->actor = sqlite_arena_strdup(a, actor, &oom);
 	o->note = sqlite_arena_strdup(a, note, &oom);
-	if (oom) {
-		sqlite_req_free(&o->s.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->id = id;
 	o->ts = ts;
 	o->s.cb = cb;
 	o->s.arg = arg;
-	*out = &o->s.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->s.base, oom, out);
 }
 
 /* ---- message_set_visibility ---------------------------------------- */
@@ -595,15 +572,10 @@ int sqlite_op_set_visibility_new(const char *conversation_id, int64_t seq,
 	bool oom = false;
 	o->cid = sqlite_arena_strdup(&o->base.arena, conversation_id, &oom);
 	o->visibility = sqlite_arena_strdup(&o->base.arena, visibility, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->seq = seq;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- sanction_add -------------------------------------------------- */
@@ -658,16 +630,11 @@ int sqlite_op_sanction_add_new(const struct chatd_sanction *s, chatd_id_cb cb, v
 	o->s.kind = sqlite_arena_strdup(a, s->kind, &oom);
 	o->s.reason = sqlite_arena_strdup(a, s->reason, &oom);
 	o->s.actor = sqlite_arena_strdup(a, s->actor, &oom);
-	if (oom) {
-		sqlite_req_free(&o->i.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->s.until = s->until;
 	o->s.created_at = s->created_at;
 	o->i.cb = cb;
 	o->i.arg = arg;
-	*out = &o->i.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->i.base, oom, out);
 }
 
 /* ---- sanction_lift ------------------------------------------------- */
@@ -713,15 +680,10 @@ int sqlite_op_sanction_lift_new(const char *user_id, const char *kind, int64_t t
 	bool oom = false;
 	o->user = sqlite_arena_strdup(&o->s.base.arena, user_id, &oom);
 	o->kind = sqlite_arena_strdup(&o->s.base.arena, kind, &oom);
-	if (oom) {
-		sqlite_req_free(&o->s.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->ts = ts;
 	o->s.cb = cb;
 	o->s.arg = arg;
-	*out = &o->s.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->s.base, oom, out);
 }
 
 /* ---- sanction_list_active ------------------------------------------ */
@@ -840,15 +802,10 @@ int sqlite_op_user_seen_new(const char *user_id, int64_t ts, chatd_id_cb cb, voi
 		return CHATD_ERR_NOMEM;
 	bool oom = false;
 	o->user = sqlite_arena_strdup(&o->i.base.arena, user_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->i.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->ts = ts;
 	o->i.cb = cb;
 	o->i.arg = arg;
-	*out = &o->i.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->i.base, oom, out);
 }
 
 /* ---- user_first_seen (ABI 1.3) ------------------------------------- */
@@ -888,12 +845,7 @@ int sqlite_op_user_first_seen_new(const char *user_id, chatd_id_cb cb, void *arg
 		return CHATD_ERR_NOMEM;
 	bool oom = false;
 	o->user = sqlite_arena_strdup(&o->i.base.arena, user_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->i.base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->i.cb = cb;
 	o->i.arg = arg;
-	*out = &o->i.base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->i.base, oom, out);
 }

@@ -22,9 +22,6 @@
 #include "sqlite_ops.h"
 #include "sqlite_rows.h"
 
-/* A new request of type T (its base first); NULL on OOM. */
-#define OP_NEW(T, type) ((T *)sqlite_req_new(sizeof(T), (type)))
-
 /* Ops that answer with a message start with this. */
 struct op_msg {
 	struct sqlite_req base;
@@ -106,15 +103,10 @@ int sqlite_op_message_get_new(const char *conversation_id, int64_t seq,
 		return CHATD_ERR_NOMEM;
 	bool oom = false;
 	o->cid = sqlite_arena_strdup(&o->base.arena, conversation_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->seq = seq;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- message_edit -------------------------------------------------- */
@@ -303,15 +295,10 @@ int sqlite_op_message_hide_new(const char *user_id, const char *conversation_id,
 	bool oom = false;
 	o->user = sqlite_arena_strdup(&o->base.arena, user_id, &oom);
 	o->cid = sqlite_arena_strdup(&o->base.arena, conversation_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->seq = seq;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- purge_deleted ------------------------------------------------- */

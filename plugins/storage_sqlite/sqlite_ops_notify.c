@@ -5,8 +5,6 @@
 #include "sqlite_ops.h"
 #include "sqlite_rows.h"
 
-#define OP_NEW(T, type) ((T *)sqlite_req_new(sizeof(T), (type)))
-
 /* ---- notify_mute_set ----------------------------------------------- */
 
 struct op_mute {
@@ -58,15 +56,10 @@ int sqlite_op_notify_mute_new(const char *conversation_id, const char *user_id,
 	bool oom = false;
 	o->cid = sqlite_arena_strdup(&o->base.arena, conversation_id, &oom);
 	o->user = sqlite_arena_strdup(&o->base.arena, user_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->until = muted_until;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- notify_targets ------------------------------------------------ */
@@ -133,14 +126,9 @@ int sqlite_op_notify_targets_new(const char *conversation_id, const char *exclud
 	bool oom = false;
 	o->cid = sqlite_arena_strdup(&o->base.arena, conversation_id, &oom);
 	o->exclude = sqlite_arena_strdup(&o->base.arena, exclude, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->now = now;
 	o->max = max;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }

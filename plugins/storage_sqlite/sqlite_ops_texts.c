@@ -22,8 +22,6 @@
 #include "sqlite_ops.h"
 #include "sqlite_rows.h"
 
-#define OP_NEW(T, type) ((T *)sqlite_req_new(sizeof(T), (type)))
-
 /* ---- texts_scan ---------------------------------------------------- */
 
 struct op_scan {
@@ -119,16 +117,11 @@ int sqlite_op_texts_scan_new(const char *after, int limit, chatd_texts_cb cb, vo
 	bool oom = false;
 	if (cid)
 		o->after_cid = sqlite_arena_strdup(&o->base.arena, cid, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->after_seq = seq;
 	o->limit = limit;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- text_replace -------------------------------------------------- */
@@ -198,15 +191,10 @@ int sqlite_op_text_replace_new(const char *conversation_id, int64_t seq, const c
 	o->cid = sqlite_arena_strdup(&o->base.arena, conversation_id, &oom);
 	o->expected = sqlite_arena_strdup(&o->base.arena, expected, &oom);
 	o->text = sqlite_arena_strdup(&o->base.arena, text, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->seq = seq;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }
 
 /* ---- texts_compact ------------------------------------------------- */

@@ -89,14 +89,9 @@ int sqlite_op_search_new(const struct chatd_search_req *req, chatd_search_cb cb,
 	bool oom = false;
 	o->viewer = sqlite_arena_strdup(&o->base.arena, req->viewer, &oom);
 	o->cid = sqlite_arena_strdup(&o->base.arena, req->conversation_id, &oom);
-	if (oom) {
-		sqlite_req_free(&o->base);
-		return CHATD_ERR_NOMEM;
-	}
 	o->before = req->before;
 	o->limit = req->limit > CHATD_SEARCH_LIMIT_MAX ? CHATD_SEARCH_LIMIT_MAX : req->limit;
 	o->cb = cb;
 	o->arg = arg;
-	*out = &o->base;
-	return CHATD_OK;
+	return sqlite_op_out(&o->base, oom, out);
 }

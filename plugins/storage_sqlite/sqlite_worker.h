@@ -87,6 +87,21 @@ struct sqlite_req *sqlite_req_new(size_t size, const struct sqlite_req_type *typ
 /* Free the request and everything in its arena; no callback. */
 void sqlite_req_free(struct sqlite_req *r);
 
+/* A new request of type T (its struct sqlite_req first); NULL on OOM. */
+#define OP_NEW(T, type) ((T *)sqlite_req_new(sizeof(T), (type)))
+
+/* The end of an op constructor: r (filled, its strings copied into its
+ * arena) goes to *out, or is freed when a copy failed (oom). */
+static inline int sqlite_op_out(struct sqlite_req *r, bool oom, struct sqlite_req **out)
+{
+	if (oom) {
+		sqlite_req_free(r);
+		return CHATD_ERR_NOMEM;
+	}
+	*out = r;
+	return CHATD_OK;
+}
+
 /* ---- outbox: completions going back to the core thread ------------ */
 
 /* Worker threads push finished requests; one posted task (at most one in
