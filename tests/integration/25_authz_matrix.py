@@ -505,11 +505,15 @@ def test_refresh_with_a_revoked_token_ends_the_session(server):
     secret = server.secret
     now = int(time.time())
     old = make_jwt({"sub": "rita", "iat": now - 30, "exp": now + 86400}, key=secret)
-    server.admin_ok("POST", "/v1/users/rita/revoke")
-    fresh = make_jwt({"sub": "rita", "iat": now + 1, "exp": now + 3600}, key=secret)
+    rb = server.admin_ok("POST", "/v1/users/rita/revoke")["revoked_before"]
+    # The first second whose tokens pass, from the revoke's answer rather
+    # than from `now`: a slow revoke (ASan on PostgreSQL) can land in the
+    # second after `now`, which made "now + 1" a revoked iat.
+    first_ok = -(-rb // 1000)
+    fresh = make_jwt({"sub": "rita", "iat": first_ok, "exp": first_ok + 3600}, key=secret)
 
     async def body():
-        while time.time() < now + 1:            # iat must not be in the future
+        while time.time() < first_ok:           # iat must not be in the future
             await asyncio.sleep(0.05)
         r = await Client.login(server, "rita", token=fresh)
         await r.ping()
@@ -522,7 +526,7 @@ def test_refresh_with_a_revoked_token_ends_the_session(server):
         # A refresh with a token issued after the revoke is fine.
         r2 = await Client.login(server, "rita", token=fresh)
         await r2.send_json({"type": "auth", "id": "re2", "token": make_jwt(
-            {"sub": "rita", "iat": now + 1, "exp": now + 7200}, key=secret)})
+            {"sub": "rita", "iat": first_ok, "exp": first_ok + 7200}, key=secret)})
         await r2.expect("ready", id="re2")
         await r2.ping()
     run(body())
